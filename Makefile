@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+# Each installs what it needs: the package with its test and oracle extras, and TeX Live from
+# Debian's packages when pdflatex is missing (needs root, as on CI).
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+TEX_PACKAGES = texlive-latex-base texlive-latex-recommended texlive-latex-extra \
+	texlive-fonts-recommended latexmk chktex poppler-utils
+
+.PHONY: demo test install tex bench
+
+demo: install tex
+	$(PYTHON) -m symbolic_bptt demo
+
+test: install tex
+	$(PYTHON) -m pytest
+
+install:
+	$(PIP) install --quiet --disable-pip-version-check -e '.[test,oracle]'
+
+tex:
+	@if ! command -v pdflatex >/dev/null || ! command -v latexmk >/dev/null \
+		|| ! command -v pdftotext >/dev/null || ! command -v chktex >/dev/null; then \
+		echo "installing TeX Live from Debian's packages (about 70 s)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	fi
+
+bench: install
+	$(PYTHON) benchmarks/bench_engine.py

@@ -1,0 +1,190 @@
+"""Evaluate a tape under an arithmetic mode: exact (SymPy), float, or rounded by hand.
+
+Each rule is compiled once and called for every step of its kind. In rounded mode every node of
+a formula (each product, sum, power and function value) is rounded half up to `decimals` places
+and the rounded value is carried on, as a person does on paper.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+
+import mpmath
+import sympy as sp
+
+from .errors import ProblemError
+from .tape import Rule, Tape
+
+MODES = ("exact", "float", "rounded")
+_PREC = 60
+
+
+def round_half_up(value: Decimal, decimals: int) -> Decimal:
+    """Round a decimal the way people do: 0.23305 -> 0.2331 at 4 places."""
+    with localcontext(Context(prec=_PREC)):
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value) -> Decimal:
+    """A number as written (0.6 stays 0.6, not its binary neighbour) as a Decimal."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value))
+    rational = sp.Rational(value)
+    with localcontext(Context(prec=_PREC)):
+        return Decimal(int(rational.p)) / Decimal(int(rational.q))
+
+
+def to_rational(value) -> sp.Rational:
+    """A number as written, exactly: 0.6 -> 3/5."""
+    return sp.Rational(repr(value)) if isinstance(value, float) else sp.Rational(value)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Values of every quantity of a tape (flat, row-major) in one arithmetic mode."""
+
+    tape: Tape
+    mode: str
+    decimals: int
+    values: dict[str, tuple] = field(hash=False)
+
+    def value(self, name: str) -> tuple:
+        return self.values[name]
+
+    def as_float(self, name: str) -> list[float]:
+        """The flat values of one quantity as Python floats."""
+        return [to_float(v) for v in self.values[name]]
+
+
+def to_float(value) -> float:
+    if isinstance(value, sp.Basic):
+        return float(sp.N(value, 30))
+    return float(value)
+
+
+def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
+    """Parameters and data of the problem, flat row-major, through `convert`."""
+    p = tape.problem
+    values: dict[str, tuple] = {}
+    for name, matrix in p.weights.items():
+        values[name] = tuple(convert(v) for row in matrix for v in row)
+    values["h_0"] = tuple(convert(v) for v in p.h0)
+    for t in range(1, p.T + 1):
+        values[f"x_{t}"] = tuple(convert(v) for v in p.x[t - 1])
+        values[f"y_{t}"] = tuple(convert(v) for v in p.y[t - 1])
+    return values
+
+
+def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -> Evaluation:
+    """Walk the tape once, computing every step from the values before it."""
+    mode = mode or tape.problem.arithmetic.mode
+    decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
+    if mode not in MODES:
+        raise ProblemError(f"unknown arithmetic mode {mode!r} (expected one of: {', '.join(MODES)})")
+    if mode == "rounded":
+        convert = to_decimal
+    elif mode == "exact":
+        convert = to_rational
+    else:
+        convert = float
+    values = parameter_values(tape, convert)
+    compiled: dict[str, Callable] = {}
+    for step in tape.steps:
+        fn = compiled.get(step.kind)
+        if fn is None:
+            fn = compiled[step.kind] = compile_rule(tape.rules[step.kind], mode, decimals)
+        args = [v for name in step.inputs for v in values[name]]
+        try:
+            values[step.name] = tuple(fn(args))
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            raise ProblemError(f"{step.name} cannot be computed in {mode} arithmetic ({exc})") from None
+    return Evaluation(tape, mode, decimals, values)
+
+
+def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], list]:
+    """A function from the rule's flat slot values to its flat results."""
+    outputs = list(rule.explicit)
+    if mode == "float":
+        fn = sp.lambdify(rule.slot_symbols, outputs,
+                         modules=[{"Heaviside": _heaviside, "Max": max}, "math"], cse=True)
+        return lambda args: fn(*args)
+    if mode == "exact":
+        symbols = rule.slot_symbols
+        plain = [e.doit() for e in outputs]  # drops UnevaluatedExpr so results simplify
+        return lambda args: [e.xreplace(dict(zip(symbols, args))) for e in plain]
+    index = {s: i for i, s in enumerate(rule.slot_symbols)}
+    nodes = [_rounded_node(e, index, decimals) for e in outputs]
+    return lambda args: [node(args) for node in nodes]
+
+
+def _heaviside(x, h0=0.0):
+    return 1.0 if x > 0 else (h0 if x == 0 else 0.0)
+
+
+_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log}
+
+
+def _rounded_node(expr: sp.Basic, index: dict, decimals: int) -> Callable[[Sequence], Decimal]:
+    """Compile one expression into a closure that rounds after every operation."""
+
+    def r(x: Decimal) -> Decimal:
+        return round_half_up(x, decimals)
+
+    if isinstance(expr, sp.Symbol):
+        i = index[expr]
+        return lambda args: args[i]
+    if isinstance(expr, sp.UnevaluatedExpr):
+        return _rounded_node(expr.args[0], index, decimals)
+    if expr.is_Number:
+        const = to_decimal(expr)
+        return lambda args: const
+    children = [_rounded_node(a, index, decimals) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return lambda args: r(sum((c(args) for c in children), Decimal(0)))
+    if isinstance(expr, sp.Mul):
+        if expr.args[0] == -1 and len(children) == 2:
+            rest = children[1]
+            return lambda args: -rest(args)
+
+        def product(args):
+            with localcontext(Context(prec=_PREC)):
+                out = Decimal(1)
+                for c in children:
+                    out *= c(args)
+            return r(out)
+        return product
+    if isinstance(expr, sp.Pow):
+        base, exponent = children
+        if expr.exp.is_Integer:
+            n = int(expr.exp)
+
+            def power(args):
+                with localcontext(Context(prec=_PREC)):
+                    b = base(args)
+                    return r(b**n if n >= 0 else Decimal(1) / b ** (-n))
+            return power
+        return lambda args: r(_mp(mpmath.power, base(args), exponent(args)))
+    if isinstance(expr, sp.Max):
+        return lambda args: max(c(args) for c in children)
+    if isinstance(expr, sp.Heaviside):
+        arg = children[0]
+        return lambda args: Decimal(1) if arg(args) > 0 else Decimal(0)
+    fn = _FUNCTIONS.get(expr.func)
+    if fn is not None:
+        arg = children[0]
+        return lambda args: r(_mp(fn, arg(args)))
+    raise NotImplementedError(f"rounded arithmetic has no rule for {expr.func.__name__}")
+
+
+def _mp(fn, *xs: Decimal) -> Decimal:
+    with mpmath.workdps(_PREC):
+        out = fn(*(mpmath.mpf(str(x)) for x in xs))
+        if not mpmath.isfinite(out):
+            raise OverflowError(f"{fn.__name__} overflows")
+        return Decimal(mpmath.nstr(out, _PREC, strip_zeros=False, min_fixed=-math.inf,
+                                   max_fixed=math.inf))

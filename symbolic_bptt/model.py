@@ -1,0 +1,87 @@
+"""Activations and losses as SymPy expressions, with the derivatives BPTT needs.
+
+The derivative of an activation is stated the way lecture notes write it (tanh' = 1 - h^2, in
+terms of the activation's own output); tests check each against sympy.diff of the activation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Activation:
+    """phi and phi' for one element; phi' is a function of h = phi(z) or of z (see `prime_of`)."""
+
+    name: str
+    phi: Callable[[sp.Expr], sp.Expr]
+    prime: Callable[[sp.Expr], sp.Expr]
+    prime_of: str  # "h": prime(h_t); "z": prime(z_t)
+    latex: str
+
+
+def _sigmoid(z: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-z))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation("tanh", sp.tanh, lambda h: 1 - h**2, "h", r"\tanh"),
+    "sigmoid": Activation("sigmoid", _sigmoid, lambda h: h * (1 - h), "h", r"\sigma"),
+    # PyTorch's convention at the kink: relu'(0) = 0.
+    "relu": Activation("relu", lambda z: sp.Max(0, z), lambda z: sp.Heaviside(z, 0), "z",
+                       r"\operatorname{ReLU}"),
+    "identity": Activation("identity", lambda z: z, lambda _v: sp.Integer(1), "h", r"\operatorname{id}"),
+}
+
+
+@dataclass(frozen=True)
+class Loss:
+    """L = scale(T) * sum_t l(o_t, y_t); `per_step` is l on explicit column matrices."""
+
+    name: str
+    per_step: Callable[[sp.Matrix, sp.Matrix], sp.Expr]
+    scale: Callable[[int], sp.Rational]
+    description: str
+
+
+def _squared_error(o: sp.Matrix, y: sp.Matrix) -> sp.Expr:
+    return sum(((oi - yi) ** 2 for oi, yi in zip(o, y)), sp.Integer(0))
+
+
+def _cross_entropy(o: sp.Matrix, y: sp.Matrix) -> sp.Expr:
+    """-log softmax(o)[class] with y the one-hot target: -y . o + log sum exp(o)."""
+    return -sum((yi * oi for oi, yi in zip(o, y)), sp.Integer(0)) + sp.log(
+        sum((sp.exp(oi) for oi in o), sp.Integer(0)))
+
+
+LOSSES: dict[str, Loss] = {
+    "half_sse": Loss("half_sse", _squared_error, lambda T: sp.Rational(1, 2),
+                     r"L = \frac{1}{2}\sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
+    "sse": Loss("sse", _squared_error, lambda T: sp.Integer(1),
+                r"L = \sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
+    "mse": Loss("mse", _squared_error, lambda T: sp.Rational(1, T),
+                r"L = \frac{1}{T}\sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, lambda T: sp.Rational(1, T),
+                          r"L = \frac{1}{T}\sum_{t=1}^{T} -\log \operatorname{softmax}(o_t)_{y_t}"),
+}
+
+
+def scaled(coefficient: sp.Expr, expr):
+    """coefficient * expr without SymPy distributing the number over a sum (1/2 (a + b) stays so)."""
+    if coefficient == 1:
+        return expr
+    if coefficient == -1:
+        return -expr
+    return sp.Mul(sp.UnevaluatedExpr(coefficient), expr)
+
+
+def loss_gradient(loss: Loss, o: sp.Matrix, y: sp.Matrix, T: int) -> sp.Matrix:
+    """dL/do_t = scale * dl/do_t, derived with sympy.diff; a common number is kept as a factor."""
+    grad = []
+    for oi in o:
+        content, primitive = sp.diff(loss.per_step(o, y), oi).as_content_primitive()
+        grad.append(scaled(loss.scale(T) * content, primitive))
+    return sp.Matrix(len(grad), 1, grad)

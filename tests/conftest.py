@@ -1,0 +1,36 @@
+"""Shared fixtures: paths to the examples and a CLI runner that captures exit code and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli():
+    """Run `python -m symbolic_bptt ARGS` as a user would, in a fresh process."""
+
+    def run(*args: str, cwd: Path | None = None) -> Run:
+        proc = subprocess.run([sys.executable, "-m", "symbolic_bptt", *map(str, args)],
+                              capture_output=True, text=True, cwd=cwd or ROOT)
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
