@@ -13,7 +13,7 @@ from .errors import ProblemError
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line with exit code 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
