@@ -96,6 +96,17 @@ class ScalarDisplayOps(ExplicitOps):
         return fn(a)
 
 
+class _Elementwise(ElementwiseApplyFunction):
+    """phi applied entrywise, kept as such for a 1 x 1 matrix too.
+
+    SymPy's constructor first tries the function on a 1 x 1 matrix symbol itself, which raises
+    for sigmoid and relu (hidden_size 1 with output_size > 1), also when xreplace rebuilds it.
+    """
+
+    def __new__(cls, function, expr):
+        return sp.MatrixExpr.__new__(cls, function, expr)
+
+
 class MatrixDisplayOps(ExplicitOps):
     """Display formulas in whole-matrix symbols: W_hh^T delta, Hadamard products, phi applied."""
 
@@ -110,7 +121,7 @@ class MatrixDisplayOps(ExplicitOps):
     @staticmethod
     def elementwise(fn, a):
         d = sp.Dummy("d")
-        return ElementwiseApplyFunction(sp.Lambda(d, fn(d)), a)
+        return _Elementwise(sp.Lambda(d, fn(d)), a)
 
 
 @dataclass(frozen=True)
@@ -295,7 +306,7 @@ def _backward(b: _Builder, T: int, act: Activation, loss) -> None:
         if ops is ScalarDisplayOps:
             return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), T)[0]
         if loss.name == "cross_entropy":
-            return scaled(loss.scale(T), sp.Symbol(f"softmax({o.name})") - y)
+            return scaled(loss.scale(T), sp.MatrixSymbol(f"softmax({o.name})", *o.shape) - y)
         return scaled(2 * loss.scale(T), o - y)
 
     def outer(ops, g, v):
