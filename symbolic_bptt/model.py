@@ -39,11 +39,14 @@ ACTIVATIONS: dict[str, Activation] = {
 
 @dataclass(frozen=True)
 class Loss:
-    """L = scale(T) * sum_t l(o_t, y_t); `per_step` is l on explicit column matrices."""
+    """L = scale(T) * sum_t l(o_t, y_t); `per_step` is l on explicit column matrices.
+
+    `scale` takes a whole number (giving a Rational) or a symbolic T (for the general-T forms).
+    """
 
     name: str
     per_step: Callable[[sp.Matrix, sp.Matrix], sp.Expr]
-    scale: Callable[[int], sp.Rational]
+    scale: Callable[[int | sp.Expr], sp.Expr]
     description: str
 
 
@@ -62,9 +65,9 @@ LOSSES: dict[str, Loss] = {
                      r"L = \frac{1}{2}\sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
     "sse": Loss("sse", _squared_error, lambda T: sp.Integer(1),
                 r"L = \sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
-    "mse": Loss("mse", _squared_error, lambda T: sp.Rational(1, T),
+    "mse": Loss("mse", _squared_error, lambda T: sp.S.One / T,
                 r"L = \frac{1}{T}\sum_{t=1}^{T} \lVert o_t - y_t \rVert^2"),
-    "cross_entropy": Loss("cross_entropy", _cross_entropy, lambda T: sp.Rational(1, T),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, lambda T: sp.S.One / T,
                           r"L = \frac{1}{T}\sum_{t=1}^{T} -\log \operatorname{softmax}(o_t)_{y_t}"),
 }
 
