@@ -1,0 +1,91 @@
+"""SymPy's LaTeX printer, configured for BPTT: quantity names in the chosen notation, and the
+same formula printed again with numbers in place of the symbols (the substituted line)."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.latex import LatexPrinter
+
+from .notation import Notation
+
+
+class BpttLatexPrinter(LatexPrinter):
+    """Prints tape formulas; with `values`, each named symbol prints as its number instead."""
+
+    def __init__(self, notation: Notation, values: dict[str, str] | None = None, **settings):
+        settings.setdefault("order", "none")
+        if values is not None:
+            settings.setdefault("mul_symbol", "times")
+        super().__init__(settings)
+        self.notation = notation
+        self.values = values
+
+    def _name(self, name: str) -> str:
+        if self.values is not None and name in self.values:
+            return self.values[name]
+        return self.notation.symbol(name)
+
+    def _print_Symbol(self, expr, style="plain"):
+        return self._name(expr.name)
+
+    def _print_MatrixSymbol(self, expr, style="plain"):
+        return self._name(expr.name)
+
+    def _print_Transpose(self, expr):
+        arg = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            arg = rf"\left({arg}\right)"
+        return rf"{arg}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, 40) for a in expr.args)
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        (var,), body = expr.function.variables, expr.function.expr
+        stand_in = sp.Symbol(f"@{expr.expr.name}" if isinstance(expr.expr, sp.MatrixSymbol) else "@")
+        printed = self._print(expr.expr)
+        inner = BpttLatexPrinter(self.notation, {**(self.values or {}), stand_in.name: printed},
+                                 **{k: self._settings[k] for k in ("order", "mul_symbol")})
+        return inner.doprint(body.xreplace({var: stand_in}))
+
+    def _print_UnevaluatedExpr(self, expr):
+        return self._print(expr.args[0])
+
+    def _print_Mul(self, expr):
+        # A kept coefficient (1/2 in 1/2 (l_1 + l_2)) is printed first, as people write it.
+        coeffs = [a for a in expr.args if isinstance(a, sp.UnevaluatedExpr)]
+        if coeffs:
+            rest = [a for a in expr.args if not isinstance(a, sp.UnevaluatedExpr)]
+            sep = r" \times " if self.values is not None else " "
+            body = sp.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0]
+            return sep.join([self._print(c.args[0]) for c in coeffs]
+                            + [self.parenthesize(body, 50)])
+        return super()._print_Mul(expr)
+
+    def _print_Heaviside(self, expr, exp=None):
+        return rf"\mathbb{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+
+    def _print_Max(self, expr, exp=None):
+        return rf"\max\left({', '.join(self._print(a) for a in expr.args)}\right)"
+
+
+def formula(expr, notation: Notation) -> str:
+    """A tape formula in symbols: `W_{hh} h_{1} + W_{xh} x_{2}`."""
+    return BpttLatexPrinter(notation).doprint(expr)
+
+
+def substituted(expr, notation: Notation, values: dict[str, str]) -> str:
+    """The same formula with numbers: `0.9 \\times 0.2913 + 0.6 \\times 0.1`."""
+    return BpttLatexPrinter(notation, values).doprint(expr)
+
+
+def number(text: str) -> str:
+    """A number for a substituted line; negative ones in parentheses so products read right."""
+    return rf"\left({text}\right)" if text.startswith("-") else text
+
+
+def bmatrix(cells: list[list[str]]) -> str:
+    """A matrix of already formatted numbers."""
+    rows = r" \\ ".join(" & ".join(row) for row in cells)
+    return rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"
