@@ -62,6 +62,9 @@ class ExplicitOps:
 
     @staticmethod
     def add(*terms):
+        if isinstance(terms[0], sp.MatrixBase):
+            # One sp.Add per entry: adding T matrices one by one would re-sort each sum T times.
+            return sp.Matrix(*terms[0].shape, lambda i, j: sp.Add(*(t[i, j] for t in terms)))
         total = terms[0]
         for term in terms[1:]:
             total = total + term
@@ -84,12 +87,21 @@ class ScalarDisplayOps(ExplicitOps):
         return q.display(matrix_display=False)
 
     @staticmethod
+    def mm(a, b):
+        return sp.Mul(a, b, evaluate=False)
+
+    @staticmethod
     def tr(a):
         return a
 
     @staticmethod
+    def add(*terms):
+        # Unevaluated, so a formula reads in the order it was written (W_hh h_{t-1} + W_xh x_t).
+        return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
+
+    @staticmethod
     def had(a, b):
-        return a * b
+        return sp.Mul(a, b, evaluate=False)
 
     @staticmethod
     def elementwise(fn, a):
@@ -113,6 +125,10 @@ class MatrixDisplayOps(ExplicitOps):
     @staticmethod
     def var(q: Quantity):
         return q.display(matrix_display=True)
+
+    @staticmethod
+    def add(*terms):
+        return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
 
     @staticmethod
     def had(a, b):
@@ -190,7 +206,8 @@ class Tape:
     def display(self, step: Step | str):
         """The step's formula in whole-quantity symbols, for documents."""
         step = self.by_name[step] if isinstance(step, str) else step
-        return self.rules[step.kind].display.xreplace(self._mapping(step, "display"))
+        with sp.evaluate(False):
+            return self.rules[step.kind].display.xreplace(self._mapping(step, "display"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +294,7 @@ def _loss(b: _Builder, T: int, loss) -> None:
 
     def total(ops, *terms):
         if ops is ExplicitOps:
-            return sp.Matrix([[scaled(loss.scale(T), sum((x[0] for x in terms), sp.Integer(0)))]])
+            return sp.Matrix([[scaled(loss.scale(T), sp.Add(*(x[0] for x in terms)))]])
         return scaled(loss.scale(T), sp.Add(*(_scalar(x) for x in terms)))
 
     b.step("L", "L", None, [f"l_{t}" for t in range(1, T + 1)], total, "forward")
@@ -326,7 +343,7 @@ def _backward(b: _Builder, T: int, act: Activation, loss) -> None:
         prime = ops.elementwise(act.prime, v)
         if act.name == "identity":
             return g_h
-        return ops.had(prime, g_h)
+        return ops.had(g_h, prime)
 
     for t in range(T, 0, -1):
         if t == T:
