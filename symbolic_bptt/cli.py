@@ -26,6 +26,22 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", help="problem file (.toml)")
     _arithmetic_options(solve)
     solve.add_argument("--json", action="store_true", help='print {"quantities": {...}}')
+    render = sub.add_parser("render", help="write a worked solution or slides as LaTeX (and PDF)")
+    render.add_argument("problem", help="problem file (.toml)")
+    render.add_argument("--format", choices=("article", "beamer"), default="article",
+                        help="article: worked solution; beamer: slides (default: article)")
+    _arithmetic_options(render)
+    render.add_argument("--out", help="output folder (default: output/<problem name>/)")
+    render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
+    render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
+                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
+    render.add_argument("--all-steps", action="store_true",
+                        help="show every time step (default: long sequences show the first two "
+                             "and the last)")
+    check = sub.add_parser("check", help="audit a hand calculation: a verdict for every claimed number")
+    check.add_argument("problem", help="problem file (.toml)")
+    check.add_argument("claims", help="claims file (.toml): [claims] quantity = number")
+    check.add_argument("--json", action="store_true", help='print {"verdicts": [...]}')
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
     demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
     return parser
@@ -69,6 +85,45 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .document import Options
+    from .problem import load_problem
+    from .render import CompileError, problem_tex, publish
+
+    problem = load_problem(args.problem)
+    out = Path(args.out) if args.out else Path("output") / problem.name
+    text = problem_tex(problem, args.format, args.mode, args.decimals,
+                       Options(notation=args.notation, all_steps=args.all_steps))
+    if args.pdf:
+        print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
+    try:
+        written = publish(text, out / f"{args.format}.tex", args.pdf)
+    except CompileError as exc:
+        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import check, format_audit
+    from .claims import load_claims
+    from .problem import load_problem
+    from .tape import unroll
+
+    tape = unroll(load_problem(args.problem))
+    audit = check(tape, load_claims(args.claims, tape))
+    if args.json:
+        json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(format_audit(audit))
+    return audit.exit_code
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -77,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "demo": cmd_demo}
+COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,9 +84,10 @@ class Document:
 class _Formatter:
     """Numbers as they are shown: carried values in rounded mode, fixed decimals otherwise."""
 
-    def __init__(self, ev: Evaluation, notation: Notation):
+    def __init__(self, ev: Evaluation, notation: Notation, max_terms: int | None):
         self.ev = ev
         self.notation = notation
+        self.max_terms = max_terms
         self.inputs = {n for n, q in ev.tape.quantities.items() if q.role in ("param", "data")}
 
     def scalar(self, name: str, value) -> str:
@@ -95,19 +96,27 @@ class _Formatter:
                           to_decimal(sp.Rational(value)), "f")
         else:
             text = f"{to_float(value):.{self.ev.decimals}f}"
+        if text.startswith("-") and text.strip("-0.") == "":
+            text = text[1:]  # -0.0000 is 0.0000
         return "0" if text.strip("0.") == "" and name in self.inputs else text
 
-    def value(self, name: str) -> str:
+    def value(self, name: str, transposed: bool = False) -> str:
         q = self.ev.tape.quantities[name]
         cells = [self.scalar(name, v) for v in self.ev.values[name]]
         if q.indexing == "scalar":
             return cells[0]
         rows, cols = q.shape
-        return latex_out.bmatrix([cells[i * cols:(i + 1) * cols] for i in range(rows)])
+        matrix = [cells[i * cols:(i + 1) * cols] for i in range(rows)]
+        return latex_out.bmatrix([list(c) for c in zip(*matrix)] if transposed else matrix)
 
     def substitution(self, expr) -> dict[str, str]:
+        """Printed numbers for every quantity in a formula (and rows for transposed columns)."""
         names = {s.name for s in expr.free_symbols if s.name in self.ev.values}
-        return {n: latex_out.number(self.value(n)) for n in names}
+        values = {n: latex_out.number(self.value(n)) for n in names}
+        for n in names:
+            if self.ev.tape.quantities[n].indexing == "vector":
+                values[n + "^T"] = self.value(n, transposed=True)
+        return values
 
 
 def _partial(expr, fmt: _Formatter) -> str | None:
@@ -135,7 +144,7 @@ def _partial(expr, fmt: _Formatter) -> str | None:
     with sp.evaluate(False):
         reduced = expr.xreplace(stand_ins)
     values |= fmt.substitution(reduced)
-    return latex_out.substituted(reduced, fmt.notation, values)
+    return latex_out.substituted(reduced, fmt.notation, values, fmt.max_terms)
 
 
 def _visible(tex: str) -> int:
@@ -154,18 +163,20 @@ def line(step: Step, fmt: _Formatter) -> Line:
     """One step shown three ways (four when a partial result helps)."""
     tape, ev = fmt.ev.tape, fmt.ev
     expr = tape.display(step)
-    formula = latex_out.formula(expr, fmt.notation)
-    matrix = not tape.model.is_scalar
-    subst = latex_out.substituted(expr, fmt.notation, fmt.substitution(expr))
-    partial = _partial(expr, fmt) if not matrix else None
+    n, most = fmt.notation, fmt.max_terms
+    formula = latex_out.formula(expr, n, most)
+    values = fmt.substitution(expr)
+    subst = (latex_out.matrix_sum_rows(expr, n, values, max_terms=most)
+             or latex_out.substituted(expr, n, values, most))
+    partial = _partial(expr, fmt) if tape.model.is_scalar else None
     exact = None
     if ev.mode == "exact" and tape.quantities[step.name].indexing == "scalar":
         value = ev.values[step.name][0]
         if len(sp.sstr(value)) <= 40 and not value.is_Number:
-            exact = latex_out.formula(value, fmt.notation)
+            exact = latex_out.formula(value, n)
         elif value.is_Rational and not value.is_Integer:
             exact = sp.latex(value)
-    return Line(step.name, step.t, fmt.notation.symbol(step.name), formula,
+    return Line(step.name, step.t, n.symbol(step.name), formula,
                 subst if subst != formula else None,
                 partial if partial not in (subst, formula) else None,
                 fmt.value(step.name), exact)
@@ -184,7 +195,7 @@ def build(ev: Evaluation, options: Options = Options()) -> Document:
     m = p.model
     notation = make_notation(options.notation, p.notation, bold_vectors=not m.is_scalar,
                              row_convention=options.row_convention)
-    fmt = _Formatter(ev, notation)
+    fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
     by_name = ev.tape.by_name
     shown = shown_steps(p.T, options)
 

@@ -13,13 +13,28 @@ from .notation import Notation
 class BpttLatexPrinter(LatexPrinter):
     """Prints tape formulas; with `values`, each named symbol prints as its number instead."""
 
-    def __init__(self, notation: Notation, values: dict[str, str] | None = None, **settings):
+    def __init__(self, notation: Notation, values: dict[str, str] | None = None,
+                 max_terms: int | None = None, **settings):
         settings.setdefault("order", "none")
         if values is not None:
             settings.setdefault("mul_symbol", "times")
         super().__init__(settings)
         self.notation = notation
         self.values = values
+        self.max_terms = max_terms
+
+    def _collapsed(self, terms) -> str | None:
+        """A long sum as its first two terms, an ellipsis and its last term."""
+        if self.max_terms is None or len(terms) <= self.max_terms:
+            return None
+        printed = [self._print(t) for t in (*terms[:2], terms[-1])]
+        out = printed[0]
+        for tex in (printed[1], r"\cdots", printed[2]):
+            out += f" - {tex[1:]}" if tex.startswith("-") else f" + {tex}"
+        return out
+
+    def _print_Add(self, expr, order=None):  # MatAdd too: it subclasses Add
+        return self._collapsed(expr.args) or super()._print_Add(expr, order)
 
     def _name(self, name: str) -> str:
         if self.values is not None and name in self.values:
@@ -33,6 +48,12 @@ class BpttLatexPrinter(LatexPrinter):
         return self._name(expr.name)
 
     def _print_Transpose(self, expr):
+        if self.values is not None and isinstance(expr.arg, sp.MatrixSymbol):
+            row = self.values.get(expr.arg.name + "^T")
+            if row is not None:  # a column of numbers, transposed, is written as a row
+                return row
+        if expr.arg.shape == (1, 1):  # a number's transpose is the number
+            return self._print(expr.arg)
         arg = self._print(expr.arg)
         if not isinstance(expr.arg, sp.MatrixSymbol):
             arg = rf"\left({arg}\right)"
@@ -46,8 +67,10 @@ class BpttLatexPrinter(LatexPrinter):
         stand_in = sp.Symbol(f"@{expr.expr.name}" if isinstance(expr.expr, sp.MatrixSymbol) else "@")
         printed = self._print(expr.expr)
         inner = BpttLatexPrinter(self.notation, {**(self.values or {}), stand_in.name: printed},
+                                 self.max_terms,
                                  **{k: self._settings[k] for k in ("order", "mul_symbol")})
-        return inner.doprint(body.xreplace({var: stand_in}))
+        printed_body = inner.doprint(body.xreplace({var: stand_in}))
+        return rf"\left({printed_body}\right)" if isinstance(body, sp.Add) else printed_body
 
     def _print_UnevaluatedExpr(self, expr):
         return self._print(expr.args[0])
@@ -70,14 +93,30 @@ class BpttLatexPrinter(LatexPrinter):
         return rf"\max\left({', '.join(self._print(a) for a in expr.args)}\right)"
 
 
-def formula(expr, notation: Notation) -> str:
+def formula(expr, notation: Notation, max_terms: int | None = None) -> str:
     """A tape formula in symbols: `W_{hh} h_{1} + W_{xh} x_{2}`."""
-    return BpttLatexPrinter(notation).doprint(expr)
+    return BpttLatexPrinter(notation, None, max_terms).doprint(expr)
 
 
-def substituted(expr, notation: Notation, values: dict[str, str]) -> str:
+def substituted(expr, notation: Notation, values: dict[str, str],
+                max_terms: int | None = None) -> str:
     """The same formula with numbers: `0.9 \\times 0.2913 + 0.6 \\times 0.1`."""
-    return BpttLatexPrinter(notation, values).doprint(expr)
+    return BpttLatexPrinter(notation, values, max_terms).doprint(expr)
+
+
+def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: int = 2,
+                    max_terms: int | None = None) -> str | None:
+    """A sum of matrices with numbers, broken after every `per_row` terms (inside align)."""
+    if not isinstance(expr, sp.MatAdd) or len(expr.args) <= per_row:
+        return None
+    printer = BpttLatexPrinter(notation, values, max_terms)
+    terms = list(expr.args)
+    if max_terms is not None and len(terms) > max_terms:
+        printed = [printer._print(t) for t in terms[:2]] + [r"\cdots", printer._print(terms[-1])]
+    else:
+        printed = [printer._print(t) for t in terms]
+    rows = [" + ".join(printed[i:i + per_row]) for i in range(0, len(printed), per_row)]
+    return r" \\ &\qquad + ".join(rows)
 
 
 def number(text: str) -> str:

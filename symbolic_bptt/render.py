@@ -11,13 +11,15 @@ from pathlib import Path
 
 import jinja2
 
-from .document import Document
+from .arithmetic import evaluate
+from .document import Document, Options, build
 from .errors import ProblemError
 from .files import write_atomic
+from .tape import unroll
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = ("article", "beamer")
-LINE_LENGTH = {"article": 70, "beamer": 48}  # printed characters before a step breaks into rows
+LINE_LENGTH = {"article": 58, "beamer": 48}  # printed characters before a step breaks into rows
 
 
 class CompileError(Exception):
@@ -56,32 +58,40 @@ def render_tex(fmt: str, doc: Document) -> str:
                            max_len=LINE_LENGTH[fmt])
 
 
-def write_tex(path: Path, text: str) -> Path:
-    return write_atomic(path, text)
+def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
+    """Write `tex` (and, with pdf, compile it) so a failure leaves the previous files untouched.
 
-
-def compile_pdf(tex: Path) -> Path:
-    """Run latexmk (pdflatex, no shell escape) in a scratch folder; move the PDF beside the .tex."""
+    The source is compiled in a scratch folder first; only when pdflatex succeeds do the new
+    .tex and .pdf replace the old ones. A failing source is kept as NAME.failed.tex to inspect.
+    """
+    tex = Path(tex)
+    if not pdf:
+        return [write_atomic(tex, text)]
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
-        raise ProblemError("pdflatex/latexmk not found: install TeX Live, e.g. `make tex` or "
-                           "apt-get install texlive-latex-extra texlive-lang-other latexmk")
-    tex = tex.resolve()
+        raise CompileError("pdflatex/latexmk not found: install TeX Live (`make tex`, or apt-get install "
+                           "texlive-latex-extra texlive-lang-other latexmk)")
+    tex.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="symbolic-bptt-") as build:
+        src = Path(build) / tex.name
+        src.write_text(text, encoding="utf-8")
         cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-               "-no-shell-escape", f"-outdir={build}", tex.name]
+               "-no-shell-escape", src.name]
         env = {**os.environ, "openout_any": "p", "openin_any": "p"}
-        proc = subprocess.run(cmd, cwd=tex.parent, capture_output=True, text=True, env=env,
-                              check=False)
-        log = Path(build) / (tex.stem + ".log")
-        if proc.returncode != 0 or not (Path(build) / (tex.stem + ".pdf")).exists():
-            raise CompileError(_first_error(tex, log.read_text(errors="replace")
+        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env, check=False)
+        log = src.with_suffix(".log")
+        built = src.with_suffix(".pdf")
+        if proc.returncode != 0 or not built.exists():
+            failed = write_atomic(tex.with_suffix(".failed.tex"), text)
+            raise CompileError(_first_error(failed, log.read_text(errors="replace")
                                             if log.exists() else proc.stdout + proc.stderr))
-        pdf = tex.with_suffix(".pdf")
-        tmp = pdf.with_name(f".{pdf.name}.tmp")
-        shutil.copyfile(Path(build) / pdf.name, tmp)
-        os.replace(tmp, pdf)
-        shutil.copyfile(log, tex.with_suffix(".log"))
-    return pdf
+        out_pdf = tex.with_suffix(".pdf")
+        for source, dest in ((built, out_pdf), (log, tex.with_suffix(".log"))):
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+        write_atomic(tex, text)
+        tex.with_suffix(".failed.tex").unlink(missing_ok=True)
+    return [tex, out_pdf]
 
 
 def _first_error(tex: Path, log: str) -> str:
@@ -98,3 +108,10 @@ def _first_error(tex: Path, log: str) -> str:
 def overfull_boxes(log_text: str) -> list[str]:
     """The overfull-box warnings of a LaTeX log (content sticking out of the page or frame)."""
     return re.findall(r"^Overfull \\[hv]box .*$", log_text, re.MULTILINE)
+
+
+def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None = None,
+                options: Options = Options()) -> str:
+    """problem -> tape -> evaluation -> document data -> LaTeX, in one call."""
+    ev = evaluate(unroll(problem), mode, decimals)
+    return render_tex(fmt, build(ev, options))

@@ -14,6 +14,7 @@ from functools import cached_property
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .display_exprs import CrossEntropy, Softmax, SquaredNorm
 from .model import ACTIVATIONS, LOSSES, Activation, loss_gradient, scaled
 from .problem import Model, Problem, weight_shapes
 
@@ -196,6 +197,8 @@ class Tape:
             else:
                 matrix = not self.model.is_scalar
                 mapping[slot.display(matrix)] = actual.display(matrix)
+                if matrix and slot.shape == (1, 1):  # a 1 x 1 quantity may appear as a scalar
+                    mapping[slot.display(False)] = actual.display(False)
         return mapping
 
     def explicit(self, step: Step | str) -> sp.Matrix:
@@ -309,8 +312,8 @@ def _display_per_step(loss, ops, o, y):
     if ops is ScalarDisplayOps:
         return loss.per_step(sp.Matrix([o]), sp.Matrix([y]))
     if loss.name == "cross_entropy":
-        return -sp.log(sp.Indexed(sp.Symbol(f"softmax({o.name})"), sp.Symbol(f"class({y.name})")))
-    return sp.Pow(sp.Symbol(f"||{o.name} - {y.name}||"), 2)
+        return CrossEntropy(o, y)
+    return SquaredNorm(sp.MatAdd(o, -y))
 
 
 def _backward(b: _Builder, T: int, act: Activation, loss) -> None:
@@ -323,8 +326,8 @@ def _backward(b: _Builder, T: int, act: Activation, loss) -> None:
         if ops is ScalarDisplayOps:
             return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), T)[0]
         if loss.name == "cross_entropy":
-            return scaled(loss.scale(T), sp.MatrixSymbol(f"softmax({o.name})", *o.shape) - y)
-        return scaled(2 * loss.scale(T), o - y)
+            return scaled(loss.scale(T), sp.MatAdd(Softmax(o), -y))
+        return scaled(2 * loss.scale(T), sp.MatAdd(o, -y))
 
     def outer(ops, g, v):
         return ops.mm(g, ops.tr(v))
