@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help='print {"verdicts": [...]}')
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
     demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
+    demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
     return parser
 
 
@@ -126,9 +127,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .render import CompileError
 
-    for line in run_demo(args.out):
-        print(line, flush=True)
+    try:
+        for line in run_demo(args.out, pdf=not args.no_pdf):
+            print(line, flush=True)
+    except CompileError as exc:
+        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,9 +7,9 @@ reader who redoes a line by hand gets the printed result.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import sympy as sp
 from pylatexenc.latexencode import UnicodeToLatexEncoder
@@ -21,13 +21,17 @@ from .notation import Notation, make_notation
 from .tape import Step
 
 _ENCODER = UnicodeToLatexEncoder(
-    non_ascii_only=False, replacement_latex_protection="braces-all",
+    non_ascii_only=False, replacement_latex_protection="braces-all", unknown_char_warning=False,
     unknown_char_policy=lambda ch: ch if "LATIN" in unicodedata.name(ch, "") else "?")
+
+
+_ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|St|vs|etc|al|e\.g|i\.e)\. ")
 
 
 def escape_text(text: str) -> str:
     """User text (title, author) as literal LaTeX: specials escaped, macros inert, accents kept."""
-    return _ENCODER.unicode_to_latex(unicodedata.normalize("NFC", text))
+    latex = _ENCODER.unicode_to_latex(unicodedata.normalize("NFC", text))
+    return _ABBREVIATION.sub(r"\1.\\ ", latex)  # "Dr. X": a word space, not a sentence end
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,6 @@ def _partial(expr, fmt: _Formatter) -> str | None:
 
 def _visible(tex: str) -> int:
     """A rough count of printed characters in a LaTeX math string."""
-    import re
-
     tex = re.sub(r"\\(left|right|frac|partial|times|delta|ell|tanh|sigma|mathbf|top)", "#", tex)
     return len(re.sub(r"[{}\\ ]", "", tex))
 

@@ -4,7 +4,6 @@ same formula printed again with numbers in place of the symbols (the substituted
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 from .notation import Notation

@@ -111,7 +111,7 @@ def overfull_boxes(log_text: str) -> list[str]:
 
 
 def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None = None,
-                options: Options = Options()) -> str:
+                options: Options | None = None) -> str:
     """problem -> tape -> evaluation -> document data -> LaTeX, in one call."""
     ev = evaluate(unroll(problem), mode, decimals)
-    return render_tex(fmt, build(ev, options))
+    return render_tex(fmt, build(ev, options or Options()))

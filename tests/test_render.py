@@ -1,0 +1,162 @@
+"""Documents as a reader gets them: the .tex files, the PDFs and their text."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, ROOT
+from texutil import pdf_text, require_tex
+
+from symbolic_bptt.document import Options, escape_text
+from symbolic_bptt.problem import load_problem, parse_problem
+from symbolic_bptt.render import CompileError, overfull_boxes, problem_tex, publish
+
+GOLDEN = Path(__file__).parent / "golden"
+ALL_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("claims")
+                      and p.stem != "exam")
+# chktex 3: SymPy prints powers of parenthesised bases as \left(a\right)^{2}; chktex would want
+# braces around the parenthesis, which changes nothing in the output.
+CHKTEX_SUPPRESSED = ["-n3"]
+
+
+def _deck_gradients() -> dict[str, float]:
+    """The deck's example in plain floats (an independent forward and backward pass)."""
+    x, y, wxh, whh, why = [0.5, 0.1, 0.4], [0.4, 0.2, 0.1], 0.6, 0.9, 0.8
+    h = [0.0]
+    for xt in x:
+        h.append(math.tanh(whh * h[-1] + wxh * xt))
+    o = [why * v for v in h[1:]]
+    dz = {4: 0.0}
+    for t in (3, 2, 1):
+        dz[t] = (1 - h[t] ** 2) * (why * (o[t - 1] - y[t - 1]) + whh * dz[t + 1])
+    return {"L": 0.5 * sum((a - b) ** 2 for a, b in zip(o, y)),
+            "W_hh": sum(dz[t] * h[t - 1] for t in (1, 2, 3)),
+            "W_xh": sum(dz[t] * x[t - 1] for t in (1, 2, 3)),
+            "W_hy": sum((o[t - 1] - y[t - 1]) * h[t] for t in (1, 2, 3))}
+
+
+@pytest.mark.parametrize("fmt", ["article", "beamer"])
+def test_deck_tex_matches_golden_file(fmt):
+    """A change in the deck's documents shows up in review as a diff of tests/golden."""
+    tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), fmt)
+    golden = GOLDEN / f"deck-{fmt}.tex"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(tex, encoding="utf-8")
+    assert tex == golden.read_text(encoding="utf-8")
+
+
+def test_rounded_lines_are_self_consistent():
+    """Every product printed in the deck's worked solution, redone from its printed factors."""
+    tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), "article")
+    products = re.findall(r"= (\d\.\d+) \\times (\d\.\d+) = (-?\d\.\d{4})(?: \\\\|\\end)", tex)
+    assert len(products) >= 5
+    for a, b, c in products:
+        exact = float(a) * float(b)
+        assert abs(exact - float(c)) <= 0.00005 + 1e-12, (a, b, c)
+    # o_1 = 0.8 x 0.2913: a person writes 0.2330, not the 0.2331 of the unrounded h_1
+    assert r"0.8 \times 0.2913 = 0.2330" in tex
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("fmt", ["article", "beamer"])
+def test_every_example_compiles_cleanly(example, fmt, tmp_path):
+    require_tex()
+    text = problem_tex(load_problem(example), fmt)
+    tex, pdf = publish(text, tmp_path / f"{fmt}.tex", pdf=True)
+    assert pdf.stat().st_size > 1000
+    log = tex.with_suffix(".log").read_text(errors="replace")
+    assert overfull_boxes(log) == []
+    lint = subprocess.run(["chktex", "-q", *CHKTEX_SUPPRESSED, str(tex)], capture_output=True,
+                          text=True, check=False)
+    assert lint.stdout.strip() == "", lint.stdout
+
+
+@pytest.mark.tex
+def test_main_job_writes_the_deck_with_true_numbers(cli, tmp_path):
+    require_tex()
+    run = cli("demo", "--out", tmp_path)
+    assert run.code == 0, run.err
+    deck = tmp_path / "deck"
+    for name in ("beamer.pdf", "article.pdf", "beamer.tex", "article.tex"):
+        assert (deck / name).exists()
+        assert f"wrote {deck / name}" in run.out
+    true = _deck_gradients()
+    for pdf in ("beamer.pdf", "article.pdf"):
+        text = pdf_text(deck / pdf)
+        # 4-decimal hand arithmetic lands within a unit or two of the true value in the 4th place
+        for key, value in true.items():
+            printed = [float(v) for v in re.findall(r"-?\d\.\d{4}", text)]
+            assert any(abs(v - value) <= 0.0002 for v in printed), (pdf, key, value)
+        assert "0.1128" not in text and "0.1125" not in text  # the deck's wrong figures
+
+
+@pytest.mark.tex
+def test_user_text_is_printed_literally_and_never_executed(tmp_path):
+    require_tex()
+    marker = tmp_path / "pwned"
+    raw = {
+        "title": r"100% & $x_#$ \input{/etc/hostname} \write18{touch " + str(marker) + "}",
+        "author": "Lê Thị Hồng Cúc", "institute": "Dr. Nguyen An Khuong ~ {braces} ^_^",
+        "model": {}, "data": {"x": [0.5], "y": [0.4]},
+        "weights": {"W_xh": 0.6, "W_hh": 0.9, "W_hy": 0.8},
+    }
+    text = problem_tex(parse_problem(raw, "hostile"), "article")
+    _, pdf = publish(text, tmp_path / "article.tex", pdf=True)
+    assert not marker.exists()
+    words = pdf_text(pdf)
+    assert r"100% & $x_#$ \input{/etc/hostname}" in words
+    assert "Lê Thị Hồng Cúc" in words
+    assert "{braces}" in words
+
+
+def test_escape_text_neutralises_tex():
+    assert escape_text(r"\input{x}") == r"{\textbackslash}input{\{}x{\}}"
+    assert "%" not in escape_text("100%").replace(r"\%", "")
+
+
+@pytest.mark.tex
+def test_compile_error_names_the_line_and_keeps_the_good_file(tmp_path):
+    require_tex()
+    good = "\\documentclass{article}\n\\begin{document}\nfine\n\\end{document}\n"
+    tex, pdf = publish(good, tmp_path / "doc.tex", pdf=True)
+    before = pdf.read_bytes()
+    bad = "\\documentclass{article}\n\\begin{document}\n\\nosuchmacro\n\\end{document}\n"
+    with pytest.raises(CompileError, match=r"doc\.failed\.tex:3: Undefined control sequence"):
+        publish(bad, tmp_path / "doc.tex", pdf=True)
+    assert tex.read_text() == good
+    assert pdf.read_bytes() == before
+
+
+def test_render_cli_without_tex_says_how_to_install(cli, tmp_path):
+    env_path = os.environ.get("PATH", "")
+    run = subprocess.run(
+        ["env", f"PATH={Path(os.sys.executable).parent}", os.sys.executable, "-m", "symbolic_bptt",
+         "render", str(EXAMPLES / "deck.toml"), "--pdf", "--out", str(tmp_path)],
+        capture_output=True, text=True, check=False, cwd=ROOT)
+    assert env_path  # the test changed only the child's PATH
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "install TeX Live" in lines[0]
+    assert not (tmp_path / "article.tex").exists()
+
+
+def test_long_sequences_collapse_unless_all_steps_asked():
+    raw = {"model": {}, "data": {"x": [0.1] * 9, "y": [0.2] * 9},
+           "weights": {"W_xh": 0.5, "W_hh": 0.5, "W_hy": 0.5}}
+    problem = parse_problem(raw, "long")
+    short = problem_tex(problem, "article")
+    full = problem_tex(problem, "article", options=Options(all_steps=True))
+    assert "z_{9}" in short and "z_{5}" not in short and r"\cdots" in short
+    assert all(f"z_{{{t}}} &=" in full for t in range(1, 10))
+
+
+def test_d2l_notation_and_overrides():
+    problem = load_problem(EXAMPLES / "deck.toml")
+    d2l = problem_tex(problem, "article", options=Options(notation="d2l"))
+    assert "W_{qh}" in d2l and "W_{hx}" in d2l and "W_{hy}" not in d2l
