@@ -4,7 +4,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 TEX_PACKAGES = texlive-latex-base texlive-latex-recommended texlive-latex-extra \
-	texlive-fonts-recommended latexmk chktex poppler-utils
+	texlive-fonts-recommended texlive-lang-other latexmk chktex poppler-utils
 
 .PHONY: demo test install tex bench
 
