@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
     render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
                         help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
+    render.add_argument("--row-convention", action="store_true",
+                        help="write x_t W_xh + h_{t-1} W_hh (row vectors, transposed weights), "
+                             "as the deck's section 2 does")
     render.add_argument("--all-steps", action="store_true",
                         help="show every time step (default: long sequences show the first two "
                              "and the last)")
@@ -96,7 +99,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     out = Path(args.out) if args.out else Path("output") / problem.name
     text = problem_tex(problem, args.format, args.mode, args.decimals,
-                       Options(notation=args.notation, all_steps=args.all_steps))
+                       Options(notation=args.notation, all_steps=args.all_steps,
+                               row_convention=args.row_convention))
     if args.pdf:
         print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
     try:

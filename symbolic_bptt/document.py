@@ -104,7 +104,10 @@ class _Formatter:
             text = text[1:]  # -0.0000 is 0.0000
         return "0" if text.strip("0.") == "" and name in self.inputs else text
 
-    def value(self, name: str, transposed: bool = False) -> str:
+    def value(self, name: str, transposed: bool | None = None) -> str:
+        """The printed number(s); vectors and matrices transposed in the row convention."""
+        if transposed is None:
+            transposed = self.notation.row_convention
         q = self.ev.tape.quantities[name]
         cells = [self.scalar(name, v) for v in self.ev.values[name]]
         if q.indexing == "scalar":
@@ -116,9 +119,9 @@ class _Formatter:
     def substitution(self, expr) -> dict[str, str]:
         """Printed numbers for every quantity in a formula (and rows for transposed columns)."""
         names = {s.name for s in expr.free_symbols if s.name in self.ev.values}
-        values = {n: latex_out.number(self.value(n)) for n in names}
+        values = {n: latex_out.number(self.value(n, transposed=False)) for n in names}
         for n in names:
-            if self.ev.tape.quantities[n].indexing == "vector":
+            if self.ev.tape.quantities[n].indexing != "scalar":
                 values[n + "^T"] = self.value(n, transposed=True)
         return values
 
@@ -256,7 +259,25 @@ def _setup(ev: Evaluation, fmt: _Formatter) -> dict:
         "do": n.symbol("dL/do_t"), "do_T": n.symbol("dL/do_T"), "do_i": n.symbol("dL/do_i"),
         "dh": n.symbol("dL/dh_t"), "dh_T": n.symbol("dL/dh_T"), "dz": n.symbol("dL/dz_t"),
         "dz_next": n.symbol("dL/dz_t+1"),
+        "z_rule": _generic(ev, n, "z", ["W_hh", "h_t-1", "W_xh", "x_t", "b_h"]),
+        "o_rule": _generic(ev, n, "o", ["W_hy", "h_t", "b_y"]),
+        "dh_rule": _generic(ev, n, "dL/dh", ["W_hy", "dL/do_t", "W_hh", "dL/dz_t+1"])
+        if "dL/dh" in ev.tape.rules else _generic(ev, n, "dL/dh_T", ["W_hy", "dL/do_t"]),
     }
+
+
+def _generic(ev: Evaluation, n: Notation, kind: str, names: list[str]) -> str:
+    """`lhs = formula` of a rule at a symbolic step t, e.g. z_t = W_hh h_{t-1} + W_xh x_t."""
+    rule = ev.tape.rules[kind]
+    matrix = not ev.tape.model.is_scalar
+    mapping = {}
+    for slot, name in zip(rule.slots, names):
+        mapping[slot.display(matrix)] = type(slot.display(matrix))(
+            name, *((slot.shape) if matrix else ()))
+    with sp.evaluate(False):
+        expr = rule.display.xreplace(mapping)
+    lhs = {"z": "z_t", "o": "o_t", "dL/dh": "dL/dh_t", "dL/dh_T": "dL/dh_t"}[kind]
+    return f"{n.symbol(lhs)} = {latex_out.formula(expr, n)}"
 
 
 def _loss_latex(ev: Evaluation, n: Notation) -> str:

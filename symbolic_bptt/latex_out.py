@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence_traditional
 
 from .notation import Notation
 
@@ -35,22 +36,40 @@ class BpttLatexPrinter(LatexPrinter):
     def _print_Add(self, expr, order=None):  # MatAdd too: it subclasses Add
         return self._collapsed(expr.args) or super()._print_Add(expr, order)
 
-    def _name(self, name: str) -> str:
-        if self.values is not None and name in self.values:
-            return self.values[name]
+    def _name(self, name: str, transposed: bool = False) -> str:
+        # Row convention prints the transpose of each column formula: products reversed and
+        # every matrix's numbers transposed, its name standing for the transposed matrix.
+        if self.values is not None:
+            key = name + "^T" if transposed != self.notation.row_convention else name
+            if key in self.values:
+                return self.values[key]
+            if name in self.values:
+                return self.values[name]
         return self.notation.symbol(name)
+
+    def _print_Mul(self, expr):
+        if self.notation.row_convention and not any(
+                isinstance(a, sp.UnevaluatedExpr) for a in expr.args):
+            return super()._print_Mul(sp.Mul(*reversed(expr.args), evaluate=False))
+        return self._print_Mul_kept(expr)
+
+    def _print_MatMul(self, expr):
+        if self.notation.row_convention:
+            prec = precedence_traditional(expr)
+            return " ".join(self.parenthesize(a, prec, False) for a in reversed(expr.args))
+        return super()._print_MatMul(expr)
 
     def _print_Symbol(self, expr, style="plain"):
         return self._name(expr.name)
+
 
     def _print_MatrixSymbol(self, expr, style="plain"):
         return self._name(expr.name)
 
     def _print_Transpose(self, expr):
-        if self.values is not None and isinstance(expr.arg, sp.MatrixSymbol):
-            row = self.values.get(expr.arg.name + "^T")
-            if row is not None:  # a column of numbers, transposed, is written as a row
-                return row
+        if (self.values is not None and isinstance(expr.arg, sp.MatrixSymbol)
+                and expr.arg.name + "^T" in self.values):  # transposed numbers print transposed
+            return self._name(expr.arg.name, transposed=True)
         if expr.arg.shape == (1, 1):  # a number's transpose is the number
             return self._print(expr.arg)
         arg = self._print(expr.arg)
@@ -74,7 +93,7 @@ class BpttLatexPrinter(LatexPrinter):
     def _print_UnevaluatedExpr(self, expr):
         return self._print(expr.args[0])
 
-    def _print_Mul(self, expr):
+    def _print_Mul_kept(self, expr):
         # A kept coefficient (1/2 in 1/2 (l_1 + l_2)) is printed first, as people write it.
         coeffs = [a for a in expr.args if isinstance(a, sp.UnevaluatedExpr)]
         if coeffs:

@@ -160,3 +160,18 @@ def test_d2l_notation_and_overrides():
     problem = load_problem(EXAMPLES / "deck.toml")
     d2l = problem_tex(problem, "article", options=Options(notation="d2l"))
     assert "W_{qh}" in d2l and "W_{hx}" in d2l and "W_{hy}" not in d2l
+
+
+def test_row_convention_transposes_products_and_numbers():
+    """x_t W_xh with row vectors: the product reversed and each matrix printed transposed."""
+    deck = problem_tex(load_problem(EXAMPLES / "deck.toml"), "article",
+                       options=Options(row_convention=True))
+    assert r"z_{2} &= h_{1} W_{hh} + x_{2} W_{xh} = 0.2913 \times 0.9 + 0.1 \times 0.6" in deck
+    raw = {"model": {"input_size": 2, "hidden_size": 2},
+           "data": {"x": [[0.1, 0.2]], "y": [0.3]},
+           "weights": {"W_xh": [[0.1, 0.2], [0.3, 0.4]], "W_hh": [[0.5, 0.6], [0.7, 0.8]],
+                       "W_hy": [[0.9, -0.1]]}}
+    tex = problem_tex(parse_problem(raw, "row"), "article", options=Options(row_convention=True))
+    # z_1 = x_1 W_xh^row with W_xh^row = (W_xh)^T: rows (0.1, 0.3) and (0.2, 0.4)
+    assert (r"\begin{bmatrix} 0.1 & 0.2 \end{bmatrix} \begin{bmatrix} 0.1 & 0.3 \\ 0.2 & 0.4 "
+            r"\end{bmatrix}") in tex
