@@ -46,6 +46,27 @@ class Line:
     partial: str | None
     result: str
     exact: str | None = None
+    subst_exact: bool = True  # the numbers substituted are the values, not roundings of them
+    mode: str = "rounded"
+
+    @property
+    def chain(self) -> list[tuple[str, str]]:
+        """What follows `lhs = formula`, as (relation, LaTeX) pairs, in an order that is true:
+        exact results before approximate numbers, "=" only where equality holds."""
+        approx = r"\approx"
+        if self.mode == "rounded":  # every number shown is the number carried
+            return [("=", p) for p in (self.substituted, self.partial, self.result) if p]
+        out = []
+        if self.substituted and self.subst_exact:
+            out.append(("=", self.substituted))
+        if self.exact and self.exact != self.substituted:
+            out.append(("=", self.exact))
+        if self.substituted and not self.subst_exact:
+            out.append((approx, self.substituted))
+        if self.partial and not self.exact:  # rounded partial sums add nothing after the exact value
+            out.append((approx, self.partial))
+        out.append((approx, self.result))
+        return out
 
     @property
     def length(self) -> int:
@@ -94,22 +115,35 @@ class _Formatter:
         self.max_terms = max_terms
         self.inputs = {n for n, q in ev.tape.quantities.items() if q.role in ("param", "data")}
 
-    def scalar(self, name: str, value) -> str:
+    def exact(self, name: str) -> bool:
+        """Whether the printed value of a quantity is the value itself, not a rounding of it."""
+        if self.ev.mode == "rounded" or name in self.inputs:
+            return True
+        return self.ev.mode == "exact" and all(self._short(v) for v in self.ev.values[name])
+
+    @staticmethod
+    def _short(value) -> bool:
+        return isinstance(value, sp.Basic) and len(sp.sstr(value)) <= 16
+
+    def scalar(self, name: str, value, exact: bool = True) -> str:
+        """One number as printed; in exact mode a short exact value unless `exact` is False."""
         if self.ev.mode == "rounded" or name in self.inputs:
             text = format(to_decimal(value) if not isinstance(value, sp.Basic) else
                           to_decimal(sp.Rational(value)), "f")
+        elif exact and name and self.exact(name):
+            return latex_out.formula(value, self.notation)
         else:
             text = f"{to_float(value):.{self.ev.decimals}f}"
         if text.startswith("-") and text.strip("-0.") == "":
             text = text[1:]  # -0.0000 is 0.0000
         return "0" if text.strip("0.") == "" and name in self.inputs else text
 
-    def value(self, name: str, transposed: bool | None = None) -> str:
+    def value(self, name: str, transposed: bool | None = None, exact: bool = True) -> str:
         """The printed number(s); vectors and matrices transposed in the row convention."""
         if transposed is None:
             transposed = self.notation.row_convention
         q = self.ev.tape.quantities[name]
-        cells = [self.scalar(name, v) for v in self.ev.values[name]]
+        cells = [self.scalar(name, v, exact) for v in self.ev.values[name]]
         if q.indexing == "scalar":
             return cells[0]
         rows, cols = q.shape
@@ -181,10 +215,11 @@ def line(step: Step, fmt: _Formatter) -> Line:
             exact = latex_out.formula(value, n)
         elif value.is_Rational and not value.is_Integer:
             exact = sp.latex(value)
+    shown_exactly = all(fmt.exact(s.name) for s in expr.free_symbols if s.name in ev.values)
     return Line(step.name, step.t, n.symbol(step.name), formula,
                 subst if subst != formula else None,
                 partial if partial not in (subst, formula) else None,
-                fmt.value(step.name), exact)
+                fmt.value(step.name, exact=False), exact, subst_exact=shown_exactly, mode=ev.mode)
 
 
 def shown_steps(T: int, options: Options) -> list[int | None]:

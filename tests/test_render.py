@@ -175,3 +175,15 @@ def test_row_convention_transposes_products_and_numbers():
     # z_1 = x_1 W_xh^row with W_xh^row = (W_xh)^T: rows (0.1, 0.3) and (0.2, 0.4)
     assert (r"\begin{bmatrix} 0.1 & 0.2 \end{bmatrix} \begin{bmatrix} 0.1 & 0.3 \\ 0.2 & 0.4 "
             r"\end{bmatrix}") in tex
+
+
+def test_exact_mode_never_writes_equals_between_rounded_and_exact_values():
+    """z_2 = 3/50 + 9 tanh(3/10)/10 is exact; 0.9 x 0.2913 is a rounding of it, so it gets an
+    approximately-equal sign and comes after the exact value."""
+    tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), "article", mode="exact")
+    line = next(ln for ln in tex.splitlines() if ln.startswith("z_{2} &="))
+    exact_at = line.index(r"\frac{3}{50}")
+    rounded_at = line.index(r"0.9 \times 0.2913")
+    assert exact_at < rounded_at
+    assert line[:rounded_at].rstrip().endswith(r"\approx")
+    assert r"h_{1} &= \tanh{\left(z_{1} \right)} = \tanh{\left(\frac{3}{10} \right)} \approx 0.2913" in tex
