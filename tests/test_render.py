@@ -178,12 +178,12 @@ def test_row_convention_transposes_products_and_numbers():
 
 
 def test_exact_mode_never_writes_equals_between_rounded_and_exact_values():
-    """z_2 = 3/50 + 9 tanh(3/10)/10 is exact; 0.9 x 0.2913 is a rounding of it, so it gets an
+    """z_3 = 6/25 + 9 tanh(...)/10 is exact; 0.9 x 0.3115 is a rounding of it, so it gets an
     approximately-equal sign and comes after the exact value."""
     tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), "article", mode="exact")
-    line = next(ln for ln in tex.splitlines() if ln.startswith("z_{2} &="))
-    exact_at = line.index(r"\frac{3}{50}")
-    rounded_at = line.index(r"0.9 \times 0.2913")
+    line = next(ln for ln in tex.splitlines() if ln.startswith("z_{3} &="))
+    exact_at = line.index(r"\frac{6}{25}")
+    rounded_at = line.index(r"0.9 \times 0.3115")
     assert exact_at < rounded_at
     assert line[:rounded_at].rstrip().endswith(r"\approx")
     assert r"h_{1} &= \tanh{\left(z_{1} \right)} = \tanh{\left(\frac{3}{10} \right)} \approx 0.2913" in tex
