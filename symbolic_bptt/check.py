@@ -78,7 +78,7 @@ class Formula:
     @cached_property
     def equation(self) -> sp.Eq:
         """quantity = formula, in the symbols documents print (built on first use: it is slow)."""
-        _, display = instantiate(self.tape, self.rule, self.inputs)
+        display = instantiate(self.tape, self.rule, self.inputs)
         lhs = self.tape.quantities[self.quantity].display(not self.tape.model.is_scalar)
         return sp.Eq(lhs, display, evaluate=False)
 
@@ -323,6 +323,7 @@ class _Judge:
         P = self.a.apply(rule, walk.pt, inputs, None, self.step.name)
         return self.meets(R), [P[e].mid for e in self.claim.elements]
 
+    @cached_property
     def correct_inputs_meet(self) -> bool:
         """Whether the claim is within rounding of the correct formula on the correct inputs,
         each carried at its claimed precision (or the carried precision, when not claimed)."""
@@ -377,7 +378,7 @@ class _Judge:
                 note = f"your own numbers give {mine}: {why}"
             text = f"the exact value {exact}, at {self.d} decimals" + (f"; but {note}" if note else "")
             return Verdict(**base, verdict="ok", code=None, explanation=text, note=note)
-        if meets and inherited and not self.correct_inputs_meet():
+        if meets and inherited and not self.correct_inputs_meet:
             return Verdict(**base, verdict="carried", code=None, inherits=inherited,
                            explanation=f"right method on wrong numbers: {mine}; inherits from "
                                        f"{', '.join(inherited)}; exact value {exact}")
@@ -385,7 +386,7 @@ class _Judge:
             return Verdict(**base, verdict="rounding", code=None,
                            explanation=f"{mine} from your numbers, within the rounding of the "
                                        f"numbers carried; exact value {exact}")
-        if self.correct_inputs_meet():
+        if self.correct_inputs_meet:
             return Verdict(**base, verdict="rounding", code=None,
                            explanation=f"within rounding of the exact value {exact}, though your "
                                        f"own numbers give {mine}")

@@ -112,19 +112,18 @@ def build_rule(tape: Tape, kind: str, inputs: list[str], formula) -> Rule:
     return Rule(kind, slots, sp.Matrix(explicit), display)
 
 
-def instantiate(tape: Tape, rule: Rule, inputs: tuple[str, ...]) -> tuple[sp.Matrix, object]:
-    """The rule's explicit and display formulas on the actual quantities `inputs` (as
-    Tape.explicit and Tape.display do for the tape's own steps)."""
-    elements, display = {}, {}
+def instantiate(tape: Tape, rule: Rule, inputs: tuple[str, ...]):
+    """The rule's display formula on the actual quantities `inputs`, as Tape.display writes the
+    tape's own steps."""
+    display = {}
     matrix = not tape.model.is_scalar
     for slot, name in zip(rule.slots, inputs, strict=True):
         actual = tape.quantities[name]
-        elements.update(zip(slot.elements, actual.elements))
         display[slot.display(matrix)] = actual.display(matrix)
         if matrix and slot.shape == (1, 1):  # a 1 x 1 quantity may appear as a scalar
             display[slot.display(False)] = actual.display(False)
     with sp.evaluate(False):
-        return rule.explicit.xreplace(elements), rule.display.xreplace(display)
+        return rule.display.xreplace(display)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import mpmath
 import pytest
+import sympy as sp
 from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -271,6 +272,18 @@ def test_deck_delta_3_is_the_exact_value_though_not_what_the_deck_numbers_give(d
     v = deck_audit["dL/dz_3"]
     assert v.verdict == "ok"
     assert "0.174162" in v.note
+
+
+def test_verdicts_carry_the_formulas_as_sympy_equations_for_reports(deck_audit):
+    tape = unroll(load_problem(EXAMPLES / "deck.toml"))
+    v = deck_audit["dL/dh_2"]
+    assert v.needed.equation.rhs == tape.display("dL/dh_2")
+    W_hh, W_hy, dh3, do2, h2 = (sp.Symbol(n) for n in ("W_hh", "W_hy", "dL/dh_3", "dL/do_2", "h_2"))
+    assert sp.simplify(v.used.equation.rhs - (W_hy * do2 + W_hh * dh3 * (1 - h2**2))) == 0
+    assert {r.name: (r.value, r.source) for r in v.used.readings} == {
+        "W_hy": (Decimal("0.8"), "problem"), "dL/do_2": (Decimal("0.0492"), "claimed"),
+        "W_hh": (Decimal("0.9"), "problem"), "dL/dh_3": (Decimal("0.2256"), "claimed"),
+        "h_2": (Decimal("0.3115"), "claimed")}
 
 
 def test_deck_check_command(cli):
