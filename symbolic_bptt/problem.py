@@ -6,6 +6,8 @@ expected; nothing here raises anything else for bad input.
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -98,12 +100,18 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ProblemError(f"{path}: is a directory, expected a .toml problem file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot be read ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}),"
+            " expected a .toml problem file") from None
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{path}: not valid TOML ({exc})") from None
+        raise ProblemError(f"{path}: not valid TOML ({_one_line(str(exc))})") from None
+    except RecursionError:
+        raise ProblemError(f"{path}: not valid TOML (lists or tables nested too deeply)") from None
     try:
         return parse_problem(raw, name=path.stem)
     except ProblemError as exc:
@@ -115,20 +123,19 @@ def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
     _no_unknown(raw, _TOP_KEYS, "")
     for key in ("model", "data", "weights"):
         if key not in raw:
-            raise ProblemError(f"missing table [{key}]")
+            raise ProblemError(f"missing table [{key}] ({_TABLES[key]})")
         if not isinstance(raw[key], dict):
-            raise ProblemError(f"[{key}] must be a table")
+            raise ProblemError(
+                f"{key} must be a table [{key}] ({_TABLES[key]}), got {_show(raw[key])}")
     model = _parse_model(raw["model"])
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
-    for key in ("x", "y"):
+    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
         if key not in data:
-            raise ProblemError(f"missing key data.{key}")
+            raise ProblemError(f"missing key data.{key} ({what})")
+        if not isinstance(data[key], list):
+            raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
     x_raw, y_raw = data["x"], data["y"]
-    if not isinstance(x_raw, list):
-        raise ProblemError("data.x must be a list of T inputs")
-    if not isinstance(y_raw, list):
-        raise ProblemError("data.y must be a list of T targets")
     if len(x_raw) == 0:
         raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
     if len(x_raw) != len(y_raw):
@@ -139,28 +146,63 @@ def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
         y = tuple(_class_index(v, model.output_size, f"data.y[{t}]") for t, v in enumerate(y_raw))
     else:
         y = tuple(_vector(v, model.output_size, f"data.y[{t}]") for t, v in enumerate(y_raw))
-    h0 = _vector(data.get("h0", 0.0), model.hidden_size, "data.h0", broadcast=True)
+    # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
+    # whose W_hh could not match it anyway.
     weights = _parse_weights(raw["weights"], model)
+    h0 = _vector(data.get("h0", 0.0), model.hidden_size, "data.h0", broadcast=True)
     arithmetic = _parse_arithmetic(raw.get("arithmetic", {}))
     text = {}
     for key in ("title", "author", "institute", "date"):
         value = raw.get(key, "")
         if not isinstance(value, str):
-            raise ProblemError(f"{key} must be a string")
+            raise ProblemError(f"{key} must be a string, got {_show(value)}")
         text[key] = value
     notation = raw.get("notation", {})
-    if not isinstance(notation, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in notation.items()):
-        raise ProblemError("[notation] must be a table of strings (symbol = \"LaTeX\")")
+    if not isinstance(notation, dict):
+        raise ProblemError("notation must be a table [notation] of strings (symbol = \"LaTeX\"),"
+                           f" got {_show(notation)}")
+    for k, v in notation.items():
+        if not isinstance(v, str):
+            raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
     return Problem(model=model, x=x, y=y, h0=h0, weights=weights, arithmetic=arithmetic,
                    name=name, notation=dict(notation), **text)
 
 
-def _no_unknown(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
+_TABLES = {
+    "model": "activation, loss and sizes",
+    "data": "x and y, one entry per time step",
+    "weights": "W_xh, W_hh, W_hy",
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value as the file wrote it, on one short line: true, "tanh", [1, 2]."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = str(value)
+    text = _one_line(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], prefix: str, hint: str = "") -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ProblemError(
-            f"unknown key {prefix}{unknown[0]} (expected one of: {', '.join(sorted(allowed))})")
+        expected = ", ".join(sorted(allowed)) if allowed else "none"
+        raise ProblemError(f"unknown key {prefix}{unknown[0]}{_did_you_mean(unknown[0], allowed)}"
+                           f" (expected one of: {expected}){hint}")
+
+
+def _did_you_mean(word: Any, choices) -> str:
+    if not isinstance(word, str):
+        return ""
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
+    return f" (did you mean {lowered[close[0]]}?)" if close else ""
 
 
 def _parse_model(table: dict[str, Any]) -> Model:
@@ -169,48 +211,66 @@ def _parse_model(table: dict[str, Any]) -> Model:
     for key, choices in (("cell", CELLS), ("activation", ACTIVATIONS), ("loss", LOSSES)):
         if key in table:
             value = table[key]
-            if value not in choices:
+            if not isinstance(value, str) or value not in choices:
                 raise ProblemError(
-                    f"model.{key} = {value!r} is not known (expected one of: {', '.join(choices)})")
+                    f"model.{key} = {_show(value)} is not known{_did_you_mean(value, choices)}"
+                    f" (expected one of: {', '.join(choices)})")
             values[key] = value
     for key in ("input_size", "hidden_size", "output_size"):
         if key in table:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ProblemError(f"model.{key} must be a whole number >= 1, got {value!r}")
+                raise ProblemError(f"model.{key} must be a whole number >= 1, got {_show(value)}")
             values[key] = value
     if "bias" in table:
         if not isinstance(table["bias"], bool):
-            raise ProblemError(f"model.bias must be true or false, got {table['bias']!r}")
+            raise ProblemError(f"model.bias must be true or false, got {_show(table['bias'])}")
         values["bias"] = table["bias"]
     model = Model(**values)
     if model.loss == "cross_entropy" and model.output_size < 2:
-        raise ProblemError("model.loss = 'cross_entropy' needs output_size >= 2 (one score per class)")
+        raise ProblemError(f"model.output_size must be >= 2 for model.loss = \"cross_entropy\""
+                           f" (one score per class), got {model.output_size}")
     return model
 
 
 def _number(value: Any, where: str) -> Number:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProblemError(f"{where} must be a number, got {value!r}")
+        raise ProblemError(f"{where} must be a number, got {_show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ProblemError(f"{where} must be a finite number, got {value}")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ProblemError(f"{where} must be a finite number, got an integer of "
+                               f"{len(str(abs(value)))} digits (too large for a float)") from None
     return value
 
 
 def _vector(value: Any, size: int, where: str, broadcast: bool = False) -> Vector:
+    if size == 1:
+        what = "a number or a list of 1 number"
+    elif broadcast:
+        what = f"a number (for every entry) or a list of {size} numbers"
+    else:
+        what = f"a list of {size} numbers"
     if not isinstance(value, list):
         if size == 1 or broadcast:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProblemError(f"{where} must be {what}, got {_show(value)}")
             return (_number(value, where),) * size
-        raise ProblemError(f"{where} must be a list of {size} numbers, got {value!r}")
+        raise ProblemError(f"{where} must be {what}, got {_show(value)}")
     if len(value) != size:
-        raise ProblemError(f"{where} must have {size} entries, got {len(value)}")
+        entries = "1 entry" if len(value) == 1 else f"{len(value)} entries"
+        raise ProblemError(f"{where} must be {what}, got {entries}: {_show(value)}")
     return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
 def _class_index(value: Any, classes: int, where: str) -> Vector:
     """A class index becomes its one-hot target vector."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProblemError(f"{where} must be a class index (a whole number), got {value!r}")
+        raise ProblemError(
+            f"{where} must be a class index (a whole number 0..{classes - 1}), got {_show(value)}")
     if not 0 <= value < classes:
         raise ProblemError(f"{where} = {value} is out of range: classes are 0..{classes - 1}")
     return tuple(1 if k == value else 0 for k in range(classes))
@@ -218,13 +278,18 @@ def _class_index(value: Any, classes: int, where: str) -> Vector:
 
 def _parse_weights(table: dict[str, Any], model: Model) -> dict[str, Matrix]:
     shapes = weight_shapes(model)
-    _no_unknown(table, set(shapes), "weights.")
+    hint = "" if model.bias else "; b_h and b_y need model.bias = true"
+    _no_unknown(table, set(shapes), "weights.", hint)
     weights: dict[str, Matrix] = {}
     for name, (rows, cols) in shapes.items():
         where = f"weights.{name}"
         if name not in table:
-            hint = " (model.bias = true needs b_h and b_y)" if name.startswith("b_") else ""
-            raise ProblemError(f"missing key {where}{hint}")
+            if name.startswith("b_"):
+                hint = f"a list of {rows} numbers" if rows > 1 else "a number"
+                hint += "; model.bias = true needs b_h and b_y"
+            else:
+                hint = _matrix_shape(rows, cols)
+            raise ProblemError(f"missing key {where} ({hint})")
         value = table[name]
         if rows == cols == 1 and not isinstance(value, list):
             weights[name] = ((_number(value, where),),)
@@ -232,24 +297,39 @@ def _parse_weights(table: dict[str, Any], model: Model) -> dict[str, Matrix]:
         if name.startswith("b_"):
             weights[name] = tuple((v,) for v in _vector(value, rows, where))
             continue
+        expected = _matrix_shape(rows, cols)
         if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
-            raise ProblemError(f"{where} must be a {rows} x {cols} matrix (a list of {rows} rows)")
+            raise ProblemError(f"{where} must be {expected}, got {_show(value)}")
         if len(value) != rows or any(len(r) != cols for r in value):
-            got = f"{len(value)} x {'/'.join(str(len(r)) for r in value)}"
-            raise ProblemError(f"{where} must be {rows} x {cols}, got {got}")
-        weights[name] = tuple(
-            tuple(_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r)) for i, r in enumerate(value))
+            lengths = sorted({len(r) for r in value})
+            got = (f"{len(value)} row{'s' * (len(value) != 1)}" if not value else
+                   f"{len(value)} x {'/'.join(map(str, lengths))}")
+            raise ProblemError(f"{where} must be {expected}, got {got}: {_show(value)}")
+        weights[name] = tuple(tuple(_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r))
+                              for i, r in enumerate(value))
     return weights
+
+
+def _matrix_shape(rows: int, cols: int) -> str:
+    """What a rows x cols weight must look like in the file."""
+    if rows == cols == 1:
+        return "a 1 x 1 matrix: a number (or [[number]])"
+    row = "1 number" if cols == 1 else f"{cols} numbers"
+    return f"a {rows} x {cols} matrix: a list of {rows} row{'s' * (rows != 1)} of {row} each"
 
 
 def _parse_arithmetic(table: Any) -> Arithmetic:
     if not isinstance(table, dict):
-        raise ProblemError("[arithmetic] must be a table")
+        raise ProblemError(
+            f"arithmetic must be a table [arithmetic] (mode, decimals), got {_show(table)}")
     _no_unknown(table, _ARITH_KEYS, "arithmetic.")
     mode = table.get("mode", "float")
-    if mode not in MODES:
-        raise ProblemError(f"arithmetic.mode = {mode!r} is not known (expected one of: {', '.join(MODES)})")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ProblemError(
+            f"arithmetic.mode = {_show(mode)} is not known{_did_you_mean(mode, MODES)}"
+            f" (expected one of: {', '.join(MODES)})")
     decimals = table.get("decimals", 4)
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 30:
-        raise ProblemError(f"arithmetic.decimals must be a whole number from 0 to 30, got {decimals!r}")
+        raise ProblemError(
+            f"arithmetic.decimals must be a whole number from 0 to 30, got {_show(decimals)}")
     return Arithmetic(mode=mode, decimals=decimals)
