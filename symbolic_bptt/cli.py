@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("problem", help="problem file (.toml)")
     check.add_argument("claims", help="claims file (.toml): [claims] quantity = number")
     check.add_argument("--json", action="store_true", help='print {"verdicts": [...]}')
+    check.add_argument("--report", metavar="DIR",
+                       help="also write DIR/audit.tex and DIR/audit.pdf: the worked solution "
+                            "with each claimed step marked")
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
     demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
     demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
@@ -121,6 +124,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     tape = unroll(load_problem(args.problem))
     audit = check(tape, load_claims(args.claims, tape))
+    if args.report:
+        from pathlib import Path
+
+        from .audit_report import audit_document
+        from .render import CompileError, publish, render_tex
+
+        try:
+            written = publish(render_tex("article", audit_document(audit, tape)),
+                              Path(args.report) / "audit.tex", pdf=True)
+        except CompileError as exc:
+            print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
     if args.json:
         json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .arithmetic import evaluate
+from .audit_report import audit_document
+from .check import check, format_audit
+from .claims import load_claims
 from .document import Options, build
 from .files import write_atomic
 from .problem import load_problem
@@ -33,3 +36,18 @@ def run_demo(out: str | Path, pdf: bool = True) -> Iterator[str]:
             yield f"compiling {what}: {out_dir / (fmt + '.pdf')} ..."
         for path in publish(render_tex(fmt, doc), out_dir / f"{fmt}.tex", pdf):
             yield f"wrote {path}"
+    yield from _audit(tape, out_dir, pdf)
+
+
+def _audit(tape, out_dir: Path, pdf: bool) -> Iterator[str]:
+    """Check the deck's own printed numbers (examples/deck_claims.toml) and write the audit."""
+    audit = check(tape, load_claims(EXAMPLES / "deck_claims.toml", tape))
+    yield f"wrote {write_atomic(out_dir / 'audit.txt', format_audit(audit) + chr(10))}"
+    text = json.dumps(audit.as_json(), indent=1, ensure_ascii=False) + "\n"
+    yield f"wrote {write_atomic(out_dir / 'audit.json', text)}"
+    if pdf:
+        yield f"compiling the audit of the deck's numbers: {out_dir / 'audit.pdf'} ..."
+    for path in publish(render_tex("article", audit_document(audit, tape)), out_dir / "audit.tex", pdf):
+        yield f"wrote {path}"
+    wrong = [r.name for r in audit.roots]
+    yield f"the deck's hand calculation: {len(wrong)} root causes ({', '.join(wrong)}); see {out_dir / 'audit.txt'}"

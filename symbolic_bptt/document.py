@@ -104,6 +104,9 @@ class Document:
     general: dict = field(default_factory=dict)
     jacobians: dict = field(default_factory=dict)
     summary: list = field(default_factory=list)
+    notation: Notation | None = None
+    marks: dict = field(default_factory=dict)  # quantity -> audit marks (audit reports only)
+    audit: dict = field(default_factory=dict)
 
 
 class _Formatter:
@@ -245,7 +248,8 @@ def build(ev: Evaluation, options: Options = Options()) -> Document:
     doc = Document(
         title=escape_text(p.title or f"Backpropagation Through Time: {p.name}"),
         author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
-        mode=ev.mode, decimals=ev.decimals, T=p.T, setup=_setup(ev, fmt), shown_t=shown)
+        mode=ev.mode, decimals=ev.decimals, T=p.T, setup=_setup(ev, fmt), shown_t=shown,
+        notation=notation)
     doc.sections["forward"] = [
         None if t is None else [line(by_name[f"{k}_{t}"], fmt) for k in ("z", "h", "o")]
         for t in shown]

@@ -83,7 +83,8 @@ def test_main_job_writes_the_deck_with_true_numbers(cli, tmp_path):
     run = cli("demo", "--out", tmp_path)
     assert run.code == 0, run.err
     deck = tmp_path / "deck"
-    for name in ("beamer.pdf", "article.pdf", "beamer.tex", "article.tex"):
+    for name in ("beamer.pdf", "article.pdf", "beamer.tex", "article.tex", "audit.pdf",
+                 "audit.txt", "audit.json"):
         assert (deck / name).exists()
         assert f"wrote {deck / name}" in run.out
     true = _deck_gradients()
@@ -94,6 +95,7 @@ def test_main_job_writes_the_deck_with_true_numbers(cli, tmp_path):
             printed = [float(v) for v in re.findall(r"-?\d\.\d{4}", text)]
             assert any(abs(v - value) <= 0.0002 for v in printed), (pdf, key, value)
         assert "0.1128" not in text and "0.1125" not in text  # the deck's wrong figures
+    assert "derivative-index" in (deck / "audit.txt").read_text()
 
 
 @pytest.mark.tex
