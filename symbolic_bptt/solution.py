@@ -22,8 +22,8 @@ def shaped(q: Quantity, flat: list) -> object:
 
 def _json_number(value, mode: str):
     if mode == "exact":
-        return {"value": to_float(value), "exact": sp.sstr(value)}
-    return float(value)
+        return {"value": to_float(value) + 0.0, "exact": sp.sstr(value)}
+    return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def quantities(ev: Evaluation) -> dict[str, object]:
@@ -38,12 +38,14 @@ def quantities(ev: Evaluation) -> dict[str, object]:
 def format_number(value, mode: str, decimals: int) -> str:
     """A value for people: fixed decimals when rounded, ~12 digits for float, both for exact."""
     if mode == "rounded":
-        return f"{value:.{decimals}f}" if isinstance(value, Decimal) else str(value)
+        if isinstance(value, Decimal):
+            return f"{value.copy_abs() if value.is_zero() else value:.{decimals}f}"
+        return str(value)
     if mode == "exact":
         exact = sp.sstr(value)
         approx = f"{to_float(value):.12g}"
         return approx if exact == approx else f"{exact} ≈ {approx}"
-    return f"{float(value):.12g}"
+    return f"{float(value) + 0.0:.12g}"
 
 
 def table_rows(ev: Evaluation) -> list[tuple[str, str]]:
