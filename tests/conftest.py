@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# the problem files among the examples (claims files and exam descriptions are other formats)
+PROBLEM_FILES = sorted(p for p in EXAMPLES.glob("*.toml")
+                       if "[weights]" in p.read_text(encoding="utf-8"))
 
 
 @dataclass

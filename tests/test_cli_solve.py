@@ -14,11 +14,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, PROBLEM_FILES
 
 from symbolic_bptt.cli import main
 
-PROBLEMS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("claims"))
+PROBLEMS = PROBLEM_FILES
 # exact mode grows nested formulas; these are small enough to keep the test fast
 EXACT = ["deck", "relu_identity"]
 
