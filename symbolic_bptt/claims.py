@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProblemError
+from .files import parse_toml, read_text
 from .tape import Quantity, Tape
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
@@ -71,14 +71,7 @@ class Claims:
 def load_claims(path: str | Path, tape: Tape) -> Claims:
     """Read and validate a claims file against a problem's tape; ProblemError on bad input."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProblemError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProblemError(f"{path}: is a directory, expected a .toml claims file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot be read ({exc})") from None
+    text = read_text(path, "a .toml claims file")
     try:
         return parse_claims(text, tape)
     except ProblemError as exc:
@@ -87,10 +80,7 @@ def load_claims(path: str | Path, tape: Tape) -> Claims:
 
 def parse_claims(text: str, tape: Tape) -> Claims:
     """Validate the text of a claims file against a problem's tape."""
-    try:
-        raw = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"not valid TOML ({exc})") from None
+    raw = parse_toml(text, parse_float=Decimal)
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ProblemError(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ProblemError
+from .files import parse_toml, read_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
@@ -94,24 +94,11 @@ def weight_shapes(model: Model) -> dict[str, tuple[int, int]]:
 def load_problem(path: str | Path) -> Problem:
     """Read and validate a problem file; raises ProblemError with a one-line reason."""
     path = Path(path)
+    text = read_text(path, "a .toml problem file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProblemError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProblemError(f"{path}: is a directory, expected a .toml problem file") from None
-    except UnicodeDecodeError as exc:
-        raise ProblemError(
-            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}),"
-            " expected a .toml problem file") from None
-    except OSError as exc:
-        raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{path}: not valid TOML ({_one_line(str(exc))})") from None
-    except RecursionError:
-        raise ProblemError(f"{path}: not valid TOML (lists or tables nested too deeply)") from None
+        raw = parse_toml(text)
+    except ProblemError as exc:
+        raise ProblemError(f"{path}: {exc}") from None
     try:
         return parse_problem(raw, name=path.stem)
     except ProblemError as exc:
