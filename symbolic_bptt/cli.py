@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
     demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
     demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
+    from .exam_cli import add_exam_parser
+    add_exam_parser(sub)
     return parser
 
 
@@ -159,7 +161,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo}
+def cmd_exam(args: argparse.Namespace) -> int:
+    from .exam_cli import run_exam
+
+    return run_exam(args)
+
+
+COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo,
+            "exam": cmd_exam}
 
 
 def main(argv: list[str] | None = None) -> int:

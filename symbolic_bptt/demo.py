@@ -37,6 +37,7 @@ def run_demo(out: str | Path, pdf: bool = True) -> Iterator[str]:
         for path in publish(render_tex(fmt, doc), out_dir / f"{fmt}.tex", pdf):
             yield f"wrote {path}"
     yield from _audit(tape, out_dir, pdf)
+    yield from _exam(Path(out) / "exam", pdf)
 
 
 def _audit(tape, out_dir: Path, pdf: bool) -> Iterator[str]:
@@ -51,3 +52,21 @@ def _audit(tape, out_dir: Path, pdf: bool) -> Iterator[str]:
         yield f"wrote {path}"
     wrong = [r.name for r in audit.roots]
     yield f"the deck's hand calculation: {len(wrong)} root causes ({', '.join(wrong)}); see {out_dir / 'audit.txt'}"
+
+
+def _exam(out_dir: Path, pdf: bool) -> Iterator[str]:
+    """A small exam on the deck's network (examples/exam.toml): three versions, each with its
+    problem file and worked key, key.json, key.csv and a Moodle quiz."""
+    from .exam import draw_exam, write_exam
+    from .exam_spec import load_spec
+
+    exam = draw_exam(load_spec(EXAMPLES / "exam.toml"), 3, source="exam.toml")
+    for v in exam.variants:
+        yield f"exam version {v.label}: seed {v.seed}"
+    if pdf:
+        yield f"compiling the exam, its key and each version's: {out_dir} ..."
+    written = write_exam(exam, out_dir, pdf)
+    for path in written:
+        if path.parent == out_dir:
+            yield f"wrote {path}"
+    yield f"wrote {out_dir / 'variants'}/: {sum(p.parent != out_dir for p in written)} files"
