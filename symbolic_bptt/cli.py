@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
     demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
     demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
+    verify = sub.add_parser("verify", help="check a BPTT identity for every t and T = 1..N")
+    verify.add_argument("problem", help="problem file (.toml): its model is used, not its numbers")
+    formula = verify.add_mutually_exclusive_group(required=True)
+    formula.add_argument("--latex", metavar="FORMULA",
+                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t'")
+    formula.add_argument("--sympy", metavar="FORMULA",
+                         help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
+    verify.add_argument("--max-T", dest="max_T", type=int, default=5,
+                        help="check T = 1..N (default: 5)")
+    verify.add_argument("--json", action="store_true",
+                        help='print {"holds", "checked", "counterexample", "code", "explanation"}')
     from .exam_cli import add_exam_parser
     add_exam_parser(sub)
     return parser
@@ -148,6 +159,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return audit.exit_code
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .problem import load_problem
+    from .verify import verify_formula
+
+    verdict = verify_formula(load_problem(args.problem).model, args.latex, args.sympy, args.max_T)
+    if args.json:
+        json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(verdict.text())
+    return 0 if verdict.holds else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     from .render import CompileError
@@ -168,7 +192,7 @@ def cmd_exam(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo,
-            "exam": cmd_exam}
+            "exam": cmd_exam, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:
