@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .errors import ProblemError
+from .files import parse_toml, read_text
 from .problem import Model, _parse_model, _show, weight_shapes
 
 KINDS = ("forward", "loss", "dL/do", "dL/dh", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h",
@@ -136,20 +136,9 @@ class ExamSpec:
 def load_spec(path: str | Path) -> ExamSpec:
     """Read and validate an EXAM.toml; ProblemError with a one-line reason."""
     path = Path(path)
+    text = read_text(path, "an EXAM.toml file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProblemError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProblemError(f"{path}: is a directory, expected an EXAM.toml file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot be read ({exc})") from None
-    try:
-        raw = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{path}: not valid TOML ({' '.join(str(exc).split())})") from None
-    try:
-        return parse_spec(raw, path.stem)
+        return parse_spec(parse_toml(text, parse_float=Decimal), path.stem)
     except ProblemError as exc:
         raise ProblemError(f"{path}: {exc}") from None
 

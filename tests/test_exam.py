@@ -426,6 +426,7 @@ BAD = {
     "recursion at T = 1": ('[draw]\nT = [1, 2]\n', "needs T >= 2",
                            '[[questions]]\nkind = "dL/dh"\n'),
     "no questions": ('', "missing [[questions]]", ''),
+    "not TOML": ('x = [\n', "not valid TOML", ''),
     "bias without bias": ('', "needs model.bias = true", '[[questions]]\nkind = "dL/db_h"\n'),
     "bad activation": ('[model]\nactivation = "gelu"\n', "model.activation"),
     "bad code": ('', "is not a mistake code",
