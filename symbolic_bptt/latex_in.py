@@ -7,9 +7,7 @@ or with the deck's delta shorthands, products, transposes, powers, sums and prod
 and a few functions. Anything else is a ProblemError that names the token and its position
 (counting characters from 1); the reader never guesses.
 
-Indices (t, t+1, T+t-i, a literal 3) are integer SymPy expressions; `verify` instantiates them.
-Weight names are aliases for the column-convention matrices of the tape:
-W_xh = W_hx, W_hy = W_yh = W_qh = W_hq = W_ho = W_oh, b_y = b_q = b_o.
+The tree (formula_ast.py) is shared with the SymPy-syntax reader (sympy_in.py).
 """
 
 from __future__ import annotations
@@ -29,173 +27,26 @@ from pylatexenc.latexwalker import (
 )
 
 from .errors import ProblemError
-
-# ---------------------------------------------------------------------------------------------
-# The syntax tree
-
-
-def index_symbol(name: str) -> sp.Symbol:
-    """The integer symbol of a time index (t, T, or a summation variable)."""
-    return sp.Symbol(name, integer=True)
-
-
-t_ = index_symbol("t")
-T_ = index_symbol("T")
-
-
-class Node:
-    """A node of a formula; `str()` prints it compactly (the reader's tests compare these)."""
-
-    def __str__(self) -> str:
-        return show(self)
-
-
-@dataclass(frozen=True, eq=True)
-class Num(Node):
-    value: sp.Rational
-
-
-@dataclass(frozen=True, eq=True)
-class IndexValue(Node):
-    """An index used as a number, as in 1/T."""
-
-    expr: sp.Expr
-
-
-@dataclass(frozen=True, eq=True)
-class Ref(Node):
-    """A quantity of the tape: `name` as the tape spells it, `index` its time step (or None).
-
-    Names: h z o x y l (indexed), L, W_hh W_xh W_hy b_h b_y, dL/dh dL/dz dL/do (indexed),
-    dl/do (the per-step loss gradient, indexed), dL/dW_hh ... dL/db_y, and dL/dW_hh^() for the
-    contribution of one step (indexed).
-    """
-
-    name: str
-    index: sp.Expr | None = None
-
-
-@dataclass(frozen=True, eq=True)
-class Neg(Node):
-    arg: Node
-
-
-@dataclass(frozen=True, eq=True)
-class Add(Node):
-    terms: tuple[Node, ...]
-
-
-@dataclass(frozen=True, eq=True)
-class Mul(Node):
-    """A product as written left to right (\\cdot, \\times or juxtaposition): matrix product,
-    with 1 x 1 factors acting as numbers."""
-
-    factors: tuple[Node, ...]
-
-
-@dataclass(frozen=True, eq=True)
-class Hadamard(Node):
-    factors: tuple[Node, ...]
-
-
-@dataclass(frozen=True, eq=True)
-class Div(Node):
-    num: Node
-    den: Node
-
-
-@dataclass(frozen=True, eq=True)
-class Pow(Node):
-    base: Node
-    exp: sp.Expr
-
-
-@dataclass(frozen=True, eq=True)
-class Transpose(Node):
-    arg: Node
-
-
-@dataclass(frozen=True, eq=True)
-class BigOp(Node):
-    """\\sum or \\prod (left to right in increasing index) of `body` for var = lo..hi."""
-
-    op: str
-    var: sp.Symbol
-    lo: sp.Expr
-    hi: sp.Expr
-    body: Node
-
-
-@dataclass(frozen=True, eq=True)
-class Apply(Node):
-    """fn in tanh, sigmoid, phi (the model's activation), exp, log, softmax; `prime` for fn'."""
-
-    fn: str
-    arg: Node
-    prime: bool = False
-
-
-@dataclass(frozen=True, eq=True)
-class Norm(Node):
-    arg: Node
-
-
-@dataclass(frozen=True)
-class Formula:
-    """An identity `sides[0] = sides[1] (= ...)`, with notes on how names were read."""
-
-    sides: tuple[Node, ...]
-    notes: tuple[str, ...] = ()
-    source: str = ""
-
-    def __str__(self) -> str:
-        return " = ".join(show(s) for s in self.sides)
-
-
-def show(node: Node) -> str:
-    """A compact plain-text form of a node: dL/dh[t + 1], W_hh^T*dL/do[t], Sum[i=t..T](...)."""
-    match node:
-        case Num(value=v):
-            return str(v)
-        case IndexValue(expr=e):
-            return str(e)
-        case Ref(name=n, index=None):
-            return n
-        case Ref(name=n, index=i) if n.endswith("^()"):
-            return f"{n[:-3]}^({i})"
-        case Ref(name=n, index=i):
-            return f"{n}[{i}]"
-        case Neg(arg=a):
-            return f"-{_wrap(a, Add)}"
-        case Add(terms=ts):
-            out = show(ts[0])
-            for term in ts[1:]:
-                out += f" - {_wrap(term.arg, Add)}" if isinstance(term, Neg) else f" + {show(term)}"
-            return out
-        case Mul(factors=fs):
-            return "*".join(_wrap(f, (Add, Neg, Hadamard, Div)) for f in fs)
-        case Hadamard(factors=fs):
-            return " (.) ".join(_wrap(f, (Add, Neg)) for f in fs)
-        case Div(num=a, den=b):
-            return f"{_wrap(a, (Add, Neg, Mul, Hadamard))}/{_wrap(b, (Add, Neg, Mul, Hadamard, Div))}"
-        case Pow(base=b, exp=e):
-            exp = str(e) if e.is_Atom else f"({e})"
-            return f"{_wrap(b, (Add, Neg, Mul, Hadamard, Div, Pow, Transpose))}^{exp}"
-        case Transpose(arg=a):
-            return f"{_wrap(a, (Add, Neg, Mul, Hadamard, Div, Pow))}^T"
-        case BigOp(op=op, var=v, lo=lo, hi=hi, body=b):
-            return f"{op.capitalize()}[{v}={lo}..{hi}]({show(b)})"
-        case Apply(fn=fn, arg=a, prime=p):
-            return f"{fn}{chr(39) if p else ''}({show(a)})"
-        case Norm(arg=a):
-            return f"||{show(a)}||"
-    raise TypeError(f"not a formula node: {node!r}")
-
-
-def _wrap(node: Node, kinds) -> str:
-    text = show(node)
-    return f"({text})" if isinstance(node, kinds) else text
-
+from .formula_ast import (
+    BIAS_NAMES,
+    WEIGHT_NAMES,
+    Add,
+    Apply,
+    BigOp,
+    Div,
+    Formula,
+    Hadamard,
+    IndexValue,
+    Mul,
+    Neg,
+    Node,
+    Norm,
+    Num,
+    Pow,
+    Ref,
+    Transpose,
+    index_symbol,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Tokens
@@ -354,9 +205,6 @@ def _error(tok: Tok, reason: str, source: str) -> ProblemError:
 # ---------------------------------------------------------------------------------------------
 # The parser
 
-_WEIGHTS = {"hh": "W_hh", "xh": "W_xh", "hx": "W_xh", "hy": "W_hy", "yh": "W_hy", "qh": "W_hy",
-            "hq": "W_hy", "ho": "W_hy", "oh": "W_hy"}
-_BIASES = {"h": "b_h", "y": "b_y", "q": "b_y", "o": "b_y"}
 _INDEXED = {"h", "z", "o", "x", "y"}
 _GRADIENTS = {"h": "dL/dh", "z": "dL/dz", "o": "dL/do"}
 _FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "phi": "phi", "varphi": "phi", "exp": "exp",
@@ -611,7 +459,7 @@ class _Parser:
         letters = "".join(t.text for t in toks)
         if not all(t.kind in ("letter", "name") for t in toks):
             letters = ""
-        table = _WEIGHTS if tok.text == "W" else _BIASES
+        table = WEIGHT_NAMES if tok.text == "W" else BIAS_NAMES
         if letters not in table:
             raise ProblemError(
                 f"cannot read {tok.text}_{{{letters or '...'}}} at position {tok.pos + 1} of the "
@@ -846,131 +694,3 @@ def read_latex(source: str) -> Formula:
         raise ProblemError("the formula is empty")
     tokens = tokenize(source)
     return _Parser(tokens, source, len(source)).formula()
-
-
-# ---------------------------------------------------------------------------------------------
-# The same syntax tree from SymPy syntax (--sympy): h(t), dL_dh(t+1), W_hh, transpose(W_hh),
-# hadamard(a, b), Sum(body, (i, t, T)); products of quantities keep their order.
-
-_SYMPY_QUANTITIES = {**{n: n for n in ("h", "z", "o", "x", "y", "l")},
-                     "dL_dh": "dL/dh", "dL_dz": "dL/dz", "dL_do": "dL/do", "dl_do": "dl/do",
-                     "delta": "dL/dz"}
-_SYMPY_STEPS = {f"dL_d{w}_t": f"dL/d{w}^()" for w in ("W_hh", "W_xh", "W_hy")}
-_SYMPY_FUNCTIONS = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False),
-                    "phi": ("phi", False), "dphi": ("phi", True), "exp": ("exp", False),
-                    "log": ("log", False), "softmax": ("softmax", False)}
-_SYMPY_OTHER = ("transpose", "hadamard", "norm")
-_SYMPY_GLOBALS = {"__builtins__": {}, "Integer": sp.Integer, "Float": sp.Float,
-                  "Rational": sp.Rational, "Symbol": sp.Symbol, "Function": sp.Function}
-
-
-def read_sympy(source: str) -> Formula:
-    """`lhs = rhs` (or Eq(lhs, rhs)) in SymPy syntax as a syntax tree; ProblemError if unread.
-
-    The text is evaluated by SymPy's parser (Python), so pass only formulas you wrote yourself.
-    """
-    from tokenize import TokenError
-
-    from sympy.parsing.sympy_parser import parse_expr
-
-    local: dict = {n: index_symbol(n) for n in ("t", "T", "i", "j", "k", "s", "tau")}
-    for name in (*_SYMPY_QUANTITIES, *_SYMPY_STEPS, *_SYMPY_FUNCTIONS, *_SYMPY_OTHER):
-        local[name] = sp.Function(name, commutative=False)
-    parameters = {**{f"W_{k}": v for k, v in _WEIGHTS.items()},
-                  **{f"b_{k}": v for k, v in _BIASES.items()},
-                  **{f"dL_dW_{k}": "dL/d" + v for k, v in _WEIGHTS.items()},
-                  **{f"dL_db_{k}": "dL/d" + v for k, v in _BIASES.items()}, "L": "L"}
-    for name in parameters:
-        local[name] = sp.Symbol(name, commutative=False)
-    local.update(Sum=sp.Sum, Product=sp.Product, Eq=sp.Eq, Rational=sp.Rational)
-    notes: list[str] = []
-    text = source.strip()
-    pieces = _split_equals(text)
-    try:
-        exprs = [parse_expr(p, local_dict=local, global_dict=_SYMPY_GLOBALS) for p in pieces]
-    except (SyntaxError, TokenError, TypeError, ValueError, NameError, AttributeError,
-            sp.SympifyError) as exc:
-        raise ProblemError(f"cannot read the SymPy formula: {exc}") from None
-    if len(exprs) == 1 and isinstance(exprs[0], sp.Equality):
-        exprs = list(exprs[0].args)
-    if len(exprs) < 2:
-        raise ProblemError("the SymPy formula has no '=': write lhs = rhs or Eq(lhs, rhs)")
-    convert = _SympyConverter(parameters, notes)
-    return Formula(tuple(convert(e) for e in exprs), tuple(dict.fromkeys(notes)), source)
-
-
-def _split_equals(text: str) -> list[str]:
-    """Split at single '=' signs (not ==, <=, >=, != or keyword arguments inside brackets)."""
-    pieces, depth, start = [], 0, 0
-    for k, c in enumerate(text):
-        depth += c in "([" and 1 or c in ")]" and -1 or 0
-        if c == "=" and depth == 0 and text[k - 1:k] not in ("=", "<", ">", "!") \
-                and text[k + 1:k + 2] != "=":
-            pieces.append(text[start:k])
-            start = k + 1
-    pieces.append(text[start:])
-    return pieces
-
-
-class _SympyConverter:
-    """SymPy expression -> formula nodes, by the expression's class."""
-
-    def __init__(self, parameters: dict[str, str], notes: list[str]):
-        self.parameters, self.notes = parameters, notes
-
-    def __call__(self, e: sp.Basic) -> Node:
-        if e.is_Number:
-            return Num(sp.Rational(e))
-        if isinstance(e, sp.Symbol):
-            if e.name in self.parameters:
-                name = self.parameters[e.name]
-                if e.name.startswith(("W_", "b_")) and name != e.name:
-                    self.notes.append(f"{e.name} read as {name}")
-                return Ref(name)
-            if e.is_integer:
-                return IndexValue(e)
-        if isinstance(e, sp.Add):
-            return Add(tuple(self(a) for a in e.args))
-        if isinstance(e, sp.Mul):
-            return self.product(e)
-        if isinstance(e, sp.Pow):
-            if e.base.is_integer or e.base.is_Number:
-                if e.exp == -1:
-                    return Div(Num(sp.Integer(1)), self(e.base))
-            elif e.exp.is_integer:
-                return Pow(self(e.base), e.exp)
-        if isinstance(e, sp.Sum | sp.Product) and len(e.limits) == 1:
-            var, lo, hi = e.limits[0]
-            return BigOp("sum" if isinstance(e, sp.Sum) else "prod", var, lo, hi, self(e.function))
-        if isinstance(e, sp.core.function.AppliedUndef):
-            return self.applied(e)
-        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")
-
-    def product(self, e: sp.Mul) -> Node:
-        coefficient, factors = e.as_coeff_mul()
-        nodes = [self(f) for f in factors]
-        node = nodes[0] if len(nodes) == 1 else Mul(tuple(nodes))
-        if coefficient == -1:
-            return Neg(node)
-        if coefficient != 1:
-            return Mul((Num(sp.Rational(coefficient)), *nodes))
-        return node
-
-    def applied(self, e) -> Node:
-        name, args = e.func.__name__, e.args
-        if name in _SYMPY_QUANTITIES or name in _SYMPY_STEPS:
-            if len(args) != 1 or not args[0].is_integer:
-                raise ProblemError(f"cannot read {e} in the SymPy formula: {name}(...) takes one "
-                                   "time step such as t or t+1")
-            return Ref({**_SYMPY_QUANTITIES, **_SYMPY_STEPS}[name], args[0])
-        nodes = [self(a) for a in args]
-        if name in _SYMPY_FUNCTIONS and len(nodes) == 1:
-            fn, prime = _SYMPY_FUNCTIONS[name]
-            return Apply(fn, nodes[0], prime)
-        if name == "transpose" and len(nodes) == 1:
-            return Transpose(nodes[0])
-        if name == "norm" and len(nodes) == 1:
-            return Norm(nodes[0])
-        if name == "hadamard" and len(nodes) >= 2:
-            return Hadamard(tuple(nodes))
-        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")

@@ -32,7 +32,7 @@ from itertools import pairwise
 import sympy as sp
 
 from .errors import ProblemError
-from .latex_in import (
+from .formula_ast import (
     T_,
     Add,
     Apply,
@@ -49,14 +49,14 @@ from .latex_in import (
     Pow,
     Ref,
     Transpose,
-    read_latex,
-    read_sympy,
     show,
     t_,
 )
+from .latex_in import read_latex
 from .mistakes import Catalog, Hypothesis
 from .model import ACTIVATIONS, LOSSES
 from .problem import Model, Problem
+from .sympy_in import read_sympy
 from .tape import Tape, unroll
 
 DIGITS = 50

@@ -6,16 +6,16 @@ import pytest
 import sympy as sp
 
 from symbolic_bptt.errors import ProblemError
-from symbolic_bptt.latex_in import (
+from symbolic_bptt.formula_ast import (
     Formula,
     Mul,
     Pow,
     Ref,
     Transpose,
     index_symbol,
-    read_latex,
-    read_sympy,
 )
+from symbolic_bptt.latex_in import read_latex
+from symbolic_bptt.sympy_in import read_sympy
 
 # The deck's section-2 formulas (d2l notation, bold symbols) and section-3 formulas, as printed.
 DECK = {

@@ -1,0 +1,181 @@
+"""The syntax tree of a BPTT formula, shared by the LaTeX and SymPy-syntax readers.
+
+Indices (t, t+1, T+t-i, a literal 3) are integer SymPy expressions; `verify` instantiates them.
+Weight names are aliases for the column-convention matrices of the tape:
+W_xh = W_hx, W_hy = W_yh = W_qh = W_hq = W_ho = W_oh, b_y = b_q = b_o.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+
+def index_symbol(name: str) -> sp.Symbol:
+    """The integer symbol of a time index (t, T, or a summation variable)."""
+    return sp.Symbol(name, integer=True)
+
+
+t_ = index_symbol("t")
+T_ = index_symbol("T")
+
+
+class Node:
+    """A node of a formula; `str()` prints it compactly (the reader's tests compare these)."""
+
+    def __str__(self) -> str:
+        return show(self)
+
+
+@dataclass(frozen=True, eq=True)
+class Num(Node):
+    value: sp.Rational
+
+
+@dataclass(frozen=True, eq=True)
+class IndexValue(Node):
+    """An index used as a number, as in 1/T."""
+
+    expr: sp.Expr
+
+
+@dataclass(frozen=True, eq=True)
+class Ref(Node):
+    """A quantity of the tape: `name` as the tape spells it, `index` its time step (or None).
+
+    Names: h z o x y l (indexed), L, W_hh W_xh W_hy b_h b_y, dL/dh dL/dz dL/do (indexed),
+    dl/do (the per-step loss gradient, indexed), dL/dW_hh ... dL/db_y, and dL/dW_hh^() for the
+    contribution of one step (indexed).
+    """
+
+    name: str
+    index: sp.Expr | None = None
+
+
+@dataclass(frozen=True, eq=True)
+class Neg(Node):
+    arg: Node
+
+
+@dataclass(frozen=True, eq=True)
+class Add(Node):
+    terms: tuple[Node, ...]
+
+
+@dataclass(frozen=True, eq=True)
+class Mul(Node):
+    """A product as written left to right (\\cdot, \\times or juxtaposition): matrix product,
+    with 1 x 1 factors acting as numbers."""
+
+    factors: tuple[Node, ...]
+
+
+@dataclass(frozen=True, eq=True)
+class Hadamard(Node):
+    factors: tuple[Node, ...]
+
+
+@dataclass(frozen=True, eq=True)
+class Div(Node):
+    num: Node
+    den: Node
+
+
+@dataclass(frozen=True, eq=True)
+class Pow(Node):
+    base: Node
+    exp: sp.Expr
+
+
+@dataclass(frozen=True, eq=True)
+class Transpose(Node):
+    arg: Node
+
+
+@dataclass(frozen=True, eq=True)
+class BigOp(Node):
+    """\\sum or \\prod (left to right in increasing index) of `body` for var = lo..hi."""
+
+    op: str
+    var: sp.Symbol
+    lo: sp.Expr
+    hi: sp.Expr
+    body: Node
+
+
+@dataclass(frozen=True, eq=True)
+class Apply(Node):
+    """fn in tanh, sigmoid, phi (the model's activation), exp, log, softmax; `prime` for fn'."""
+
+    fn: str
+    arg: Node
+    prime: bool = False
+
+
+@dataclass(frozen=True, eq=True)
+class Norm(Node):
+    arg: Node
+
+
+@dataclass(frozen=True)
+class Formula:
+    """An identity `sides[0] = sides[1] (= ...)`, with notes on how names were read."""
+
+    sides: tuple[Node, ...]
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+    def __str__(self) -> str:
+        return " = ".join(show(s) for s in self.sides)
+
+
+def show(node: Node) -> str:
+    """A compact plain-text form of a node: dL/dh[t + 1], W_hh^T*dL/do[t], Sum[i=t..T](...)."""
+    match node:
+        case Num(value=v):
+            return str(v)
+        case IndexValue(expr=e):
+            return str(e)
+        case Ref(name=n, index=None):
+            return n
+        case Ref(name=n, index=i) if n.endswith("^()"):
+            return f"{n[:-3]}^({i})"
+        case Ref(name=n, index=i):
+            return f"{n}[{i}]"
+        case Neg(arg=a):
+            return f"-{_wrap(a, Add)}"
+        case Add(terms=ts):
+            out = show(ts[0])
+            for term in ts[1:]:
+                out += f" - {_wrap(term.arg, Add)}" if isinstance(term, Neg) else f" + {show(term)}"
+            return out
+        case Mul(factors=fs):
+            return "*".join(_wrap(f, (Add, Neg, Hadamard, Div)) for f in fs)
+        case Hadamard(factors=fs):
+            return " (.) ".join(_wrap(f, (Add, Neg)) for f in fs)
+        case Div(num=a, den=b):
+            return f"{_wrap(a, (Add, Neg, Mul, Hadamard))}/{_wrap(b, (Add, Neg, Mul, Hadamard, Div))}"
+        case Pow(base=b, exp=e):
+            exp = str(e) if e.is_Atom else f"({e})"
+            return f"{_wrap(b, (Add, Neg, Mul, Hadamard, Div, Pow, Transpose))}^{exp}"
+        case Transpose(arg=a):
+            return f"{_wrap(a, (Add, Neg, Mul, Hadamard, Div, Pow))}^T"
+        case BigOp(op=op, var=v, lo=lo, hi=hi, body=b):
+            return f"{op.capitalize()}[{v}={lo}..{hi}]({show(b)})"
+        case Apply(fn=fn, arg=a, prime=p):
+            return f"{fn}{chr(39) if p else ''}({show(a)})"
+        case Norm(arg=a):
+            return f"||{show(a)}||"
+    raise TypeError(f"not a formula node: {node!r}")
+
+
+def _wrap(node: Node, kinds) -> str:
+    text = show(node)
+    return f"({text})" if isinstance(node, kinds) else text
+
+
+# Names lecture notes use for the weights and biases, mapped to the tape's.
+WEIGHT_NAMES = {"hh": "W_hh", "xh": "W_xh", "hx": "W_xh", "hy": "W_hy", "yh": "W_hy", "qh": "W_hy",
+            "hq": "W_hy", "ho": "W_hy", "oh": "W_hy"}
+BIAS_NAMES = {"h": "b_h", "y": "b_y", "q": "b_y", "o": "b_y"}
