@@ -76,7 +76,9 @@ def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
         src.write_text(text, encoding="utf-8")
         cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                "-no-shell-escape", src.name]
-        env = {**os.environ, "openout_any": "p", "openin_any": "p"}
+        # A fixed timestamp makes the same source give the same PDF bytes (reproducible keys).
+        env = {"SOURCE_DATE_EPOCH": "1700000000", "FORCE_SOURCE_DATE": "1", **os.environ,
+               "openout_any": "p", "openin_any": "p"}
         proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env, check=False)
         log = src.with_suffix(".log")
         built = src.with_suffix(".pdf")

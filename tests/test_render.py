@@ -188,3 +188,12 @@ def test_exact_mode_never_writes_equals_between_rounded_and_exact_values():
     assert exact_at < rounded_at
     assert line[:rounded_at].rstrip().endswith(r"\approx")
     assert r"h_{1} &= \tanh{\left(z_{1} \right)} = \tanh{\left(\frac{3}{10} \right)} \approx 0.2913" in tex
+
+
+@pytest.mark.tex
+def test_the_same_source_gives_the_same_pdf_bytes(tmp_path):
+    require_tex()
+    text = problem_tex(load_problem(EXAMPLES / "deck.toml"), "article")
+    _, first = publish(text, tmp_path / "a" / "article.tex", pdf=True)
+    _, second = publish(text, tmp_path / "b" / "article.tex", pdf=True)
+    assert first.read_bytes() == second.read_bytes()
