@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from symbolic_bptt.cli import main
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # the problem files among the examples (claims files and exam descriptions are other formats)
@@ -37,3 +39,13 @@ def cli():
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+def solve(capsys, *args) -> tuple[int, str, str]:
+    """`symbolic-bptt solve ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(["solve", *map(str, args)])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

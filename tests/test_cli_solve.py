@@ -14,23 +14,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import EXAMPLES, PROBLEM_FILES
-
-from symbolic_bptt.cli import main
+from conftest import EXAMPLES, PROBLEM_FILES, solve
 
 PROBLEMS = PROBLEM_FILES
 # exact mode grows nested formulas; these are small enough to keep the test fast
 EXACT = ["deck", "relu_identity"]
-
-
-def solve(capsys, *args) -> tuple[int, str, str]:
-    """`symbolic-bptt solve ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main(["solve", *map(str, args)])
-    except SystemExit as exc:  # argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def solve_json(capsys, *args) -> dict:

@@ -14,8 +14,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
-
-from symbolic_bptt.cli import main
+from conftest import solve
 
 DELETE = object()
 
@@ -209,16 +208,6 @@ CASES = [
     C("scalar-x-entry-too-long", {"data.x.1": [0.1, 0.2]}, "data.x[1]", "1", SCALAR),
     C("scalar-y-nan", {"data.y.2": math.nan}, "data.y[2]", "finite", SCALAR),
 ]
-
-
-def solve(capsys, *args) -> tuple[int, str, str]:
-    """`symbolic-bptt solve ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main(["solve", *map(str, args)])
-    except SystemExit as exc:  # argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, out: str, err: str, *mentions: str) -> str:
