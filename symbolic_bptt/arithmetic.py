@@ -7,7 +7,6 @@ and the rounded value is carried on, as a person does on paper.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
@@ -24,7 +23,8 @@ _PREC = 60
 
 def round_half_up(value: Decimal, decimals: int) -> Decimal:
     """Round a decimal the way people do: 0.23305 -> 0.2331 at 4 places."""
-    with localcontext(Context(prec=_PREC)):
+    digits = max(_PREC, value.adjusted() + decimals + 2) if value.is_finite() else _PREC
+    with localcontext(Context(prec=digits)):
         return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
@@ -52,12 +52,17 @@ class Evaluation:
     mode: str
     decimals: int
     values: dict[str, tuple] = field(hash=False)
+    # exact mode: quantities whose closed form outgrew EXACT_BUDGET, carried as 40-digit numbers
+    approximate: frozenset[str] = frozenset()
+    numbers: dict[str, tuple] | None = field(default=None, hash=False)  # exact mode: floats
 
     def value(self, name: str) -> tuple:
         return self.values[name]
 
     def as_float(self, name: str) -> list[float]:
         """The flat values of one quantity as Python floats."""
+        if self.numbers is not None:
+            return list(self.numbers[name])
         return [to_float(v) for v in self.values[name]]
 
 
@@ -94,16 +99,84 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -
         convert = float
     values = parameter_values(tape, convert)
     compiled: dict[str, Callable] = {}
+    approximate: set[str] = set()
+    shadow = _Shadow(tape) if mode == "exact" else None
     for step in tape.steps:
         fn = compiled.get(step.kind)
         if fn is None:
             fn = compiled[step.kind] = compile_rule(tape.rules[step.kind], mode, decimals)
         args = [v for name in step.inputs for v in values[name]]
         try:
-            values[step.name] = tuple(fn(args))
-        except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise ProblemError(f"{step.name} cannot be computed in {mode} arithmetic ({exc})") from None
-    return Evaluation(tape, mode, decimals, values)
+            if shadow is not None:
+                shadow.step(step)
+                if approximate.intersection(step.inputs):
+                    approximate.add(step.name)
+                else:
+                    values[step.name] = tuple(fn(args))
+                    if not all(_small(v) for v in values[step.name]):
+                        approximate.add(step.name)
+                if step.name in approximate:  # too large to carry exactly: 40 digits instead
+                    values[step.name] = tuple(sp.Float(str(v), 40) for v in shadow[step.name])
+            else:
+                values[step.name] = tuple(fn(args))
+        except (ArithmeticError, ValueError) as exc:
+            raise ProblemError(f"{step.name} cannot be computed in {mode} arithmetic "
+                               f"({type(exc).__name__}: {exc})") from None
+    numbers = None if shadow is None else {k: tuple(float(v) for v in vs)
+                                           for k, vs in shadow.values.items()}
+    return Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+
+
+class _Shadow:
+    """Exact mode's 40-digit twin of the evaluation: the decimal value of every quantity, and the
+    value itself where a closed form grows too large to carry."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        self.compiled: dict[str, Callable] = {}
+        with mpmath.workdps(40):
+            self.values = parameter_values(tape, lambda v: mpmath.mpf(str(to_rational(v).p))
+                                           / mpmath.mpf(str(to_rational(v).q)))
+
+    def __getitem__(self, name: str) -> tuple:
+        return self.values[name]
+
+    def step(self, step) -> None:
+        fn = self.compiled.get(step.kind)
+        if fn is None:
+            fn = self.compiled[step.kind] = _compile_mp(self.tape.rules[step.kind])
+        self.values[step.name] = tuple(fn([v for n in step.inputs for v in self.values[n]]))
+
+
+EXACT_BUDGET = 400  # nodes: a larger closed form is carried as a 40-digit number instead
+
+
+def _small(value) -> bool:
+    """Whether an exact value's expression tree has at most EXACT_BUDGET nodes."""
+    if not isinstance(value, sp.Basic):
+        return True
+    if isinstance(value, sp.Float):
+        return False
+    seen, stack = 0, [value]
+    while stack:
+        seen += 1
+        if seen > EXACT_BUDGET:
+            return False
+        stack.extend(stack.pop().args)
+    return True
+
+
+def _compile_mp(rule: Rule) -> Callable[[Sequence], list]:
+    """A rule in 40-digit mpmath arithmetic."""
+    outputs = [e.doit() for e in rule.explicit]
+    fn = sp.lambdify(rule.slot_symbols, outputs,
+                     modules=[{"Heaviside": lambda x, h0=0: mpmath.mpf(1 if x > 0 else 0),
+                               "Max": max}, "mpmath"])
+
+    def run(args: Sequence) -> list:
+        with mpmath.workdps(40):
+            return [mpmath.mpf(v) for v in fn(*args)]
+    return run
 
 
 def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], list]:
@@ -222,5 +295,8 @@ def _mp(fn, *xs: Decimal) -> Decimal:
         out = fn(*(mpmath.mpf(str(x)) for x in xs))
         if not mpmath.isfinite(out):
             raise OverflowError(f"{fn.__name__} overflows")
-        return Decimal(mpmath.nstr(out, _PREC, strip_zeros=False, min_fixed=-math.inf,
-                                   max_fixed=math.inf))
+        if out != 0 and abs(mpmath.log10(abs(out))) > 10**6:
+            if abs(out) < 1:  # far below any number of decimals a person carries
+                return Decimal(0)
+            raise OverflowError(f"{fn.__name__} is too large to write out")
+        return Decimal(mpmath.nstr(out, _PREC, strip_zeros=False))

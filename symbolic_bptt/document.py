@@ -122,7 +122,8 @@ class _Formatter:
         """Whether the printed value of a quantity is the value itself, not a rounding of it."""
         if self.ev.mode == "rounded" or name in self.inputs:
             return True
-        return self.ev.mode == "exact" and all(self._short(v) for v in self.ev.values[name])
+        return (self.ev.mode == "exact" and name not in self.ev.approximate
+                and all(self._short(v) for v in self.ev.values[name]))
 
     @staticmethod
     def _short(value) -> bool:

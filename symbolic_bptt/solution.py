@@ -20,10 +20,10 @@ def shaped(q: Quantity, flat: list) -> object:
     return [list(flat[i * cols:(i + 1) * cols]) for i in range(rows)]
 
 
-def _json_number(value, mode: str):
+def _json_number(value, number: float, mode: str, approximate: bool = False):
     if mode == "exact":
-        return {"value": to_float(value) + 0.0, "exact": sp.sstr(value)}
-    return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return {"value": number + 0.0, "exact": None if approximate else sp.sstr(value)}
+    return number + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def quantities(ev: Evaluation) -> dict[str, object]:
@@ -31,19 +31,25 @@ def quantities(ev: Evaluation) -> dict[str, object]:
     out = {}
     for step in ev.tape.steps:
         q = ev.tape.quantities[step.name]
-        out[step.name] = shaped(q, [_json_number(v, ev.mode) for v in ev.values[step.name]])
+        approximate = step.name in ev.approximate
+        out[step.name] = shaped(q, [_json_number(v, x, ev.mode, approximate) for v, x in
+                                    zip(ev.values[step.name], ev.as_float(step.name))])
     return out
 
 
-def format_number(value, mode: str, decimals: int) -> str:
-    """A value for people: fixed decimals when rounded, ~12 digits for float, both for exact."""
+def format_number(value, mode: str, decimals: int, number: float | None = None) -> str:
+    """A value for people: fixed decimals when rounded, ~12 digits for float, both for exact.
+
+    `number` is the value as a float when the caller has it (exact mode's decimal twin)."""
     if mode == "rounded":
         if isinstance(value, Decimal):
             return f"{value.copy_abs() if value.is_zero() else value:.{decimals}f}"
         return str(value)
     if mode == "exact":
+        if isinstance(value, sp.Float):  # a closed form too large to carry (see arithmetic)
+            return f"{float(value) + 0.0:.12g}"
         exact = sp.sstr(value)
-        approx = f"{to_float(value):.12g}"
+        approx = f"{(to_float(value) if number is None else number) + 0.0:.12g}"
         return approx if exact == approx else f"{exact} ≈ {approx}"
     return f"{float(value) + 0.0:.12g}"
 
@@ -53,7 +59,8 @@ def table_rows(ev: Evaluation) -> list[tuple[str, str]]:
     rows = []
     for step in ev.tape.steps:
         q = ev.tape.quantities[step.name]
-        cells = [format_number(v, ev.mode, ev.decimals) for v in ev.values[step.name]]
+        cells = [format_number(v, ev.mode, ev.decimals, x)
+                 for v, x in zip(ev.values[step.name], ev.as_float(step.name))]
         rows.append((step.name, _bracket(shaped(q, cells))))
     return rows
 
