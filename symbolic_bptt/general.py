@@ -124,8 +124,10 @@ def _atomized(expr: sp.Expr) -> sp.Expr:
                 out = node if args == node.args else node.func(*args)
             else:
                 # Keyed, not rebuilt: constructing Max or Heaviside of a large argument asks
-                # SymPy's assumptions about its sign, which is slow.
-                out = atoms.setdefault((node.func, args), sp.Dummy())
+                # SymPy's assumptions about its sign, which is slow. A leaf (a Float, pi) is
+                # its own key.
+                key = (node.func, args) if args else node
+                out = atoms.setdefault(key, sp.Dummy())
         memo[node] = out
         return out
 
@@ -134,8 +136,9 @@ def _atomized(expr: sp.Expr) -> sp.Expr:
 
 def _rational(expr: sp.Expr):
     """expr (Symbols, Rationals, +, *, integer powers) as (numerator, {monic base: power})."""
-    ring, *gens = sp.polys.rings.ring(sorted(expr.free_symbols, key=sp.default_sort_key), sp.QQ)
-    generator = dict(zip(sorted(expr.free_symbols, key=sp.default_sort_key), gens))
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    ring, *gens = sp.polys.rings.ring(symbols, sp.QQ)
+    generator = dict(zip(symbols, gens))
     memo: dict = {}
 
     def walk(node: sp.Basic):

@@ -87,6 +87,18 @@ def test_general_forms_are_for_the_scalar_model_only():
         g.general_forms(Model(loss="cross_entropy", output_size=2))
 
 
+def test_is_zero_proves_identities_and_refuses_differences():
+    a, b = sp.symbols("a b")
+    e = sp.exp(-a)
+    assert g.is_zero(e / (1 + e) ** 2 - (1 / (1 + e)) * (1 - 1 / (1 + e)))  # sigmoid' two ways
+    assert g.is_zero(sp.tanh(a + b) ** 2 - sp.tanh(b + a) * sp.tanh(a + b))
+    assert g.is_zero(sp.Max(0, a) * sp.Heaviside(a, 0) - sp.Heaviside(a, 0) * sp.Max(a, 0))
+    assert g.is_zero(sp.UnevaluatedExpr(sp.Rational(1, 2)) * (a + b) - a / 2 - b / 2)
+    assert not g.is_zero(e / (1 + e) ** 2 - 1 / (1 + e))
+    assert not g.is_zero(sp.Float(0.5) * a - sp.Float(0.25) * a)
+    assert not g.is_zero(sp.tanh(a) - sp.tanh(b))
+
+
 def test_is_zero_sees_a_shifted_derivative_index():
     """phi'(z_(k-1)) where the chain rule needs phi'(z_k): a classic slip, and no identity."""
     tape = unroll(random_problem("tanh", "half_sse", 3))
