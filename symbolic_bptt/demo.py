@@ -1,4 +1,5 @@
-"""The main job: reproduce the lecture deck's worked example into output/deck/."""
+"""The main job: reproduce the lecture deck's example into output/deck/ (slides, worked solution,
+values, the audit of the deck's own numbers) and a small exam into output/exam/."""
 
 from __future__ import annotations
 
