@@ -14,7 +14,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line with exit code 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(2, f"symbolic-bptt: error: {command}{message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,3 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # an output folder that cannot be made or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"symbolic-bptt: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -197,3 +197,12 @@ def test_the_same_source_gives_the_same_pdf_bytes(tmp_path):
     _, first = publish(text, tmp_path / "a" / "article.tex", pdf=True)
     _, second = publish(text, tmp_path / "b" / "article.tex", pdf=True)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = cli("render", EXAMPLES / "deck.toml", "--out", blocker / "out")
+    assert run.code == 2
+    assert run.err.startswith("symbolic-bptt: error: cannot write") and "Traceback" not in run.err
+    assert len(run.err.strip().splitlines()) == 1
