@@ -206,3 +206,20 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(cli, tmp_path):
     assert run.code == 2
     assert run.err.startswith("symbolic-bptt: error: cannot write") and "Traceback" not in run.err
     assert len(run.err.strip().splitlines()) == 1
+
+
+def test_notation_table_overrides_symbols_and_refuses_unsafe_latex(cli, tmp_path):
+    base = (EXAMPLES / "deck.toml").read_text(encoding="utf-8")
+    good = tmp_path / "good.toml"
+    good.write_text(base + '\n[notation]\nh = "s"\nW_hh = "U"\n"dL/dh" = "\\\\nabla s"\n',
+                    encoding="utf-8")
+    tex = problem_tex(load_problem(good), "article")
+    assert r"z_{2} &= U s_{1} + W_{xh} x_{2}" in tex
+    assert r"\nabla s_{2} &=" in tex
+    for bad in (r"\\input{/etc/passwd}", r"\\write18{ls}", "^^5cinput", r"\\def\\x{1}"):
+        path = tmp_path / "bad.toml"
+        path.write_text(base + f'\n[notation]\nh = "{bad}"\n', encoding="utf-8")
+        run = cli("render", path, "--out", tmp_path / "out")
+        assert run.code == 2, bad
+        assert "notation.h" in run.err and len(run.err.strip().splitlines()) == 1
+        assert not (tmp_path / "out").exists()
