@@ -18,7 +18,7 @@ from . import latex_out
 from .arithmetic import Evaluation, _rounded_node, to_decimal, to_float
 from .model import ACTIVATIONS, LOSSES
 from .notation import Notation, make_notation
-from .tape import Step
+from .tape import Quantity, Step, rule_display
 
 _ENCODER = UnicodeToLatexEncoder(
     non_ascii_only=False, replacement_latex_protection="braces-all", unknown_char_warning=False,
@@ -309,13 +309,9 @@ def _setup(ev: Evaluation, fmt: _Formatter) -> dict:
 def _generic(ev: Evaluation, n: Notation, kind: str, names: list[str]) -> str:
     """`lhs = formula` of a rule at a symbolic step t, e.g. z_t = W_hh h_{t-1} + W_xh x_t."""
     rule = ev.tape.rules[kind]
-    matrix = not ev.tape.model.is_scalar
-    mapping = {}
-    for slot, name in zip(rule.slots, names):
-        mapping[slot.display(matrix)] = type(slot.display(matrix))(
-            name, *((slot.shape) if matrix else ()))
-    with sp.evaluate(False):
-        expr = rule.display.xreplace(mapping)
+    generic = [Quantity(name, slot.shape, slot.indexing, "generic")
+               for slot, name in zip(rule.slots, names)]  # names holds b_h even without bias
+    expr = rule_display(rule, generic, not ev.tape.model.is_scalar)
     lhs = {"z": "z_t", "o": "o_t", "dL/dh": "dL/dh_t", "dL/dh_T": "dL/dh_t"}[kind]
     return f"{n.symbol(lhs)} = {latex_out.formula(expr, n)}"
 

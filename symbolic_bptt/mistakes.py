@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .model import ACTIVATIONS, LOSSES, scaled
-from .tape import ExplicitOps, MatrixDisplayOps, Quantity, Rule, ScalarDisplayOps, Step, Tape
+from .tape import Rule, Step, Tape, make_rule, rule_display
 
 
 @dataclass(frozen=True)
@@ -104,26 +104,13 @@ class Catalog:
 
 def build_rule(tape: Tape, kind: str, inputs: list[str], formula) -> Rule:
     """A Rule over placeholder slots shaped like `inputs`, as the tape builds its own."""
-    slots = tuple(Quantity(f"{kind}#{i}", tape.quantities[n].shape, tape.quantities[n].indexing,
-                           "slot") for i, n in enumerate(inputs))
-    display_ops = ScalarDisplayOps if tape.model.is_scalar else MatrixDisplayOps
-    explicit = formula(ExplicitOps, *(ExplicitOps.var(q) for q in slots))
-    display = formula(display_ops, *(display_ops.var(q) for q in slots))
-    return Rule(kind, slots, sp.Matrix(explicit), display)
+    return make_rule(kind, [tape.quantities[n] for n in inputs], formula, tape.model.is_scalar)
 
 
 def instantiate(tape: Tape, rule: Rule, inputs: tuple[str, ...]):
     """The rule's display formula on the actual quantities `inputs`, as Tape.display writes the
     tape's own steps."""
-    display = {}
-    matrix = not tape.model.is_scalar
-    for slot, name in zip(rule.slots, inputs, strict=True):
-        actual = tape.quantities[name]
-        display[slot.display(matrix)] = actual.display(matrix)
-        if matrix and slot.shape == (1, 1):  # a 1 x 1 quantity may appear as a scalar
-            display[slot.display(False)] = actual.display(False)
-    with sp.evaluate(False):
-        return rule.display.xreplace(display)
+    return rule_display(rule, [tape.quantities[n] for n in inputs], not tape.model.is_scalar)
 
 
 # ---------------------------------------------------------------------------------------------

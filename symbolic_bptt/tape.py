@@ -8,6 +8,7 @@ quantities that fill the slots, so the tape grows linearly with T and each kind 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -166,6 +167,28 @@ class Step:
     inputs: tuple[str, ...]
 
 
+def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool) -> Rule:
+    """A Rule over placeholder slots shaped like `inputs`: `formula` read once on explicit
+    matrices and once in display symbols (plain symbols when the model is scalar)."""
+    slots = tuple(Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(inputs))
+    display_ops = ScalarDisplayOps if scalar else MatrixDisplayOps
+    explicit = formula(ExplicitOps, *(ExplicitOps.var(q) for q in slots))
+    display = formula(display_ops, *(display_ops.var(q) for q in slots))
+    return Rule(kind, slots, sp.Matrix(explicit), display)
+
+
+def rule_display(rule: Rule, actual: Sequence[Quantity], matrix: bool):
+    """A rule's display formula on the quantities `actual` (in slot order), unevaluated so it
+    reads in the order it was written."""
+    mapping = {}
+    for slot, q in zip(rule.slots, actual, strict=True):
+        mapping[slot.display(matrix)] = q.display(matrix)
+        if matrix and slot.shape == (1, 1):  # a 1 x 1 quantity may appear as a scalar
+            mapping[slot.display(False)] = q.display(False)
+    with sp.evaluate(False):
+        return rule.display.xreplace(mapping)
+
+
 @dataclass(frozen=True)
 class Tape:
     """The steps of one problem in dependency order, with every quantity and rule they use."""
@@ -187,30 +210,20 @@ class Tape:
     def by_name(self) -> dict[str, Step]:
         return {s.name: s for s in self.steps}
 
-    def _mapping(self, step: Step, attr: str) -> dict:
-        rule = self.rules[step.kind]
-        mapping = {}
-        for slot, name in zip(rule.slots, step.inputs, strict=True):
-            actual = self.quantities[name]
-            if attr == "elements":
-                mapping.update(zip(slot.elements, actual.elements))
-            else:
-                matrix = not self.model.is_scalar
-                mapping[slot.display(matrix)] = actual.display(matrix)
-                if matrix and slot.shape == (1, 1):  # a 1 x 1 quantity may appear as a scalar
-                    mapping[slot.display(False)] = actual.display(False)
-        return mapping
-
     def explicit(self, step: Step | str) -> sp.Matrix:
         """The step's formula on element symbols of its actual inputs."""
         step = self.by_name[step] if isinstance(step, str) else step
-        return self.rules[step.kind].explicit.xreplace(self._mapping(step, "elements"))
+        rule = self.rules[step.kind]
+        mapping = {}
+        for slot, name in zip(rule.slots, step.inputs, strict=True):
+            mapping.update(zip(slot.elements, self.quantities[name].elements))
+        return rule.explicit.xreplace(mapping)
 
     def display(self, step: Step | str):
         """The step's formula in whole-quantity symbols, for documents."""
         step = self.by_name[step] if isinstance(step, str) else step
-        with sp.evaluate(False):
-            return self.rules[step.kind].display.xreplace(self._mapping(step, "display"))
+        return rule_display(self.rules[step.kind], [self.quantities[n] for n in step.inputs],
+                            not self.model.is_scalar)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +237,6 @@ class _Builder:
         self.quantities: dict[str, Quantity] = {}
         self.rules: dict[str, Rule] = {}
         self.steps: list[Step] = []
-        self.display_ops = ScalarDisplayOps if self.model.is_scalar else MatrixDisplayOps
 
     def quantity(self, name: str, shape: tuple[int, int], role: str, matrix: bool = False) -> str:
         if name not in self.quantities:
@@ -239,12 +251,8 @@ class _Builder:
              matrix: bool = False) -> str:
         """Add `name = formula(*inputs)`; the formula is built once per kind over slots."""
         if kind not in self.rules:
-            slots = tuple(
-                Quantity(f"{kind}#{i}", self.quantities[n].shape, self.quantities[n].indexing, "slot")
-                for i, n in enumerate(inputs))
-            explicit = formula(ExplicitOps, *(ExplicitOps.var(q) for q in slots))
-            display = formula(self.display_ops, *(self.display_ops.var(q) for q in slots))
-            self.rules[kind] = Rule(kind, slots, sp.Matrix(explicit), display)
+            self.rules[kind] = make_rule(kind, [self.quantities[n] for n in inputs], formula,
+                                         self.model.is_scalar)
         shape = self.rules[kind].explicit.shape
         self.quantity(name, shape, role, matrix)
         self.steps.append(Step(name, kind, t, tuple(inputs)))
