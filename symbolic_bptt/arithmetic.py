@@ -78,7 +78,8 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
     values: dict[str, tuple] = {}
     for name, matrix in p.weights.items():
         values[name] = tuple(convert(v) for row in matrix for v in row)
-    values["h_0"] = tuple(convert(v) for v in p.h0)
+    for state, value in p.initial_values.items():
+        values[f"{state}_0"] = tuple(convert(v) for v in value)
     for t in range(1, p.T + 1):
         values[f"x_{t}"] = tuple(convert(v) for v in p.x[t - 1])
         values[f"y_{t}"] = tuple(convert(v) for v in p.y[t - 1])

@@ -41,3 +41,47 @@ class CrossEntropy(sp.Expr):
 
 def _parens(tex: str) -> str:
     return tex if tex.startswith(r"\begin") or " " not in tex else rf"\left({tex}\right)"
+
+
+class Filled(sp.MatrixExpr):
+    """A number broadcast to a vector's shape: the 1 in 1 - z_t, printed as the number."""
+
+    @property
+    def shape(self):
+        return self.args[1], self.args[2]
+
+    def _latex(self, printer):
+        return printer._print(self.args[0])
+
+
+class SumEntries(sp.MatrixExpr):
+    """The sum of a vector's entries, 1^T v (the gradient of a number broadcast to a vector)."""
+
+    @property
+    def shape(self):
+        return (1, 1)
+
+    def _latex(self, printer):
+        return rf"\mathbf{{1}}^{{\top}} {printer.parenthesize(self.args[0], 60)}"
+
+
+class Sigmoid(sp.Function):
+    """sigma(x), kept by name while deriving: sigma' = sigma (1 - sigma)."""
+
+    def fdiff(self, argindex=1):
+        return Sigmoid(self.args[0]) * (1 - Sigmoid(self.args[0]))
+
+    def _latex(self, printer, exp=None):
+        tex = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
+
+
+class ReLU(sp.Function):
+    """ReLU(x), kept by name while deriving; ReLU'(0) = 0 as in PyTorch."""
+
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0], 0)
+
+    def _latex(self, printer, exp=None):
+        tex = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"

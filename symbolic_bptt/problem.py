@@ -10,15 +10,16 @@ import difflib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .errors import ProblemError
 from .files import parse_toml, read_text
+from .model.cell import INPUT, Cell, bind, infer_shapes, load_cell, shipped_cells
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
-CELLS = ("elman",)
 MODES = ("exact", "float", "rounded")
 
 Number = int | float
@@ -28,7 +29,8 @@ Matrix = tuple[tuple[Number, ...], ...]
 
 @dataclass(frozen=True)
 class Model:
-    """The network: cell, activation, loss and sizes."""
+    """The network: cell, activation, loss and sizes (a custom cell's sizes are inferred:
+    hidden_size is its largest quantity or parameter dimension)."""
 
     cell: str = "elman"
     activation: str = "tanh"
@@ -68,15 +70,48 @@ class Problem:
     date: str = ""
     name: str = "problem"
     notation: dict[str, str] = field(default_factory=dict, hash=False)
+    custom_cell: Cell | None = field(default=None, hash=False)  # None: the shipped model.cell
+    initial: dict[str, Vector] | None = field(default=None, hash=False)  # state -> value at t=0
+    vectors: frozenset[str] = frozenset()  # parameters written as flat lists (a custom cell)
 
     @property
     def T(self) -> int:
         """Sequence length."""
         return len(self.x)
 
+    @cached_property
+    def cell(self) -> Cell:
+        """The cell this problem runs, with phi and the biases bound by [model]."""
+        cell = self.custom_cell or load_cell(self.model.cell)
+        return bind(cell, self.model.activation, self.model.bias)
+
+    @cached_property
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """The shape of every parameter, the input, and every quantity of the cell."""
+        params = {n: (len(w), len(w[0])) for n, w in self.weights.items()}
+        if not params and self.custom_cell is None:  # a problem made for its shapes only
+            params = weight_shapes(self.model)
+        shapes = {n: s for n, s in params.items() if n in self.cell.parameters}
+        given = {n: len(v) for n, v in self.initial_values.items()}
+        return shapes | {INPUT: (self.model.input_size, 1)} | infer_shapes(
+            self.cell, shapes, self.model.input_size, given)
+
+    @property
+    def initial_values(self) -> dict[str, Vector]:
+        """The value of every state at t = 0 (h_0 of the Elman cell)."""
+        if self.initial is not None:
+            return self.initial
+        return {"h": self.h0} if self.h0 else {}
+
+    def indexing(self, param: str) -> str:
+        """How a parameter's entries are named: a matrix (W_hh[0,1]) or a vector (b_h[0])."""
+        if self.custom_cell is None:
+            return "matrix" if param.startswith("W") else "vector"
+        return "vector" if param in self.vectors else "matrix"
+
 
 _TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights",
-             "arithmetic", "notation"}
+             "arithmetic", "notation", "cell"}
 _MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss"}
 _DATA_KEYS = {"x", "y", "h0"}
 _ARITH_KEYS = {"mode", "decimals"}
@@ -100,13 +135,13 @@ def load_problem(path: str | Path) -> Problem:
     except ProblemError as exc:
         raise ProblemError(f"{path}: {exc}") from None
     try:
-        return parse_problem(raw, name=path.stem)
+        return parse_problem(raw, name=path.stem, base=path.parent)
     except ProblemError as exc:
         raise ProblemError(f"{path}: {exc}") from None
 
 
-def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
-    """Validate a parsed TOML table into a Problem."""
+def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None = None) -> Problem:
+    """Validate a parsed TOML table into a Problem (`base`: where a cell file's path starts)."""
     _no_unknown(raw, _TOP_KEYS, "")
     for key in ("model", "data", "weights"):
         if key not in raw:
@@ -114,6 +149,16 @@ def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
         if not isinstance(raw[key], dict):
             raise ProblemError(
                 f"{key} must be a table [{key}] ({_TABLES[key]}), got {_show(raw[key])}")
+    cell_spec = raw["model"].get("cell", "elman")
+    if not isinstance(cell_spec, str):
+        raise ProblemError(f"model.cell must be a string (a shipped cell, \"custom\", or a path"
+                           f" to a .toml cell file), got {_show(cell_spec)}")
+    if cell_spec != "elman":
+        from .custom_problem import parse_custom
+        return parse_custom(raw, name, load_cell(cell_spec, raw.get("cell"), base),
+                            _parse_model, _common)
+    if "cell" in raw:
+        raise ProblemError('a [cell] table needs model.cell = "custom" (the default is "elman")')
     model = _parse_model(raw["model"])
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
@@ -137,6 +182,11 @@ def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
     # whose W_hh could not match it anyway.
     weights = _parse_weights(raw["weights"], model)
     h0 = _vector(data.get("h0", 0.0), model.hidden_size, "data.h0", broadcast=True)
+    return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, **_common(raw))
+
+
+def _common(raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys every problem file shares: arithmetic, title and the like, notation."""
     arithmetic = _parse_arithmetic(raw.get("arithmetic", {}))
     text = {}
     for key in ("title", "author", "institute", "date"):
@@ -151,8 +201,7 @@ def parse_problem(raw: dict[str, Any], name: str = "problem") -> Problem:
     for k, v in notation.items():
         if not isinstance(v, str):
             raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
-    return Problem(model=model, x=x, y=y, h0=h0, weights=weights, arithmetic=arithmetic,
-                   name=name, notation=dict(notation), **text)
+    return {"arithmetic": arithmetic, "notation": dict(notation), **text}
 
 
 _TABLES = {
@@ -195,7 +244,7 @@ def _did_you_mean(word: Any, choices) -> str:
 def _parse_model(table: dict[str, Any]) -> Model:
     _no_unknown(table, _MODEL_KEYS, "model.")
     values: dict[str, Any] = {}
-    for key, choices in (("cell", CELLS), ("activation", ACTIVATIONS), ("loss", LOSSES)):
+    for key, choices in (("activation", ACTIVATIONS), ("loss", LOSSES)):
         if key in table:
             value = table[key]
             if not isinstance(value, str) or value not in choices:
@@ -209,6 +258,8 @@ def _parse_model(table: dict[str, Any]) -> Model:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProblemError(f"model.{key} must be a whole number >= 1, got {_show(value)}")
             values[key] = value
+    if "cell" in table:
+        values["cell"] = table["cell"]
     if "bias" in table:
         if not isinstance(table["bias"], bool):
             raise ProblemError(f"model.bias must be true or false, got {_show(table['bias'])}")

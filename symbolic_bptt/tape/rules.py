@@ -1,4 +1,4 @@
-"""The tape: every forward and BPTT step of a problem, in dependency order, as SymPy formulas.
+"""The tape's data: quantities, rules over placeholder slots, steps, and the ops that read a rule.
 
 Steps of one kind (z_t for every t, say) share one Rule: a formula over placeholder slots,
 written once and read two ways (explicit matrices of element symbols for arithmetic and proofs,
@@ -15,9 +15,8 @@ from functools import cached_property
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .display_exprs import CrossEntropy, Softmax, SquaredNorm
-from .model import ACTIVATIONS, LOSSES, Activation, loss_gradient, scaled
-from .problem import Model, Problem, weight_shapes
+from ..display_exprs import Filled, SumEntries
+from ..problem import Model, Problem
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,31 @@ class ExplicitOps:
     def elementwise(fn, a):
         return a.applyfunc(fn)
 
+    @staticmethod
+    def num(value):
+        return sp.Matrix([[value]])
+
+    @staticmethod
+    def neg(a):
+        return -a
+
+    @staticmethod
+    def scale(s, v):
+        """A 1 x 1 value times a vector or matrix."""
+        return s[0, 0] * v
+
+    @staticmethod
+    def fill(s, shape):
+        """A 1 x 1 value broadcast to `shape` (the 1 of 1 - z_t)."""
+        return sp.Matrix(*shape, lambda i, j: s[0, 0])
+
+    @staticmethod
+    def sum_entries(a):
+        return sp.Matrix([[sp.Add(*a)]])
+
+
+ExplicitOps.scalar_ops = ExplicitOps
+
 
 class ScalarDisplayOps(ExplicitOps):
     """Display formulas when every quantity is a number: plain products, no transposes."""
@@ -108,6 +132,25 @@ class ScalarDisplayOps(ExplicitOps):
     @staticmethod
     def elementwise(fn, a):
         return fn(a)
+
+    @staticmethod
+    def num(value):
+        return value
+
+    @staticmethod
+    def scale(s, v):
+        return sp.Mul(s, v, evaluate=False)
+
+    @staticmethod
+    def fill(s, shape):
+        return s
+
+    @staticmethod
+    def sum_entries(a):
+        return a
+
+
+ScalarDisplayOps.scalar_ops = ScalarDisplayOps
 
 
 class _Elementwise(ElementwiseApplyFunction):
@@ -140,6 +183,21 @@ class MatrixDisplayOps(ExplicitOps):
     def elementwise(fn, a):
         d = sp.Dummy("d")
         return _Elementwise(sp.Lambda(d, fn(d)), a)
+
+    @staticmethod
+    def scale(s, v):
+        return sp.MatMul(s, v)
+
+    @staticmethod
+    def fill(s, shape):
+        return Filled(s, *shape)
+
+    @staticmethod
+    def sum_entries(a):
+        return SumEntries(a)
+
+
+MatrixDisplayOps.scalar_ops = ScalarDisplayOps
 
 
 @dataclass(frozen=True)
@@ -224,166 +282,3 @@ class Tape:
         step = self.by_name[step] if isinstance(step, str) else step
         return rule_display(self.rules[step.kind], [self.quantities[n] for n in step.inputs],
                             not self.model.is_scalar)
-
-
-# ---------------------------------------------------------------------------------------------
-# Building the tape
-
-
-class _Builder:
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        self.model = problem.model
-        self.quantities: dict[str, Quantity] = {}
-        self.rules: dict[str, Rule] = {}
-        self.steps: list[Step] = []
-
-    def quantity(self, name: str, shape: tuple[int, int], role: str, matrix: bool = False) -> str:
-        if name not in self.quantities:
-            if shape == (1, 1):
-                indexing = "scalar"
-            else:
-                indexing = "matrix" if matrix else "vector"
-            self.quantities[name] = Quantity(name, shape, indexing, role)
-        return name
-
-    def step(self, name: str, kind: str, t: int | None, inputs: list[str], formula, role: str,
-             matrix: bool = False) -> str:
-        """Add `name = formula(*inputs)`; the formula is built once per kind over slots."""
-        if kind not in self.rules:
-            self.rules[kind] = make_rule(kind, [self.quantities[n] for n in inputs], formula,
-                                         self.model.is_scalar)
-        shape = self.rules[kind].explicit.shape
-        self.quantity(name, shape, role, matrix)
-        self.steps.append(Step(name, kind, t, tuple(inputs)))
-        return name
-
-
-def unroll(problem: Problem) -> Tape:
-    """The full tape for a problem: forward pass, loss, then the BPTT recursion and gradients."""
-    b = _Builder(problem)
-    m = problem.model
-    T = problem.T
-    act: Activation = ACTIVATIONS[m.activation]
-    loss = LOSSES[m.loss]
-    for name, shape in weight_shapes(m).items():
-        b.quantity(name, shape, "param", matrix=name.startswith("W"))
-    b.quantity("h_0", (m.hidden_size, 1), "data")
-    for t in range(1, T + 1):
-        b.quantity(f"x_{t}", (m.input_size, 1), "data")
-        b.quantity(f"y_{t}", (m.output_size, 1), "data")
-    _forward(b, T, act)
-    _loss(b, T, loss)
-    _backward(b, T, act, loss)
-    return Tape(problem, b.quantities, b.rules, tuple(b.steps))
-
-
-def _forward(b: _Builder, T: int, act: Activation) -> None:
-    bias = b.model.bias
-
-    def z_rule(ops, W_hh, h_prev, W_xh, x, *b_h):
-        return ops.add(ops.mm(W_hh, h_prev), ops.mm(W_xh, x), *b_h)
-
-    def o_rule(ops, W_hy, h, *b_y):
-        return ops.add(ops.mm(W_hy, h), *b_y)
-
-    for t in range(1, T + 1):
-        b.step(f"z_{t}", "z", t, ["W_hh", f"h_{t-1}", "W_xh", f"x_{t}"] + ["b_h"] * bias, z_rule,
-               "forward")
-        b.step(f"h_{t}", "h", t, [f"z_{t}"], lambda ops, z: ops.elementwise(act.phi, z), "forward")
-        b.step(f"o_{t}", "o", t, ["W_hy", f"h_{t}"] + ["b_y"] * bias, o_rule, "forward")
-
-
-def _loss(b: _Builder, T: int, loss) -> None:
-    def l_rule(ops, o, y):
-        if ops is ExplicitOps:
-            return sp.Matrix([[loss.per_step(o, y)]])
-        return _display_per_step(loss, ops, o, y)
-
-    for t in range(1, T + 1):
-        b.step(f"l_{t}", "l", t, [f"o_{t}", f"y_{t}"], l_rule, "forward")
-
-    def total(ops, *terms):
-        if ops is ExplicitOps:
-            return sp.Matrix([[scaled(loss.scale(T), sp.Add(*(x[0] for x in terms)))]])
-        return scaled(loss.scale(T), sp.Add(*(_scalar(x) for x in terms)))
-
-    b.step("L", "L", None, [f"l_{t}" for t in range(1, T + 1)], total, "forward")
-
-
-def _scalar(x):
-    """A 1 x 1 display symbol as a plain symbol, so a sum of per-step losses reads as one."""
-    return sp.Symbol(x.name) if isinstance(x, sp.MatrixSymbol) else x
-
-
-def _display_per_step(loss, ops, o, y):
-    if ops is ScalarDisplayOps:
-        return loss.per_step(sp.Matrix([o]), sp.Matrix([y]))
-    if loss.name == "cross_entropy":
-        return CrossEntropy(o, y)
-    return SquaredNorm(sp.MatAdd(o, -y))
-
-
-def _backward(b: _Builder, T: int, act: Activation, loss) -> None:
-    m = b.model
-    bias = m.bias
-
-    def dl_do_rule(ops, o, y):
-        if ops is ExplicitOps:
-            return loss_gradient(loss, o, y, T)
-        if ops is ScalarDisplayOps:
-            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), T)[0]
-        if loss.name == "cross_entropy":
-            return scaled(loss.scale(T), sp.MatAdd(Softmax(o), -y))
-        return scaled(2 * loss.scale(T), sp.MatAdd(o, -y))
-
-    def outer(ops, g, v):
-        return ops.mm(g, ops.tr(v))
-
-    for t in range(T, 0, -1):
-        b.step(f"dL/do_{t}", "dL/do", t, [f"o_{t}", f"y_{t}"], dl_do_rule, "backward")
-    _accumulate(b, T, "dL/dW_hy", "dL/do_{t}", "h_{t}", outer)
-
-    def dh_last(ops, W_hy, g_o):
-        return ops.mm(ops.tr(W_hy), g_o)
-
-    def dh_rule(ops, W_hy, g_o, W_hh, g_z_next):
-        return ops.add(ops.mm(ops.tr(W_hy), g_o), ops.mm(ops.tr(W_hh), g_z_next))
-
-    def dz_rule(ops, v, g_h):
-        prime = ops.elementwise(act.prime, v)
-        if act.name == "identity":
-            return g_h
-        return ops.had(g_h, prime)
-
-    for t in range(T, 0, -1):
-        if t == T:
-            b.step(f"dL/dh_{t}", "dL/dh_T", t, ["W_hy", f"dL/do_{t}"], dh_last, "backward")
-        else:
-            b.step(f"dL/dh_{t}", "dL/dh", t, ["W_hy", f"dL/do_{t}", "W_hh", f"dL/dz_{t+1}"],
-                   dh_rule, "backward")
-        v = f"h_{t}" if act.prime_of == "h" else f"z_{t}"
-        b.step(f"dL/dz_{t}", "dL/dz", t, [v, f"dL/dh_{t}"], dz_rule, "backward")
-    _accumulate(b, T, "dL/dW_hh", "dL/dz_{t}", "h_{t_1}", outer)
-    _accumulate(b, T, "dL/dW_xh", "dL/dz_{t}", "x_{t}", outer)
-    if bias:
-        _accumulate(b, T, "dL/db_h", "dL/dz_{t}", None, None)
-        _accumulate(b, T, "dL/db_y", "dL/do_{t}", None, None)
-
-
-def _accumulate(b: _Builder, T: int, name: str, grad: str, other: str | None, term) -> None:
-    """A shared parameter's gradient: one contribution per time step, then their sum."""
-    if term is None:
-        parts = [grad.format(t=t) for t in range(1, T + 1)]
-    else:
-        parts = []
-        for t in range(1, T + 1):
-            part = f"{name}^({t})"
-            b.step(part, name + "^(t)", t, [grad.format(t=t), other.format(t=t, t_1=t - 1)], term,
-                   "backward", matrix=True)
-            parts.append(part)
-
-    def total(ops, *terms):
-        return ops.add(*terms)
-
-    b.step(name, name, None, parts, total, "backward", matrix=name.startswith("dL/dW"))

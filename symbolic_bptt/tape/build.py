@@ -1,0 +1,439 @@
+"""Build the tape of a problem from its cell's equations: the forward steps as written, the loss,
+and the backward steps derived.
+
+For each quantity, dL/dq_t is the sum over the quantities that read q_t (at t, or at t+1 for a
+state) of (their local derivative)^T dL/d(that quantity), plus the loss's own term when q is the
+output. The local derivatives of entrywise functions are taken by sympy.diff and rewritten in
+the names notes use: tanh'(z_t) = 1 - h_t^2 where h_t = tanh(z_t), sigma' = sigma (1 - sigma).
+Each derived step is a small tree of ops over relative names (`W_hy`, `dL/do` at t, `dL/dz` at
+t+1); one Rule per kind of tree, shared by every t.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
+from ..model import ACTIVATIONS, LOSSES, loss_gradient, scaled
+from ..model.cell import INPUT, TARGET, Cell
+from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym
+from ..problem import Problem
+from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape, make_rule
+
+# ---------------------------------------------------------------------------------------------
+# Op trees over relative names
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A quantity: `base` at t + offset (offset None: a parameter)."""
+
+    base: str
+    offset: int | None = None
+
+    def name(self, t: int) -> str:
+        return self.base if self.offset is None else f"{self.base}_{t + self.offset}"
+
+
+@dataclass(frozen=True)
+class Op:
+    """op(args): add, neg, mm, tr, scale, had, fill, sum, num, fn (args[0] a Lambda), loss."""
+
+    op: str
+    args: tuple
+
+
+def refs(tree) -> list[Ref]:
+    """The quantities a tree reads, in the order written, each once."""
+    out: dict[Ref, None] = {}
+
+    def walk(x):
+        if isinstance(x, Ref):
+            out.setdefault(x)
+        elif isinstance(x, Op):
+            for a in x.args:
+                walk(a)
+    walk(tree)
+    return list(out)
+
+
+def interpret(tree, ops, env: dict[Ref, Quantity]):
+    """The tree as a SymPy formula under `ops` (explicit matrices or display symbols)."""
+    if isinstance(tree, Ref):
+        return ops.var(env[tree])
+    a = tree.args
+    if tree.op == "num":
+        return ops.num(a[0])
+    if tree.op == "fill":
+        return ops.fill(interpret(a[0], ops.scalar_ops, env), a[1])
+    if tree.op == "scale":
+        return ops.scale(interpret(a[0], ops.scalar_ops, env), interpret(a[1], ops, env))
+    if tree.op == "fn":
+        return ops.elementwise(a[0], interpret(a[1], ops, env))
+    if tree.op == "loss":
+        return a[0](ops, *(interpret(x, ops, env) for x in a[1:]))
+    args = [interpret(x, ops, env) for x in a]
+    if tree.op == "tr" and ops is ScalarDisplayOps:
+        return args[0]
+    return {"add": ops.add, "neg": ops.neg, "mm": ops.mm, "tr": ops.tr, "had": ops.had,
+            "sum": ops.sum_entries}[tree.op](*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entrywise functions and their derivatives
+
+_d = sp.Dummy("d")
+_Y = sp.Dummy("y")
+_DERIVE = {"tanh": sp.tanh, "sigmoid": Sigmoid, "relu": ReLU, "exp": sp.exp, "log": sp.log}
+
+
+def _display_function(fn: str) -> Callable:
+    """How a function prints: the activation's own form for phi, the name as written otherwise."""
+    if fn.startswith("phi:"):
+        return ACTIVATIONS[fn[4:]].phi
+    return _DERIVE[fn]
+
+
+def _function(fn: str) -> sp.Lambda:
+    return sp.Lambda(_d, _display_function(fn)(_d))
+
+
+def _prime(fn: str) -> tuple[sp.Lambda, bool]:
+    """f' by sympy.diff, as a function of f's own value where that is how notes write it
+    (tanh' = 1 - y^2); the flag says which: True for the value, False for the argument."""
+    f = _DERIVE[fn.removeprefix("phi:")](_d)
+    derivative = sp.diff(f, _d)
+    in_value = derivative.xreplace({f: _Y})
+    if _d not in in_value.free_symbols:
+        return sp.Lambda(_Y, in_value), True
+    return sp.Lambda(_d, derivative), False
+
+
+def _explicit(expr):
+    """Functions kept by name while deriving, written out for arithmetic."""
+    if not expr.has(Sigmoid, ReLU):
+        return expr
+    return expr.replace(Sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
+        ReLU, lambda x: sp.Max(0, x))
+
+
+# ---------------------------------------------------------------------------------------------
+# From equations to trees
+
+
+class _Trees:
+    """The forward tree of every equation, and the derivation of its backward contributions."""
+
+    def __init__(self, cell: Cell, shapes: dict[str, tuple[int, int]]):
+        self.cell = cell
+        self.shapes = shapes
+        self.named = {e.rhs: e.lhs for e in cell.equations if isinstance(e.rhs, Call)}
+
+    def shape(self, node: Node) -> tuple[int, int]:
+        if isinstance(node, Num):
+            return (1, 1)
+        if isinstance(node, Sym):
+            return self.shapes[node.name]
+        if isinstance(node, Neg | Call | Pow):
+            return self.shape(node.arg if not isinstance(node, Pow) else node.base)
+        if isinstance(node, Sum):
+            return max((self.shape(t) for t in node.terms), key=lambda s: s[0] * s[1])
+        a, b = self.shape(node.left), self.shape(node.right)
+        if isinstance(node, Prod) and a[1] == b[0]:
+            return (a[0], b[1])
+        return b if a == (1, 1) else a
+
+    def is_scale(self, node: Prod | Had) -> int | None:
+        """Which factor of a product scales the other (0 or 1), or None for mm / \\odot."""
+        a, b = self.shape(node.left), self.shape(node.right)
+        if isinstance(node, Prod) and a[1] == b[0]:
+            return None
+        if a == b and isinstance(node, Had):
+            return None
+        return 0 if a == (1, 1) else 1
+
+    def forward(self, node: Node, shape: tuple[int, int] | None = None):
+        """The tree of an expression; numbers in a vector context are filled to its shape."""
+        if isinstance(node, Num):
+            value = Op("num", (node.value,))
+            return value if shape in (None, (1, 1)) else Op("fill", (value, shape))
+        if isinstance(node, Sym):
+            return Ref(node.name, None if node.lag is None else -node.lag)
+        own = self.shape(node)
+        if isinstance(node, Sum):
+            terms = []
+            for t in node.terms:
+                tree = self.forward(t, own)
+                if self.shape(t) == (1, 1) and own != (1, 1) and not isinstance(t, Num):
+                    tree = Op("fill", (tree, own))
+                terms.append(tree)
+            return Op("add", tuple(terms))
+        if isinstance(node, Neg):
+            return Op("neg", (self.forward(node.arg, shape),))
+        if isinstance(node, Call):
+            return Op("fn", (_function(node.fn), self.forward(node.arg)))
+        if isinstance(node, Pow):
+            return Op("fn", (sp.Lambda(_d, _d ** node.exponent), self.forward(node.base)))
+        k = self.is_scale(node)
+        left, right = self.forward(node.left), self.forward(node.right)
+        if k is not None:
+            return Op("scale", (left, right) if k == 0 else (right, left))
+        return Op("mm" if isinstance(node, Prod) else "had", (left, right))
+
+    def vjp(self, node: Node, target: Sym, grad, lhs: str) -> list:
+        """The terms that `grad` (dL/d node) sends to the symbol `target` through `node`, with
+        `lhs` the quantity whose right side `node` is part of."""
+        if isinstance(node, Sym):
+            return [grad] if node == target else []
+        if isinstance(node, Num):
+            return []
+        if isinstance(node, Sum):
+            own = self.shape(node)
+            out = []
+            for t in node.terms:
+                g = Op("sum", (grad,)) if self.shape(t) == (1, 1) and own != (1, 1) else grad
+                out += self.vjp(t, target, g, lhs)
+            return out
+        if isinstance(node, Neg):
+            return [Op("neg", (g,)) for g in self.vjp(node.arg, target, grad, lhs)]
+        if isinstance(node, Call | Pow):
+            inner = node.arg if isinstance(node, Call) else node.base
+            if not self._reads(inner, target):
+                return []
+            return self.vjp(inner, target, self._through(node, grad, lhs), lhs)
+        left, right = node.left, node.right
+        k = self.is_scale(node)
+        out = []
+        if k is None:
+            if isinstance(node, Prod):
+                to_left = Op("mm", (grad, Op("tr", (self.forward(right),))))
+                to_right = Op("mm", (Op("tr", (self.forward(left),)), grad))
+            else:
+                to_left = Op("had", (grad, self.forward(right)))
+                to_right = Op("had", (grad, self.forward(left)))
+            if self._reads(left, target):
+                out += self.vjp(left, target, to_left, lhs)
+            if self._reads(right, target):
+                out += self.vjp(right, target, to_right, lhs)
+            return out
+        s, v = (left, right) if k == 0 else (right, left)
+        if self._reads(v, target):
+            out += self.vjp(v, target, Op("scale", (self.forward(s), grad)), lhs)
+        if self._reads(s, target):
+            v_tree = self.forward(v)
+            if self.shape(v)[1] == 1:
+                to_s = Op("mm", (Op("tr", (v_tree,)), grad))
+            else:
+                to_s = Op("sum", (Op("had", (grad, v_tree)),))
+            out += self.vjp(s, target, to_s, lhs)
+        return out
+
+    def _through(self, node: Call | Pow, grad, lhs: str):
+        """grad times the entrywise derivative of a function node: grad ⊙ f'(...)."""
+        if isinstance(node, Pow):
+            n = node.exponent
+            if n == 1:
+                return grad
+            return Op("had", (grad, Op("fn", (sp.Lambda(_d, n * _d ** (n - 1)),
+                                              self.forward(node.base)))))
+        prime, in_value = _prime(node.fn)
+        if in_value:
+            name = self.named.get(node)
+            if name is not None and self.cell.equation(name).rhs == node:
+                value = Ref(name, 0)
+            else:  # a function inside a larger expression has no name of its own
+                value = Op("fn", (_function(node.fn), self.forward(node.arg)))
+            at = value
+        else:
+            at = self.forward(node.arg)
+        if prime.expr == prime.variables[0]:  # exp' = exp: the value itself
+            return Op("had", (grad, at))
+        return Op("had", (grad, Op("fn", (prime, at))))
+
+    @staticmethod
+    def _reads(node: Node, target: Sym) -> bool:
+        from ..model.equations import symbols
+        return target in symbols(node)
+
+
+def _shift(tree, by: int):
+    """A tree read at another time step (the contributions of the step that reads q_t)."""
+    if isinstance(tree, Ref):
+        return tree if tree.offset is None else Ref(tree.base, tree.offset + by)
+    if isinstance(tree, Op):
+        return Op(tree.op, tuple(_shift(a, by) for a in tree.args))
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------
+# The tape
+
+
+class _Builder:
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.scalar = problem.model.is_scalar
+        self.quantities: dict[str, Quantity] = {}
+        self.rules: dict[str, Rule] = {}
+        self.trees: dict[str, object] = {}
+        self.steps: list[Step] = []
+
+    def quantity(self, name: str, shape: tuple[int, int], role: str, indexing: str | None = None):
+        if name not in self.quantities:
+            if indexing is None or shape == (1, 1):
+                indexing = "scalar" if shape == (1, 1) else "vector"
+            self.quantities[name] = Quantity(name, shape, indexing, role)
+        return name
+
+    def step(self, name: str, kind: str, t: int | None, tree, role: str,
+             indexing: str | None = None, names: list[str] | None = None) -> None:
+        """Add `name = tree` at step t; one rule per kind, built on the first step of the kind."""
+        inputs = refs(tree)
+        actual = names if names is not None else [r.name(t) for r in inputs]
+        if kind not in self.rules:
+            self.rules[kind] = _rule(kind, tree, inputs, [self.quantities[n] for n in actual],
+                                     self.scalar)
+            self.trees[kind] = tree
+        elif self.trees[kind] != tree:
+            raise AssertionError(f"two trees for the kind {kind}")
+        self.quantity(name, self.rules[kind].explicit.shape, role, indexing)
+        self.steps.append(Step(name, kind, t, tuple(actual)))
+
+
+def _rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar: bool) -> Rule:
+    slots = [Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(actual)]
+    env = dict(zip(inputs, slots))
+    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar)
+    return Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
+
+
+def unroll(problem: Problem) -> Tape:
+    """The full tape for a problem: forward pass, loss, then the BPTT recursion and gradients."""
+    b = _Builder(problem)
+    cell: Cell = problem.cell
+    T = problem.T
+    shapes = problem.shapes
+    trees = _Trees(cell, shapes)
+    params = [n for n in shapes if n in cell.parameters]  # as [weights] lists them
+    for name in params:
+        b.quantity(name, shapes[name], "param", problem.indexing(name))
+    for state in cell.states:
+        b.quantity(f"{state}_0", shapes[state], "data")
+    for t in range(1, T + 1):
+        b.quantity(f"{INPUT}_{t}", shapes[INPUT], "data")
+        b.quantity(f"{TARGET}_{t}", shapes[cell.output], "data")
+    for t in range(1, T + 1):
+        for e in cell.equations:
+            b.step(f"{e.lhs}_{t}", e.lhs, t, trees.forward(e.rhs), "forward")
+    loss = LOSSES[problem.model.loss]
+    _loss(b, T, loss, cell.output)
+    _backward(b, problem, trees, loss, params)
+    return Tape(problem, b.quantities, b.rules, tuple(b.steps))
+
+
+def _loss(b: _Builder, T: int, loss, output: str) -> None:
+    def l_rule(ops, o, y):
+        if ops is ExplicitOps:
+            return sp.Matrix([[loss.per_step(o, y)]])
+        return _display_per_step(loss, ops, o, y)
+
+    tree = Op("loss", (l_rule, Ref(output, 0), Ref(TARGET, 0)))
+    for t in range(1, T + 1):
+        b.step(f"l_{t}", "l", t, tree, "forward")
+
+    def total(ops, *terms):
+        if ops is ExplicitOps:
+            return sp.Matrix([[scaled(loss.scale(T), sp.Add(*(x[0] for x in terms)))]])
+        return scaled(loss.scale(T), sp.Add(*(_scalar(x) for x in terms)))
+
+    parts = [Ref("l", k) for k in range(T)]
+    b.step("L", "L", None, Op("loss", (total, *parts)), "forward",
+           names=[f"l_{t}" for t in range(1, T + 1)])
+
+
+def _scalar(x):
+    """A 1 x 1 display symbol as a plain symbol, so a sum of per-step losses reads as one."""
+    return sp.Symbol(x.name) if isinstance(x, sp.MatrixSymbol) else x
+
+
+def _display_per_step(loss, ops, o, y):
+    if ops is ScalarDisplayOps:
+        return loss.per_step(sp.Matrix([o]), sp.Matrix([y]))
+    if loss.name == "cross_entropy":
+        return CrossEntropy(o, y)
+    return SquaredNorm(sp.MatAdd(o, -y))
+
+
+def _loss_term(loss, T: int, output: str):
+    def dl_do(ops, o, y):
+        if ops is ExplicitOps:
+            return loss_gradient(loss, o, y, T)
+        if ops is ScalarDisplayOps:
+            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), T)[0]
+        if loss.name == "cross_entropy":
+            return scaled(loss.scale(T), sp.MatAdd(Softmax(o), -y))
+        return scaled(2 * loss.scale(T), sp.MatAdd(o, -y))
+    return Op("loss", (dl_do, Ref(output, 0), Ref(TARGET, 0)))
+
+
+def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
+    """(lag, equation, symbol) for every place q is read: at t first, then at t-1 (a state)."""
+    out = []
+    for lag in (0, 1):
+        for e in cell.equations:
+            if Sym(q, lag) in _symbols(e.rhs):
+                out.append((lag, e, Sym(q, lag)))
+    return out
+
+
+def _symbols(node):
+    from ..model.equations import symbols
+    return symbols(node)
+
+
+def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str]) -> None:
+    cell, T = problem.cell, problem.T
+    full: dict[str, list] = {}
+    for q in cell.quantities:
+        terms = [(0, _loss_term(loss, T, q))] if q == cell.output else []
+        for lag, e, sym in _readers(cell, q):
+            grad = Ref(f"dL/d{e.lhs}", 0)
+            for term in trees.vjp(e.rhs, sym, grad, e.lhs):
+                terms.append((lag, _shift(term, lag)))
+        full[q] = terms
+    for t in range(T, 0, -1):
+        for q in reversed(cell.quantities):
+            present = [tree for lag, tree in full[q] if t + lag <= T]
+            if not present:
+                tree = Op("num", (sp.Integer(0),))
+                kind = f"dL/d{q}=0"
+            else:
+                tree = present[0] if len(present) == 1 else Op("add", tuple(present))
+                kind = f"dL/d{q}" if len(present) == len(full[q]) else f"dL/d{q}_T"
+            b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
+    for p in params:
+        _parameter(b, problem, trees, p)
+
+
+def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str) -> None:
+    """A shared parameter's gradient: one contribution per time step, then their sum."""
+    cell, T = problem.cell, problem.T
+    terms = []
+    for e in cell.equations:
+        terms += trees.vjp(e.rhs, Sym(p), Ref(f"dL/d{e.lhs}", 0), e.lhs)
+    name = f"dL/d{p}"
+    indexing = b.quantities[p].indexing
+    if len(terms) == 1 and isinstance(terms[0], Ref):  # the gradient itself, as for a bias
+        parts = [terms[0].name(t) for t in range(1, T + 1)]
+    else:
+        tree = terms[0] if len(terms) == 1 else Op("add", tuple(terms))
+        parts = []
+        for t in range(1, T + 1):
+            part = f"{name}^({t})"
+            b.step(part, name + "^(t)", t, tree, "backward", indexing)
+            parts.append(part)
+    total = Op("add", tuple(Ref(f"@{k}") for k in range(len(parts))))
+    b.step(name, name, None, total, "backward", indexing, names=parts)
