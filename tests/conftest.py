@@ -14,9 +14,11 @@ from symbolic_bptt.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-# the problem files among the examples (claims files and exam descriptions are other formats)
-PROBLEM_FILES = sorted(p for p in EXAMPLES.glob("*.toml")
-                       if "[weights]" in p.read_text(encoding="utf-8"))
+# the problem files among the examples (claims files and exam descriptions are other formats):
+# those of the Elman cell, and those that define a cell of their own
+_PROBLEMS = sorted(p for p in EXAMPLES.glob("*.toml") if "[weights]" in p.read_text(encoding="utf-8"))
+CUSTOM_FILES = [p for p in _PROBLEMS if 'cell = "custom"' in p.read_text(encoding="utf-8")]
+PROBLEM_FILES = [p for p in _PROBLEMS if p not in CUSTOM_FILES]
 
 
 @dataclass

@@ -143,6 +143,8 @@ def _check_names(cell: Cell, prefix: str) -> None:
                                f" and cannot be defined; name the quantity another letter")
         if e.lhs in defined:
             raise ProblemError(f"{where}: {e.lhs}_t is defined twice")
+        if e.lhs in ("l", "L"):
+            raise ProblemError(f"{where}: {e.lhs} names the loss; name the quantity another letter")
         for s in symbols(e.rhs):
             if s.lag is None and (s.name in quantities or s.name in (INPUT, TARGET)):
                 raise ProblemError(f"{where}: {s.name} needs a time index ({s.name}_t or "
@@ -160,6 +162,11 @@ def _check_names(cell: Cell, prefix: str) -> None:
                 raise ProblemError(f"{where}: reads {what}; equations go in order of computation "
                                    f"(a cycle within one step cannot be computed)")
         defined.add(e.lhs)
+    for p in cell.parameters:
+        base, _, index = p.rpartition("_")
+        if index.isdigit() and base in quantities | {INPUT, TARGET, "l"}:
+            raise ProblemError(f"{prefix}equations: the parameter {p} would have the name of "
+                               f"{base} at step {index}; name it another way")
     if cell.output not in quantities:
         raise ProblemError(f"{prefix}output = {cell.output!r} is not a quantity of the equations "
                            f"(expected one of: {', '.join(cell.quantities)})")

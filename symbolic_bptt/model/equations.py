@@ -190,13 +190,18 @@ class _Reader:
         return terms[0] if len(terms) == 1 else Sum(tuple(terms))
 
     def term(self) -> Node:
+        """Products joined by \\odot: a matrix product binds tighter (W x_t \\odot U h_{t-1})."""
+        node = self.product()
+        while self.at("macro", "odot"):
+            self.next()
+            node = Had(node, self.product())
+        return node
+
+    def product(self) -> Node:
         node = self.power()
         while True:
             tok = self.peek()
-            if tok.kind == "macro" and tok.text == "odot":
-                self.next()
-                node = Had(node, self.power())
-            elif tok.kind == "macro" and tok.text in _PRODUCTS:
+            if tok.kind == "macro" and tok.text in _PRODUCTS:
                 self.next()
                 node = Prod(node, self.power())
             elif self.starts_factor(tok):

@@ -407,8 +407,9 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
             present = [tree for lag, tree in full[q] if t + lag <= T]
-            if not present:
-                tree = Op("num", (sp.Integer(0),))
+            if not present:  # q_t reaches no loss (a quantity nothing reads)
+                zero = Op("num", (sp.Integer(0),))
+                tree = zero if problem.shapes[q] == (1, 1) else Op("fill", (zero, problem.shapes[q]))
                 kind = f"dL/d{q}=0"
             else:
                 tree = present[0] if len(present) == 1 else Op("add", tuple(present))

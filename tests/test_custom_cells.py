@@ -1,0 +1,321 @@
+"""Custom cells against what no one here wrote: each shipped custom-cell example recomputed by a
+PyTorch recurrence written here by hand (and the LSTM and GRU by torch.nn.LSTM / torch.nn.GRU),
+every `solve --json` quantity to 1e-9; random cells drawn from a small grammar, each drawn as
+LaTeX for the engine and as torch code for the oracle at the same time.
+
+Per-step contributions dL/dp^(t) are the gradients of the copy of p that step t uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import CUSTOM_FILES, EXAMPLES
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from symbolic_bptt.arithmetic import evaluate
+from symbolic_bptt.files import parse_toml
+from symbolic_bptt.problem import parse_problem
+from symbolic_bptt.solution import quantities
+from symbolic_bptt.tape import unroll
+
+torch = pytest.importorskip("torch")
+F64 = torch.float64
+REL, ABS = 1e-9, 1e-12
+
+
+def flat(value) -> list[float]:
+    if isinstance(value, list):
+        return [v for item in value for v in flat(item)]
+    if isinstance(value, dict):
+        return [float(value["value"])]
+    return [float(value)]
+
+
+def col(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=F64).reshape(-1, 1)
+
+
+def param(value) -> torch.Tensor:
+    """A [weights] value as a tensor: a number, a column vector, or a matrix."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return torch.tensor(value, dtype=F64)
+    return col(value)
+
+
+def run_oracle(raw: dict, step, loss: str = "half_sse", output: str = "o") -> dict:
+    """Every quantity of a recurrence by autograd. `step(w, x_t, prev)` returns the step's
+    quantities in order, with `prev` the previous step's (or the initial states)."""
+    T = len(raw["data"]["x"])
+    copies = [{n: param(v).requires_grad_() for n, v in raw["weights"].items()} for _ in range(T)]
+    prev = {k[:-1]: col(v) for k, v in raw["data"].items() if k not in ("x", "y")}
+    n = len(raw["weights"]["W_hy"][0]) if "W_hy" in raw["weights"] else 1
+    prev.setdefault("h", torch.zeros(n, 1, dtype=F64))
+    for v in prev.values():  # so that every quantity, h_0's copies too, has a gradient
+        v.requires_grad_()
+    out, per_step = {}, []
+    for t in range(1, T + 1):
+        qs = step(copies[t - 1], col(raw["data"]["x"][t - 1]), prev)
+        for q in qs.values():
+            if q.requires_grad:  # else nothing it depends on is learned: its gradient is 0
+                q.retain_grad()
+        y = col(raw["data"]["y"][t - 1])
+        l_t = ((qs[output] - y) ** 2).sum()
+        out |= {f"{n}_{t}": q for n, q in qs.items()} | {f"l_{t}": l_t}
+        per_step.append(qs)
+        prev = qs
+    scale = {"half_sse": 0.5, "sse": 1.0, "mse": 1.0 / T}[loss]
+    L = scale * sum(out[f"l_{t}"] for t in range(1, T + 1))
+    L.backward()
+    values = {n: q.detach().flatten().tolist() for n, q in out.items()} | {"L": [L.item()]}
+    for t, qs in enumerate(per_step, start=1):
+        for n, q in qs.items():
+            values[f"dL/d{n}_{t}"] = (q.grad if q.grad is not None
+                                      else torch.zeros_like(q)).flatten().tolist()
+    for name in raw["weights"]:
+        grads = [c[name].grad if c[name].grad is not None else torch.zeros_like(c[name])
+                 for c in copies]
+        values[f"dL/d{name}"] = sum(grads).flatten().tolist()
+        for t, g in enumerate(grads, start=1):
+            values[f"dL/d{name}^({t})"] = g.flatten().tolist()
+    return values
+
+
+def assert_matches(engine: dict, oracle: dict) -> None:
+    """Every engine quantity equals the oracle's; every quantity and gradient is reported."""
+    missing = [n for n in oracle if "^(" not in n and n not in engine]
+    assert not missing, missing
+    for name, value in engine.items():
+        ours, theirs = flat(value), oracle[name]
+        assert len(ours) == len(theirs), name
+        for a, b in zip(ours, theirs):
+            assert abs(a - b) <= REL * max(abs(a), abs(b)) + ABS, (name, a, b)
+
+
+def leaky(w, x, prev):
+    z = w["W_hh"] @ prev["h"] + w["W_xh"] @ x + w["b_h"]
+    h = w["a"] * prev["h"] + (1 - w["a"]) * torch.tanh(z)
+    return {"z": z, "h": h, "o": w["W_hy"] @ h}
+
+
+def jordan(w, x, prev):
+    h = torch.tanh(w["W_xh"] @ x + w["W_oh"] @ prev["o"] + w["b_h"])
+    return {"h": h, "o": w["W_ho"] @ h + w["b_o"]}
+
+
+def indrnn(w, x, prev):
+    h = torch.relu(w["W_xh"] @ x + w["u"] * prev["h"] + w["b_h"])
+    return {"h": h, "o": w["W_hy"] @ h}
+
+
+def lstm(w, x, prev):
+    i = torch.sigmoid(w["W_ii"] @ x + w["W_hi"] @ prev["h"] + w["b_i"])
+    f = torch.sigmoid(w["W_if"] @ x + w["W_hf"] @ prev["h"] + w["b_f"])
+    g = torch.tanh(w["W_ig"] @ x + w["W_hg"] @ prev["h"] + w["b_g"])
+    o = torch.sigmoid(w["W_io"] @ x + w["W_ho"] @ prev["h"] + w["b_o"])
+    c = f * prev["c"] + i * g
+    h = o * torch.tanh(c)
+    return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h, "y^": w["W_hy"] @ h + w["b_y"]}
+
+
+def gru(w, x, prev):
+    r = torch.sigmoid(w["W_ir"] @ x + w["b_ir"] + w["W_hr"] @ prev["h"] + w["b_hr"])
+    z = torch.sigmoid(w["W_iz"] @ x + w["b_iz"] + w["W_hz"] @ prev["h"] + w["b_hz"])
+    n = torch.tanh(w["W_in"] @ x + w["b_in"] + r * (w["W_hn"] @ prev["h"] + w["b_hn"]))
+    h = (1 - z) * n + z * prev["h"]
+    return {"r": r, "z": z, "n": n, "h": h, "y^": w["W_hy"] @ h}
+
+
+CELLS = {"leaky": (leaky, "half_sse", "o"), "jordan": (jordan, "half_sse", "o"),
+         "indrnn": (indrnn, "mse", "o"), "lstm_custom": (lstm, "half_sse", "y^"),
+         "gru_custom": (gru, "half_sse", "y^")}
+
+
+def test_every_custom_example_has_an_oracle():
+    assert {p.stem for p in CUSTOM_FILES} == set(CELLS)
+
+
+@pytest.mark.parametrize("stem", sorted(CELLS))
+def test_custom_example_matches_torch(cli, stem):
+    path = EXAMPLES / f"{stem}.toml"
+    run = cli("solve", path, "--mode", "float", "--json")
+    assert run.code == 0, run.err
+    step, loss, output = CELLS[stem]
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    assert_matches(run.json()["quantities"], run_oracle(raw, step, loss, output))
+
+
+def _module_gradients(module, raw: dict, head) -> tuple[list, dict]:
+    """h_t and dL/d(weights) of a torch.nn recurrent module with the file's weights stacked in."""
+    d = raw["data"]
+    x = torch.tensor(d["x"], dtype=F64).reshape(len(d["x"]), 1, -1)
+    y = torch.tensor(d["y"], dtype=F64).reshape(-1)
+    init = tuple(torch.tensor(d[k], dtype=F64).reshape(1, 1, -1) for k in ("h0", "c0") if k in d)
+    hs, _ = module(x, init if len(init) > 1 else init[0])
+    L = 0.5 * ((head(hs.reshape(len(d["x"]), -1)) - y) ** 2).sum()
+    L.backward()
+    return hs.detach().reshape(len(d["x"]), -1).tolist(), {
+        n: p.grad for n, p in module.named_parameters()}
+
+
+def _blocks(grad: torch.Tensor, names: list[str]) -> dict[str, list[float]]:
+    size = grad.shape[0] // len(names)
+    return {n: grad[k * size:(k + 1) * size].flatten().tolist() for k, n in enumerate(names)}
+
+
+def test_lstm_custom_cell_matches_torch_nn_lstm(cli):
+    """The same numbers from torch.nn.LSTM itself: weights stacked as weight_ih_l0 (i, f, g, o)."""
+    path = EXAMPLES / "lstm_custom.toml"
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    w = raw["weights"]
+    module = torch.nn.LSTM(2, 2, dtype=F64)
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch.tensor(w["W_ii"] + w["W_if"] + w["W_ig"] + w["W_io"], dtype=F64))
+        module.weight_hh_l0.copy_(torch.tensor(w["W_hi"] + w["W_hf"] + w["W_hg"] + w["W_ho"], dtype=F64))
+        module.bias_ih_l0.copy_(torch.tensor(w["b_i"] + w["b_f"] + w["b_g"] + w["b_o"], dtype=F64))
+        module.bias_hh_l0.zero_()
+    W_hy = torch.tensor(w["W_hy"], dtype=F64)
+    hs, grads = _module_gradients(module, raw, lambda h: (h @ W_hy.T).reshape(-1) + w["b_y"])
+    q = cli("solve", path, "--json").json()["quantities"]
+    for t, h in enumerate(hs, start=1):
+        assert q[f"h_{t}"] == pytest.approx(h, rel=REL, abs=ABS)
+    gates = ["W_ii", "W_if", "W_ig", "W_io"]
+    expected = (_blocks(grads["weight_ih_l0"], gates)
+                | _blocks(grads["weight_hh_l0"], ["W_hi", "W_hf", "W_hg", "W_ho"])
+                | _blocks(grads["bias_ih_l0"], ["b_i", "b_f", "b_g", "b_o"]))
+    for name, value in expected.items():
+        assert flat(q[f"dL/d{name}"]) == pytest.approx(value, rel=REL, abs=ABS), name
+
+
+def test_gru_custom_cell_matches_torch_nn_gru(cli):
+    """The same numbers from torch.nn.GRU itself: weights stacked as weight_ih_l0 (r, z, n)."""
+    path = EXAMPLES / "gru_custom.toml"
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    w = raw["weights"]
+    module = torch.nn.GRU(1, 2, dtype=F64)
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch.tensor(w["W_ir"] + w["W_iz"] + w["W_in"], dtype=F64))
+        module.weight_hh_l0.copy_(torch.tensor(w["W_hr"] + w["W_hz"] + w["W_hn"], dtype=F64))
+        module.bias_ih_l0.copy_(torch.tensor(w["b_ir"] + w["b_iz"] + w["b_in"], dtype=F64))
+        module.bias_hh_l0.copy_(torch.tensor(w["b_hr"] + w["b_hz"] + w["b_hn"], dtype=F64))
+    W_hy = torch.tensor(w["W_hy"], dtype=F64)
+    hs, grads = _module_gradients(module, raw, lambda h: (h @ W_hy.T).reshape(-1))
+    q = cli("solve", path, "--json").json()["quantities"]
+    for t, h in enumerate(hs, start=1):
+        assert q[f"h_{t}"] == pytest.approx(h, rel=REL, abs=ABS)
+    expected = (_blocks(grads["weight_ih_l0"], ["W_ir", "W_iz", "W_in"])
+                | _blocks(grads["weight_hh_l0"], ["W_hr", "W_hz", "W_hn"])
+                | _blocks(grads["bias_ih_l0"], ["b_ir", "b_iz", "b_in"])
+                | _blocks(grads["bias_hh_l0"], ["b_hr", "b_hz", "b_hn"]))
+    for name, value in expected.items():
+        assert flat(q[f"dL/d{name}"]) == pytest.approx(value, rel=REL, abs=ABS), name
+
+
+# ---------------------------------------------------------------------------------------------
+# Random cells: each expression drawn twice, as LaTeX and as a torch function
+
+
+class Expr:
+    """One drawn expression: its LaTeX, a torch function of (weights, x_t, prev, this step)."""
+
+    def __init__(self, tex: str, fn, params: dict):
+        self.tex, self.fn, self.params = tex, fn, params
+
+
+def _leaf(draw, n: int, k: int, defined: list[str]) -> Expr:
+    choice = draw(st.sampled_from(["W_x", "W_h", "u", "b", "state", "defined"]
+                                  if defined else ["W_x", "W_h", "u", "b", "state"]))
+    rnd = st.floats(-0.9, 0.9, allow_nan=False).map(lambda v: round(v, 2))
+    if choice == "W_x":
+        name = f"W_{{x{k}}}"
+        value = [[draw(rnd)] for _ in range(n)]
+        return Expr(f"{name} x_t", lambda w, x, p, c, m=f"W_x{k}": w[m] @ x, {f"W_x{k}": value})
+    if choice == "W_h":
+        value = [[draw(rnd) for _ in range(n)] for _ in range(n)]
+        return Expr(f"W_{{h{k}}} h_{{t-1}}", lambda w, x, p, c, m=f"W_h{k}": w[m] @ p["h"],
+                    {f"W_h{k}": value})
+    if choice == "u":
+        value = [draw(rnd) for _ in range(n)]
+        return Expr(f"u_{{{k}}} \\odot h_{{t-1}}", lambda w, x, p, c, m=f"u_{k}": w[m] * p["h"],
+                    {f"u_{k}": value})
+    if choice == "b":
+        value = [draw(rnd) for _ in range(n)]
+        return Expr(f"b_{{{k}}}", lambda w, x, p, c, m=f"b_{k}": w[m], {f"b_{k}": value})
+    if choice == "state":
+        return Expr("h_{t-1}", lambda w, x, p, c: p["h"], {})
+    q = draw(st.sampled_from(defined))
+    return Expr(f"{q}_t", lambda w, x, p, c, q=q: c[q], {})
+
+
+@st.composite
+def _expr(draw, n: int, k: list, defined: list[str], depth: int = 0) -> Expr:
+    k[0] += 1
+    if depth >= 2 or draw(st.booleans()):
+        return _leaf(draw, n, k[0], defined)
+    kind = draw(st.sampled_from(["add", "sub", "had", "fn", "scale", "one_minus"]))
+    a = draw(_expr(n, k, defined, depth + 1))
+    if kind in ("add", "sub", "had"):
+        b = draw(_expr(n, k, defined, depth + 1))
+        op = {"add": "+", "sub": "-", "had": "\\odot"}[kind]
+        fn = {"add": lambda u, v: u + v, "sub": lambda u, v: u - v, "had": lambda u, v: u * v}[kind]
+        return Expr(f"({a.tex} {op} {b.tex})", lambda w, x, p, c: fn(a.fn(w, x, p, c),
+                                                                      b.fn(w, x, p, c)),
+                    a.params | b.params)
+    if kind == "fn":
+        tex, fn = draw(st.sampled_from([("\\tanh", torch.tanh), ("\\sigma", torch.sigmoid),
+                                        ("\\exp", torch.exp)]))
+        return Expr(f"{tex}({a.tex})", lambda w, x, p, c: fn(a.fn(w, x, p, c)), a.params)
+    if kind == "scale":
+        number = draw(st.sampled_from(["0.5", "2", "\\frac{1}{4}"]))
+        value = {"0.5": 0.5, "2": 2.0, "\\frac{1}{4}": 0.25}[number]
+        return Expr(f"{number} ({a.tex})", lambda w, x, p, c: value * a.fn(w, x, p, c), a.params)
+    return Expr(f"(1 - {a.tex})^2", lambda w, x, p, c: (1 - a.fn(w, x, p, c)) ** 2, a.params)
+
+
+@st.composite
+def random_cells(draw):
+    """A cell of one or two intermediate quantities, a tanh state h and an output o."""
+    n = draw(st.integers(1, 2))
+    k = [0]
+    defined: list[str] = []
+    equations, fns, params = [], [], {}
+    for name in ["p", "q"][:draw(st.integers(0, 2))]:
+        e = draw(_expr(n, k, list(defined)))
+        equations.append(f"{name}_t = {e.tex}")
+        fns.append((name, e.fn))
+        params |= e.params
+        defined.append(name)
+    e = draw(_expr(n, k, list(defined)))
+    equations.append(f"h_t = \\tanh({e.tex} + W_{{xh}} x_t)")
+    params |= e.params | {"W_xh": [[0.3] for _ in range(n)]}
+    fns.append(("h", lambda w, x, p, c, f=e.fn: torch.tanh(f(w, x, p, c) + w["W_xh"] @ x)))
+    rnd = st.floats(-0.9, 0.9, allow_nan=False).map(lambda v: round(v, 2))
+    params["W_hy"] = [[draw(rnd) for _ in range(n)]]
+    equations.append("o_t = W_{hy} h_t")
+    fns.append(("o", lambda w, x, p, c: w["W_hy"] @ c["h"]))
+    T = draw(st.integers(1, 3))
+    data = {"x": [draw(rnd) for _ in range(T)], "y": [draw(rnd) for _ in range(T)]}
+    if any("h_{t-1}" in e for e in equations):  # h is a state: its initial value
+        data["h0"] = [draw(rnd) for _ in range(n)]
+    raw = {"model": {"cell": "custom", "loss": "half_sse"},
+           "cell": {"output": "o", "equations": equations}, "data": data, "weights": params}
+
+    def step(w, x, prev):
+        current = {}
+        for name, fn in fns:
+            current[name] = fn(w, x, prev, current).clone()  # its own node, never an alias
+        return current
+    return raw, step
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_cells())
+def test_random_custom_cells_match_torch(case):
+    raw, step = case
+    problem = parse_problem(raw)
+    engine = quantities(evaluate(unroll(problem), "float"))
+    oracle = run_oracle(raw, step)
+    assume(all(math.isfinite(v) for vs in oracle.values() for v in vs))
+    assert_matches(engine, oracle)
