@@ -42,6 +42,7 @@ class Notation:
     names: dict[str, str] = field(default_factory=lambda: dict(DECK), hash=False)
     bold_vectors: bool = False
     row_convention: bool = False
+    vectors: frozenset[str] = frozenset(_VECTOR_BASES)  # the bases printed bold as vectors
 
     def base(self, base: str) -> str:
         if base in self.names:
@@ -58,7 +59,7 @@ class Notation:
             inner = self.base(base[4:])
             return rf"\frac{{\partial L}}{{\partial {inner}^{{({part})}}}}"
         tex = self.base(base)
-        if self.bold_vectors and base in _VECTOR_BASES and not tex.startswith(r"\frac"):
+        if self.bold_vectors and base in self.vectors and not tex.startswith(r"\frac"):
             tex = _bold(tex)
         if t is None:
             return tex
@@ -79,17 +80,23 @@ def _bold(tex: str) -> str:
 
 
 def make_notation(preset: str = "deck", overrides: dict[str, str] | None = None,
-                  bold_vectors: bool = False, row_convention: bool = False) -> Notation:
-    """A notation from a preset name and the problem's [notation] table (validated)."""
+                  bold_vectors: bool = False, row_convention: bool = False,
+                  names: dict[str, str] | None = None,
+                  vectors: set[str] | None = None) -> Notation:
+    """A notation from a preset name and the problem's [notation] table (validated). `names`
+    (a custom cell's, as written) replace the preset's Elman names; gradients print as
+    fractions then."""
     if preset not in PRESETS:
         raise ProblemError(f"unknown notation preset {preset!r} (expected one of: {', '.join(PRESETS)})")
-    names = dict(PRESETS[preset])
+    table = dict(PRESETS[preset]) if names is None else {
+        "x": "x", "y": "y", "l": r"\ell", "L": "L"} | names
     for key, tex in (overrides or {}).items():
-        if key not in BASES:
-            raise ProblemError(f"notation.{key} is not a symbol (expected one of: {', '.join(BASES)})")
+        if key not in table:
+            raise ProblemError(f"notation.{key} is not a symbol (expected one of: {', '.join(table)})")
         _check_safe(tex, f"notation.{key}")
-        names[key] = tex
-    return Notation(names, bold_vectors, row_convention)
+        table[key] = tex
+    return Notation(table, bold_vectors, row_convention,
+                    frozenset(_VECTOR_BASES if vectors is None else vectors))
 
 
 def _check_safe(tex: str, where: str) -> None:

@@ -52,7 +52,8 @@ def render_tex(fmt: str, doc: Document) -> str:
     """The LaTeX source of one document."""
     if fmt not in FORMATS:
         raise ProblemError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
-    template = environment().get_template(f"{fmt}.tex.j2")
+    name = f"cell_{fmt}" if doc.setup.get("equations") else fmt  # a cell of its own
+    template = environment().get_template(f"{name}.tex.j2")
     return template.render(doc=doc, setup=doc.setup, general=doc.general,
                            approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
                            max_len=LINE_LENGTH[fmt])
@@ -116,4 +117,7 @@ def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None
                 options: Options | None = None) -> str:
     """problem -> tape -> evaluation -> document data -> LaTeX, in one call."""
     ev = evaluate(unroll(problem), mode, decimals)
+    if problem.custom_cell is not None:
+        from .cell_document import build_cell
+        return render_tex(fmt, build_cell(ev, options or Options()))
     return render_tex(fmt, build(ev, options or Options()))

@@ -319,3 +319,23 @@ def test_random_custom_cells_match_torch(case):
     oracle = run_oracle(raw, step)
     assume(all(math.isfinite(v) for vs in oracle.values() for v in vs))
     assert_matches(engine, oracle)
+
+
+@pytest.mark.tex
+@pytest.mark.parametrize("stem", sorted(CELLS))
+def test_custom_worked_solution_prints_the_oracle_numbers(cli, stem, tmp_path):
+    """The PDF's summary shows L and every parameter gradient as PyTorch computes them."""
+    from texutil import pdf_text, require_tex
+    require_tex()
+    path = EXAMPLES / f"{stem}.toml"
+    run = cli("render", path, "--pdf", "--out", tmp_path)
+    assert run.code == 0, run.err
+    text = pdf_text(tmp_path / "article.pdf").replace("−", "-")
+    step, loss, output = CELLS[stem]
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    oracle = run_oracle(raw, step, loss, output)
+    summary = text[text.rindex("Summary"):]
+    for name in ["L", *(f"dL/d{w}" for w in raw["weights"])]:
+        for v in oracle[name]:
+            shown = f"{v:.4f}"
+            assert (shown if shown != "-0.0000" else "0.0000") in summary, (name, shown)

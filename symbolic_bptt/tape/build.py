@@ -247,6 +247,11 @@ class _Trees:
             else:  # a function inside a larger expression has no name of its own
                 value = Op("fn", (_function(node.fn), self.forward(node.arg)))
             at = value
+        elif node.fn.removeprefix("phi:") == "relu" and not isinstance(node.arg, Sym) \
+                and self.named.get(node) is not None:
+            # relu'(a) = 1[a > 0] = 1[relu(a) > 0] for every a: read the named value, not a
+            # compound argument written out again
+            prime, at = sp.Lambda(_Y, sp.Heaviside(_Y, 0)), Ref(self.named[node], 0)
         else:
             at = self.forward(node.arg)
         if prime.expr == prime.variables[0]:  # exp' = exp: the value itself
