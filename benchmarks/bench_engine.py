@@ -61,6 +61,37 @@ def problem_table(T: int, hidden: int = 1, seed: int = 0) -> dict:
     return {"model": model, "data": data, "weights": weights}
 
 
+LSTM_EQUATIONS = [
+    r"i_t = \sigma(W_{ii} x_t + W_{hi} h_{t-1} + b_i)",
+    r"f_t = \sigma(W_{if} x_t + W_{hf} h_{t-1} + b_f)",
+    r"g_t = \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g)",
+    r"o_t = \sigma(W_{io} x_t + W_{ho} h_{t-1} + b_o)",
+    r"c_t = f_t \odot c_{t-1} + i_t \odot g_t",
+    r"h_t = o_t \odot \tanh(c_t)",
+    r"\hat{y}_t = W_{hy} h_t + b_y",
+]
+
+
+def lstm_table(T: int, hidden: int = 4, inputs: int = 2, seed: int = 0) -> dict:
+    """An LSTM written as a custom cell (torch.nn.LSTM's gates), half_sse loss on y^_t."""
+    rnd = random.Random(seed)
+
+    def num():
+        return round(rnd.uniform(-1, 1) / 2, 2)
+
+    weights = {}
+    for gate in "ifgo":
+        weights[f"W_i{gate}"] = [[num() for _ in range(inputs)] for _ in range(hidden)]
+        weights[f"W_h{gate}"] = [[num() for _ in range(hidden)] for _ in range(hidden)]
+        weights[f"b_{gate}"] = [num() for _ in range(hidden)]
+    weights |= {"W_hy": [[num() for _ in range(hidden)]], "b_y": 0.1}
+    return {"model": {"cell": "custom", "loss": "half_sse"},
+            "cell": {"output": "y^", "equations": LSTM_EQUATIONS},
+            "data": {"x": [[num() for _ in range(inputs)] for _ in range(T)],
+                     "y": [num() for _ in range(T)]},
+            "weights": weights}
+
+
 def toml_text(table: dict) -> str:
     """The few TOML shapes problem_table uses: tables of numbers, strings and nested lists."""
     lines = []
@@ -217,6 +248,18 @@ def main() -> None:
                          "sizes": "" if "import" in label else "1-1-1"}
                         | measure_process(argv, process_repeat))
         agreement = _agreement(python, big) if has_torch else None
+        for T in (100,) if quick else (100, 1000):
+            lstm = Path(tmp) / f"lstm{T}.toml"
+            lstm.write_text(toml_text(lstm_table(T)))
+            lstm_procs = [("process: `solve lstm.toml --json` (LSTM as a custom cell)",
+                           python + ["-m", "symbolic_bptt", "solve", str(lstm), "--json"])]
+            if has_torch:
+                lstm_procs.append(("process: torch.nn.LSTM autograd (torch_lstm.py)",
+                                   python + [str(HERE / "torch_lstm.py"), str(lstm)]))
+            for label, argv in lstm_procs:
+                print(f"  {label}, T = {T} x{process_repeat} ...", file=sys.stderr, flush=True)
+                rows.append({"case": label, "T": T, "sizes": "2-4-1"}
+                            | measure_process(argv, process_repeat))
 
     print_table(rows, quick, agreement, load)
 
@@ -253,6 +296,10 @@ def print_table(rows: list[dict], quick: bool, agreement: float | None, load: tu
             notes.append(f"{r['time'] / prev['time']:.1f}x the time at T = {prev['T']}")
         if "PyTorch" in r["case"] and solve:
             notes.append(f"{r['time'] / solve['time']:.1f}x the time of solve")
+        if "torch.nn.LSTM" in r["case"]:
+            ours = find("process: `solve lstm.toml --json` (LSTM as a custom cell)", r["T"], "2-4-1")
+            if ours:
+                notes.append(f"solve takes {ours['time'] / r['time']:.2f}x this time")
         if "solve" in r["case"] or max(r["times"]) > 2 * min(r["times"]):
             notes.append("runs: " + ", ".join(f"{t:.2f}" for t in r["times"]))
         peak = "" if r["peak"] is None else f"{r['peak']:.1f}"

@@ -118,6 +118,8 @@ def instantiate(tape: Tape, rule: Rule, inputs: tuple[str, ...]):
 
 
 def _hypotheses(tape: Tape) -> list[Hypothesis]:
+    if tape.problem.custom_cell is not None:  # the catalog below is written for Elman's steps
+        return []
     m, T = tape.model, tape.T
     act = ACTIVATIONS[m.activation]
     loss = LOSSES[m.loss]

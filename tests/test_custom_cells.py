@@ -339,3 +339,60 @@ def test_custom_worked_solution_prints_the_oracle_numbers(cli, stem, tmp_path):
         for v in oracle[name]:
             shown = f"{v:.4f}"
             assert (shown if shown != "-0.0000" else "0.0000") in summary, (name, shown)
+
+
+GOOD = """[model]
+cell = "custom"
+[cell]
+output = "o"
+equations = ['h_t = \\tanh(W_{hh} h_{t-1} + W_{xh} x_t)', 'o_t = W_{hy} h_t']
+[data]
+x = [0.5, 0.1]
+y = [0.4, 0.2]
+[weights]
+W_hh = [[0.5, 0.1], [0.2, 0.3]]
+W_xh = [[0.6], [0.4]]
+W_hy = [[0.8, -0.2]]
+"""
+
+BAD = [
+    ("'o_t = W_{hy} h_t'", "'o_t = W_{hy} g_t'", "g_t is not defined by any equation"),
+    ("'h_t = \\tanh(", "'h_t = \\foo(", "unknown symbol or command '\\\\foo' at position 7"),
+    ("W_hy = [[0.8, -0.2]]", "W_hy = [[0.8, -0.2, 0.1]]", "does not fit (3 columns against 2 rows)"),
+    ("W_hy = [[0.8, -0.2]]\n", "", "missing key weights.W_hy"),
+    ("W_hy = [[0.8, -0.2]]", "W_hy = [[0.8, -0.2]]\nW_zz = 1", "unknown key weights.W_zz"),
+    ("'h_t = \\tanh(W_{hh} h_{t-1}", "'h_t = \\tanh(W_{hh} o_t", "defined later"),
+    ("'h_t = \\tanh(W_{hh} h_{t-1}", "'h_t = \\tanh(W_{hh} h_{t-2}", "t or t-1 only"),
+    ('output = "o"', 'output = "q"', "output = 'q' is not a quantity"),
+    ("'o_t = W_{hy} h_t'", "'o_t = W_{hy} h_t', 'h_t = x_t'", "h_t is defined twice"),
+    ("x_t)'", "y_t)'", "the target y_t is read by the loss"),
+    ('cell = "custom"', 'cell = "nope"', 'a [cell] table needs model.cell = "custom"'),
+    ('cell = "custom"', 'cell = "custom"\nhidden_size = 2', "model.hidden_size is for the elman"),
+    ("x = [0.5, 0.1]", "x = [0.5, 0.1]\nc0 = [1, 2]", "unknown key data.c0"),
+]
+
+
+@pytest.mark.parametrize("old, new, message", BAD, ids=[m for _, _, m in BAD])
+def test_a_bad_cell_is_one_error_line_and_exit_2(cli, tmp_path, old, new, message):
+    assert old in GOOD
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
+    run = cli("solve", path)
+    assert run.code == 2, run.out
+    assert run.err.count("\n") == 1 and run.err.startswith("symbolic-bptt: error: "), run.err
+    assert message in run.err, run.err
+
+
+def test_the_good_cell_solves_and_a_cell_file_is_the_same(cli, tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    inline = cli("solve", path, "--json")
+    assert inline.code == 0, inline.err
+    cell = GOOD[GOOD.index("[cell]"):GOOD.index("[data]")]
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "cells" / "mine.toml").write_text(cell, encoding="utf-8")
+    path.write_text(GOOD.replace('cell = "custom"', 'cell = "cells/mine.toml"').replace(cell, ""),
+                    encoding="utf-8")
+    from_file = cli("solve", path, "--json")
+    assert from_file.code == 0, from_file.err
+    assert from_file.json() == inline.json()

@@ -253,6 +253,12 @@ class _Shapes:
     def fail(self, message: str) -> ProblemError:
         return ProblemError(f"{self.where}: {message}")
 
+    def learn(self, nodes: list[Node], shape: Shape) -> None:
+        """A state read where a vector of `shape` is needed has that size."""
+        for n in nodes:
+            if isinstance(n, Sym) and n.lag is not None and shape[1] == 1:
+                self.sizes.setdefault(n.name, shape[0])
+
     def of(self, node: Node) -> Shape | None:
         if isinstance(node, Num):
             return (1, 1)
@@ -270,12 +276,19 @@ class _Shapes:
                 a, b = sorted(known)[:2]
                 raise self.fail(f"cannot add a {_dims(a)} and a {_dims(b)}")
             if None in shapes:
-                return None
+                if len(known) != 1:
+                    return None
+                self.learn([t for t, s in zip(node.terms, shapes) if s is None], next(iter(known)))
+                return next(iter(known))  # the unknown terms must match it (checked at the end)
             return known.pop() if known else (1, 1)
         if isinstance(node, Had):
             a, b = self.of(node.left), self.of(node.right)
             if a is None or b is None:
-                return a if b == (1, 1) else b if a == (1, 1) else None
+                shape = a if b is None else b
+                if shape is None or shape == (1, 1):
+                    return None
+                self.learn([node.left if a is None else node.right], shape)
+                return shape
             if a != b and (1, 1) not in (a, b):
                 if self.where:
                     raise self.fail(f"\\odot needs equal shapes, got {_dims(a)} and {_dims(b)}")
