@@ -65,8 +65,9 @@ def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: in
     return out
 
 
-def build_cell(ev: Evaluation, options: Options = Options()) -> Document:
+def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     """The document data for an evaluated problem of any cell."""
+    options = options or Options()
     tape = ev.tape
     p = tape.problem
     cell = p.cell

@@ -93,4 +93,4 @@ def _weights(table: dict[str, Any], cell: Cell, number, show):
     return weights, vectors
 
 
-__all__ = ["parse_custom", "INPUT"]
+__all__ = ["INPUT", "parse_custom"]

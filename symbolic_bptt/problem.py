@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ProblemError
 from .files import parse_toml, read_text
-from .model.cell import INPUT, Cell, bind, infer_shapes, load_cell, shipped_cells
+from .model.cell import INPUT, Cell, bind, infer_shapes, load_cell
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")

@@ -15,8 +15,21 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..files import parse_toml, read_text
-from .equations import Call, Equation, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, parse_equation
-from .equations import children, symbols
+from .equations import (
+    Call,
+    Equation,
+    Had,
+    Neg,
+    Node,
+    Num,
+    Pow,
+    Prod,
+    Sum,
+    Sym,
+    children,
+    parse_equation,
+    symbols,
+)
 
 INPUT, TARGET = "x", "y"
 CELL_KEYS = {"output", "equations", "biases", "description"}

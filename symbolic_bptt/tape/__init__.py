@@ -5,8 +5,17 @@ of a problem from its cell's equations, deriving the backward steps.
 """
 
 from .build import unroll
-from .rules import (ExplicitOps, MatrixDisplayOps, Quantity, Rule, ScalarDisplayOps, Step, Tape,
-                    make_rule, rule_display)
+from .rules import (
+                    ExplicitOps,
+                    MatrixDisplayOps,
+                    Quantity,
+                    Rule,
+                    ScalarDisplayOps,
+                    Step,
+                    Tape,
+                    make_rule,
+                    rule_display,
+)
 
 __all__ = ["ExplicitOps", "MatrixDisplayOps", "Quantity", "Rule", "ScalarDisplayOps", "Step",
            "Tape", "make_rule", "rule_display", "unroll"]
