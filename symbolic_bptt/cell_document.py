@@ -76,20 +76,17 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
     by_name = tape.by_name
     shown = shown_steps(T, options)
-    rule_t = 2 if T >= 3 else 1  # a step whose backward rules have every path (t < T)
     setup = {
         "scalar": p.model.is_scalar,
         "cell": escape_text(cell.description) if cell.description else
         "A recurrent cell defined by its equations",
         "equations": [general_rule(ev, notation, f"{q}_1") for q in cell.quantities],
-        "backward": [general_rule(ev, notation, f"dL/d{q}_{min(rule_t, T)}")
-                     for q in reversed(cell.quantities)],
+        # at t = 1 < T every path back is present; the rules of t = T follow when they differ
+        "backward": [general_rule(ev, notation, f"dL/d{q}_1") for q in reversed(cell.quantities)],
         "backward_last": [general_rule(ev, notation, f"dL/d{q}_{T}")
                           for q in reversed(cell.quantities)
-                          if T > 1 and tape.by_name[f"dL/d{q}_{T}"].kind
-                          != tape.by_name[f"dL/d{q}_{min(rule_t, T)}"].kind],
-        "loss_latex": _loss_latex(ev, notation).replace(
-            notation.symbol("o_t"), notation.symbol(f"{cell.output}_t")),
+                          if by_name[f"dL/d{q}_{T}"].kind != by_name[f"dL/d{q}_1"].kind],
+        "loss_latex": _loss_latex(ev, notation, cell.output),
         "weights": [(notation.symbol(w), fmt.value(w)) for w in p.weights],
         "initial": [(notation.symbol(f"{s}_0"), fmt.value(f"{s}_0")) for s in cell.states],
         "data": [(t, fmt.value(f"{INPUT}_{t}"), fmt.value(f"{TARGET}_{t}"))

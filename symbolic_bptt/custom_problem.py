@@ -6,35 +6,35 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ProblemError
-from .model.cell import INPUT, Cell, bind, infer_shapes
+from .model.cell import Cell, bind, infer_shapes
+from .problem import (
+    Model,
+    Problem,
+    _common,
+    _no_unknown,
+    _number,
+    _parse_model,
+    _show,
+    _vector,
+    sequences,
+    targets,
+)
 
 
-def parse_custom(raw: dict[str, Any], name: str, cell: Cell, parse_model, common):
+def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
     """Validate a problem over `cell` (shipped by name, a file, or the [cell] table)."""
-    from .problem import Model, Problem, _class_index, _no_unknown, _number, _show, _vector
-
     table = dict(raw["model"])
     sized = [k for k in ("input_size", "hidden_size", "output_size") if k in table]
     if sized:
         raise ProblemError(f"model.{sized[0]} is for the elman cell; the sizes of cell "
                            f"{cell.name!r} come from its equations and [weights]")
-    model = parse_model(table)
+    model = _parse_model(table)
     bound = bind(cell, model.activation, model.bias)
-    weights, vectors = _weights(raw["weights"], bound, _number, _show)
+    weights, vectors = _weights(raw["weights"], bound)
     data = raw["data"]
     states = {f"{s}0": s for s in bound.states}
     _no_unknown(data, {"x", "y", *states}, "data.")
-    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
-        if key not in data:
-            raise ProblemError(f"missing key data.{key} ({what})")
-        if not isinstance(data[key], list):
-            raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
-    x_raw, y_raw = data["x"], data["y"]
-    if not x_raw:
-        raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
-    if len(x_raw) != len(y_raw):
-        raise ProblemError(
-            f"data.x has {len(x_raw)} entries but data.y has {len(y_raw)}: need one target per input")
+    x_raw, y_raw = sequences(data)
     size = len(x_raw[0]) if isinstance(x_raw[0], list) else 1
     x = tuple(_vector(v, size, f"data.x[{t}]") for t, v in enumerate(x_raw))
     params = {n: (len(w), len(w[0])) for n, w in weights.items()}
@@ -46,22 +46,19 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell, parse_model, common
     initial = {s: _vector(data.get(k, 0.0), shapes[s][0], f"data.{k}", broadcast=True)
                for k, s in states.items()}
     out = shapes[bound.output][0]
-    if model.loss == "cross_entropy":
-        if out < 2:
-            raise ProblemError(f"model.loss = \"cross_entropy\" needs an output of 2 or more "
-                               f"classes, but {bound.output}_t has {out} entry")
-        y = tuple(_class_index(v, out, f"data.y[{t}]") for t, v in enumerate(y_raw))
-    else:
-        y = tuple(_vector(v, out, f"data.y[{t}]") for t, v in enumerate(y_raw))
+    if model.loss == "cross_entropy" and out < 2:
+        raise ProblemError(f"model.loss = \"cross_entropy\" needs an output of 2 or more "
+                           f"classes, but {bound.output}_t has {out} entry")
+    y = targets(y_raw, model.loss, out)
     dims = [d for s in (*shapes.values(), *params.values()) for d in s]
     model = Model(cell=model.cell, activation=model.activation, input_size=size,
                   hidden_size=max(dims + [size]), output_size=out, bias=model.bias,
                   loss=model.loss)
     return Problem(model=model, x=x, y=y, h0=(), weights=weights, name=name, custom_cell=cell,
-                   initial=initial, vectors=frozenset(vectors), **common(raw))
+                   initial=initial, vectors=frozenset(vectors), **_common(raw))
 
 
-def _weights(table: dict[str, Any], cell: Cell, number, show):
+def _weights(table: dict[str, Any], cell: Cell) -> tuple[dict, list[str]]:
     """Every parameter of the cell: a number, a list (a vector) or a list of rows (a matrix)."""
     unknown = sorted(set(table) - set(cell.parameters))
     if unknown:
@@ -75,22 +72,20 @@ def _weights(table: dict[str, Any], cell: Cell, number, show):
                                " or a list of rows)")
         value = table[p]
         if not isinstance(value, list):
-            weights[p] = ((number(value, where),),)
+            weights[p] = ((_number(value, where),),)
         elif value and all(isinstance(r, list) for r in value):
             cols = len(value[0])
             if cols == 0 or any(len(r) != cols for r in value):
                 raise ProblemError(f"{where} must be a matrix: rows of equal length, got "
-                                   f"{show(value)}")
-            weights[p] = tuple(tuple(number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r))
+                                   f"{_show(value)}")
+            weights[p] = tuple(tuple(_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r))
                                for i, r in enumerate(value))
         elif value and not any(isinstance(r, list) for r in value):
-            weights[p] = tuple((number(v, f"{where}[{i}]"),) for i, v in enumerate(value))
+            weights[p] = tuple((_number(v, f"{where}[{i}]"),) for i, v in enumerate(value))
             if len(value) > 1:
                 vectors.append(p)
         else:
             raise ProblemError(f"{where} must be a number, a list of numbers or a list of rows,"
-                               f" got {show(value)}")
+                               f" got {_show(value)}")
     return weights, vectors
 
-
-__all__ = ["INPUT", "parse_custom"]

@@ -316,9 +316,10 @@ def _generic(ev: Evaluation, n: Notation, kind: str, names: list[str]) -> str:
     return f"{n.symbol(lhs)} = {latex_out.formula(expr, n)}"
 
 
-def _loss_latex(ev: Evaluation, n: Notation) -> str:
+def _loss_latex(ev: Evaluation, n: Notation, output: str = "o") -> str:
+    """The loss as a sentence's formula, over the quantity `output` the loss reads."""
     loss = LOSSES[ev.tape.model.loss]
-    o, y = n.symbol("o_t"), n.symbol("y_t")
+    o, y = n.symbol(f"{output}_t"), n.symbol("y_t")
     scale = {"half_sse": r"\frac{1}{2}", "sse": "", "mse": r"\frac{1}{T}",
              "cross_entropy": r"\frac{1}{T}"}[loss.name]
     if loss.name == "cross_entropy":

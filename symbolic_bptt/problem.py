@@ -155,29 +155,15 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
                            f" to a .toml cell file), got {_show(cell_spec)}")
     if cell_spec != "elman":
         from .custom_problem import parse_custom
-        return parse_custom(raw, name, load_cell(cell_spec, raw.get("cell"), base),
-                            _parse_model, _common)
+        return parse_custom(raw, name, load_cell(cell_spec, raw.get("cell"), base))
     if "cell" in raw:
         raise ProblemError('a [cell] table needs model.cell = "custom" (the default is "elman")')
     model = _parse_model(raw["model"])
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
-    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
-        if key not in data:
-            raise ProblemError(f"missing key data.{key} ({what})")
-        if not isinstance(data[key], list):
-            raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
-    x_raw, y_raw = data["x"], data["y"]
-    if len(x_raw) == 0:
-        raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
-    if len(x_raw) != len(y_raw):
-        raise ProblemError(
-            f"data.x has {len(x_raw)} entries but data.y has {len(y_raw)}: need one target per input")
+    x_raw, y_raw = sequences(data)
     x = tuple(_vector(v, model.input_size, f"data.x[{t}]") for t, v in enumerate(x_raw))
-    if model.loss == "cross_entropy":
-        y = tuple(_class_index(v, model.output_size, f"data.y[{t}]") for t, v in enumerate(y_raw))
-    else:
-        y = tuple(_vector(v, model.output_size, f"data.y[{t}]") for t, v in enumerate(y_raw))
+    y = targets(y_raw, model.loss, model.output_size)
     # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
     # whose W_hh could not match it anyway.
     weights = _parse_weights(raw["weights"], model)
@@ -202,6 +188,29 @@ def _common(raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(v, str):
             raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
     return {"arithmetic": arithmetic, "notation": dict(notation), **text}
+
+
+def sequences(data: dict[str, Any]) -> tuple[list, list]:
+    """data.x and data.y as lists of equal, nonzero length."""
+    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
+        if key not in data:
+            raise ProblemError(f"missing key data.{key} ({what})")
+        if not isinstance(data[key], list):
+            raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
+    x_raw, y_raw = data["x"], data["y"]
+    if len(x_raw) == 0:
+        raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
+    if len(x_raw) != len(y_raw):
+        raise ProblemError(
+            f"data.x has {len(x_raw)} entries but data.y has {len(y_raw)}: need one target per input")
+    return x_raw, y_raw
+
+
+def targets(y_raw: list, loss: str, size: int) -> tuple[Vector, ...]:
+    """The targets: vectors of `size`, or class indices made one-hot for cross-entropy."""
+    if loss == "cross_entropy":
+        return tuple(_class_index(v, size, f"data.y[{t}]") for t, v in enumerate(y_raw))
+    return tuple(_vector(v, size, f"data.y[{t}]") for t, v in enumerate(y_raw))
 
 
 _TABLES = {

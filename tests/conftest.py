@@ -21,6 +21,15 @@ CUSTOM_FILES = [p for p in _PROBLEMS if 'cell = "custom"' in p.read_text(encodin
 PROBLEM_FILES = [p for p in _PROBLEMS if p not in CUSTOM_FILES]
 
 
+def flat(value) -> list[float]:
+    """A `solve --json` value (number, list, rows) as a flat row-major list of floats."""
+    if isinstance(value, list):
+        return [v for item in value for v in flat(item)]
+    if isinstance(value, dict):  # exact mode: {"value": ..., "exact": ...}
+        return [float(value["value"])]
+    return [float(value)]
+
+
 @dataclass
 class Run:
     code: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import CUSTOM_FILES, EXAMPLES
+from conftest import CUSTOM_FILES, EXAMPLES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -24,14 +24,6 @@ from symbolic_bptt.tape import unroll
 torch = pytest.importorskip("torch")
 F64 = torch.float64
 REL, ABS = 1e-9, 1e-12
-
-
-def flat(value) -> list[float]:
-    if isinstance(value, list):
-        return [v for item in value for v in flat(item)]
-    if isinstance(value, dict):
-        return [float(value["value"])]
-    return [float(value)]
 
 
 def col(values) -> torch.Tensor:
@@ -147,70 +139,52 @@ def test_custom_example_matches_torch(cli, stem):
     assert_matches(run.json()["quantities"], run_oracle(raw, step, loss, output))
 
 
-def _module_gradients(module, raw: dict, head) -> tuple[list, dict]:
-    """h_t and dL/d(weights) of a torch.nn recurrent module with the file's weights stacked in."""
-    d = raw["data"]
+def assert_matches_module(cli, stem: str, module, stacks: dict[str, list[str]], bias: bool):
+    """The file's weights stacked into a torch.nn recurrent module (its parameter -> our names,
+    in the module's gate order; bias_hh zero where the file has none), then h_t and the
+    gradient of every stacked weight, by the module's autograd, against `solve`."""
+    path = EXAMPLES / f"{stem}.toml"
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    w, d = raw["weights"], raw["data"]
+    with torch.no_grad():
+        module.bias_hh_l0.zero_()
+        for tensor, names in stacks.items():
+            rows = [row for n in names for row in w[n]]
+            getattr(module, tensor).copy_(torch.tensor(rows, dtype=F64))
+    W_hy = torch.tensor(w["W_hy"], dtype=F64)
     x = torch.tensor(d["x"], dtype=F64).reshape(len(d["x"]), 1, -1)
     y = torch.tensor(d["y"], dtype=F64).reshape(-1)
     init = tuple(torch.tensor(d[k], dtype=F64).reshape(1, 1, -1) for k in ("h0", "c0") if k in d)
     hs, _ = module(x, init if len(init) > 1 else init[0])
-    L = 0.5 * ((head(hs.reshape(len(d["x"]), -1)) - y) ** 2).sum()
-    L.backward()
-    return hs.detach().reshape(len(d["x"]), -1).tolist(), {
-        n: p.grad for n, p in module.named_parameters()}
-
-
-def _blocks(grad: torch.Tensor, names: list[str]) -> dict[str, list[float]]:
-    size = grad.shape[0] // len(names)
-    return {n: grad[k * size:(k + 1) * size].flatten().tolist() for k, n in enumerate(names)}
+    hs = hs.reshape(len(d["x"]), -1)
+    out = (hs @ W_hy.T).reshape(-1) + (w["b_y"] if bias else 0.0)
+    (0.5 * ((out - y) ** 2).sum()).backward()
+    q = cli("solve", path, "--json").json()["quantities"]
+    for t, h in enumerate(hs.detach().tolist(), start=1):
+        assert q[f"h_{t}"] == pytest.approx(h, rel=REL, abs=ABS)
+    grads = dict(module.named_parameters())
+    for tensor, names in stacks.items():
+        grad = grads[tensor].grad
+        size = grad.shape[0] // len(names)
+        for k, name in enumerate(names):
+            value = grad[k * size:(k + 1) * size].flatten().tolist()
+            assert flat(q[f"dL/d{name}"]) == pytest.approx(value, rel=REL, abs=ABS), name
 
 
 def test_lstm_custom_cell_matches_torch_nn_lstm(cli):
     """The same numbers from torch.nn.LSTM itself: weights stacked as weight_ih_l0 (i, f, g, o)."""
-    path = EXAMPLES / "lstm_custom.toml"
-    raw = parse_toml(path.read_text(encoding="utf-8"))
-    w = raw["weights"]
-    module = torch.nn.LSTM(2, 2, dtype=F64)
-    with torch.no_grad():
-        module.weight_ih_l0.copy_(torch.tensor(w["W_ii"] + w["W_if"] + w["W_ig"] + w["W_io"], dtype=F64))
-        module.weight_hh_l0.copy_(torch.tensor(w["W_hi"] + w["W_hf"] + w["W_hg"] + w["W_ho"], dtype=F64))
-        module.bias_ih_l0.copy_(torch.tensor(w["b_i"] + w["b_f"] + w["b_g"] + w["b_o"], dtype=F64))
-        module.bias_hh_l0.zero_()
-    W_hy = torch.tensor(w["W_hy"], dtype=F64)
-    hs, grads = _module_gradients(module, raw, lambda h: (h @ W_hy.T).reshape(-1) + w["b_y"])
-    q = cli("solve", path, "--json").json()["quantities"]
-    for t, h in enumerate(hs, start=1):
-        assert q[f"h_{t}"] == pytest.approx(h, rel=REL, abs=ABS)
-    gates = ["W_ii", "W_if", "W_ig", "W_io"]
-    expected = (_blocks(grads["weight_ih_l0"], gates)
-                | _blocks(grads["weight_hh_l0"], ["W_hi", "W_hf", "W_hg", "W_ho"])
-                | _blocks(grads["bias_ih_l0"], ["b_i", "b_f", "b_g", "b_o"]))
-    for name, value in expected.items():
-        assert flat(q[f"dL/d{name}"]) == pytest.approx(value, rel=REL, abs=ABS), name
+    assert_matches_module(cli, "lstm_custom", torch.nn.LSTM(2, 2, dtype=F64), {
+        "weight_ih_l0": ["W_ii", "W_if", "W_ig", "W_io"],
+        "weight_hh_l0": ["W_hi", "W_hf", "W_hg", "W_ho"],
+        "bias_ih_l0": ["b_i", "b_f", "b_g", "b_o"]}, bias=True)
 
 
 def test_gru_custom_cell_matches_torch_nn_gru(cli):
     """The same numbers from torch.nn.GRU itself: weights stacked as weight_ih_l0 (r, z, n)."""
-    path = EXAMPLES / "gru_custom.toml"
-    raw = parse_toml(path.read_text(encoding="utf-8"))
-    w = raw["weights"]
-    module = torch.nn.GRU(1, 2, dtype=F64)
-    with torch.no_grad():
-        module.weight_ih_l0.copy_(torch.tensor(w["W_ir"] + w["W_iz"] + w["W_in"], dtype=F64))
-        module.weight_hh_l0.copy_(torch.tensor(w["W_hr"] + w["W_hz"] + w["W_hn"], dtype=F64))
-        module.bias_ih_l0.copy_(torch.tensor(w["b_ir"] + w["b_iz"] + w["b_in"], dtype=F64))
-        module.bias_hh_l0.copy_(torch.tensor(w["b_hr"] + w["b_hz"] + w["b_hn"], dtype=F64))
-    W_hy = torch.tensor(w["W_hy"], dtype=F64)
-    hs, grads = _module_gradients(module, raw, lambda h: (h @ W_hy.T).reshape(-1))
-    q = cli("solve", path, "--json").json()["quantities"]
-    for t, h in enumerate(hs, start=1):
-        assert q[f"h_{t}"] == pytest.approx(h, rel=REL, abs=ABS)
-    expected = (_blocks(grads["weight_ih_l0"], ["W_ir", "W_iz", "W_in"])
-                | _blocks(grads["weight_hh_l0"], ["W_hr", "W_hz", "W_hn"])
-                | _blocks(grads["bias_ih_l0"], ["b_ir", "b_iz", "b_in"])
-                | _blocks(grads["bias_hh_l0"], ["b_hr", "b_hz", "b_hn"]))
-    for name, value in expected.items():
-        assert flat(q[f"dL/d{name}"]) == pytest.approx(value, rel=REL, abs=ABS), name
+    assert_matches_module(cli, "gru_custom", torch.nn.GRU(1, 2, dtype=F64), {
+        "weight_ih_l0": ["W_ir", "W_iz", "W_in"], "weight_hh_l0": ["W_hr", "W_hz", "W_hn"],
+        "bias_ih_l0": ["b_ir", "b_iz", "b_in"], "bias_hh_l0": ["b_hr", "b_hz", "b_hn"]},
+        bias=False)
 
 
 # ---------------------------------------------------------------------------------------------

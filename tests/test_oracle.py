@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, PROBLEM_FILES
+from conftest import EXAMPLES, PROBLEM_FILES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from problems import problems
 
@@ -35,15 +35,6 @@ SETTINGS = settings(max_examples=40, deadline=None,
 
 SCALE = {"half_sse": lambda T: 0.5, "sse": lambda T: 1.0, "mse": lambda T: 1.0 / T,
          "cross_entropy": lambda T: 1.0 / T}
-
-
-def flat(value) -> list[float]:
-    """A JSON value (number, list, rows) as a flat row-major list of floats."""
-    if isinstance(value, list):
-        return [v for item in value for v in flat(item)]
-    if isinstance(value, dict):  # exact mode: {"value": ..., "exact": ...}
-        return [float(value["value"])]
-    return [float(value)]
 
 
 def assert_close(engine: dict[str, object], oracle: dict[str, list[float]], rel=REL, abs_=ABS):

@@ -19,7 +19,7 @@ import sympy as sp
 from ..display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
 from ..model import ACTIVATIONS, LOSSES, loss_gradient, scaled
 from ..model.cell import INPUT, TARGET, Cell
-from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym
+from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from ..problem import Problem
 from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape, make_rule
 
@@ -128,7 +128,6 @@ class _Trees:
     """The forward tree of every equation, and the derivation of its backward contributions."""
 
     def __init__(self, cell: Cell, shapes: dict[str, tuple[int, int]]):
-        self.cell = cell
         self.shapes = shapes
         self.named = {e.rhs: e.lhs for e in cell.equations if isinstance(e.rhs, Call)}
 
@@ -242,11 +241,9 @@ class _Trees:
         prime, in_value = _prime(node.fn)
         if in_value:
             name = self.named.get(node)
-            if name is not None and self.cell.equation(name).rhs == node:
-                value = Ref(name, 0)
-            else:  # a function inside a larger expression has no name of its own
-                value = Op("fn", (_function(node.fn), self.forward(node.arg)))
-            at = value
+            # a function inside a larger expression has no name of its own: written out again
+            at = Ref(name, 0) if name is not None else Op(
+                "fn", (_function(node.fn), self.forward(node.arg)))
         elif node.fn.removeprefix("phi:") == "relu" and not isinstance(node.arg, Sym) \
                 and self.named.get(node) is not None:
             # relu'(a) = 1[a > 0] = 1[relu(a) > 0] for every a: read the named value, not a
@@ -260,7 +257,6 @@ class _Trees:
 
     @staticmethod
     def _reads(node: Node, target: Sym) -> bool:
-        from ..model.equations import symbols
         return target in symbols(node)
 
 
@@ -389,14 +385,9 @@ def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
     out = []
     for lag in (0, 1):
         for e in cell.equations:
-            if Sym(q, lag) in _symbols(e.rhs):
+            if Sym(q, lag) in symbols(e.rhs):
                 out.append((lag, e, Sym(q, lag)))
     return out
-
-
-def _symbols(node):
-    from ..model.equations import symbols
-    return symbols(node)
 
 
 def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str]) -> None:
