@@ -107,8 +107,8 @@ def toml_text(table: dict) -> str:
 
 def work_tape(T: int, hidden: int, mode: str):
     sys.path.insert(0, str(ROOT))
-    from symbolic_bptt.arithmetic import evaluate
-    from symbolic_bptt.problem import parse_problem
+    from symbolic_bptt.evaluate.arithmetic import evaluate
+    from symbolic_bptt.inputs.problem import parse_problem
     from symbolic_bptt.tape import unroll
 
     problem = parse_problem(problem_table(T, hidden))

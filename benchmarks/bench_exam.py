@@ -39,9 +39,9 @@ def run(args: list[str]) -> float:
 
 def stages(n: int, out: Path) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from symbolic_bptt.exam import draw_exam, outputs
-    from symbolic_bptt.exam_spec import load_spec
-    from symbolic_bptt.files import write_atomic
+    from symbolic_bptt.exam.spec import load_spec
+    from symbolic_bptt.exam.write import draw_exam, outputs
+    from symbolic_bptt.inputs.files import write_atomic
 
     t0 = time.perf_counter()
     exam = draw_exam(load_spec(EXAM), n)
@@ -80,7 +80,7 @@ def main() -> None:
         source = (tmp / "pdf" / "variants" / "01-key.tex").read_text(encoding="utf-8")
         start = time.perf_counter()
         sys.path.insert(0, str(ROOT))
-        from symbolic_bptt.render import publish
+        from symbolic_bptt.documents.render import publish
         publish(source, one / "key.tex", pdf=True)
         alone = time.perf_counter() - start
         print(f"3 versions with --pdf: {len(pdfs)} PDFs in {pdf_wall:.2f} s on {cores} cores "

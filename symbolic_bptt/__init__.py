@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import ProblemError
-from .problem import Problem, load_problem, parse_problem
+from .inputs.problem import Problem, load_problem, parse_problem
 
 __all__ = ["Problem", "ProblemError", "load_problem", "parse_problem"]
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from symbolic_bptt.cli import main
+from symbolic_bptt.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from hypothesis import strategies as st
 
-from symbolic_bptt.problem import ACTIVATIONS, LOSSES, Problem, parse_problem
+from symbolic_bptt.inputs.problem import ACTIVATIONS, LOSSES, Problem, parse_problem
 
 Sizes = tuple[int, int, int]  # input_size, hidden_size, output_size
 

@@ -8,8 +8,8 @@ import math
 import pytest
 from conftest import EXAMPLES, solve
 
-from symbolic_bptt.arithmetic import EXACT_BUDGET, evaluate, round_half_up
-from symbolic_bptt.problem import load_problem, parse_problem
+from symbolic_bptt.evaluate.arithmetic import EXACT_BUDGET, evaluate, round_half_up
+from symbolic_bptt.inputs.problem import load_problem, parse_problem
 from symbolic_bptt.tape import unroll
 
 

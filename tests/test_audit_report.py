@@ -8,11 +8,11 @@ import pytest
 from conftest import EXAMPLES
 from texutil import pdf_text, require_tex
 
-from symbolic_bptt.audit_report import audit_document
-from symbolic_bptt.check import check
-from symbolic_bptt.claims import load_claims
-from symbolic_bptt.problem import load_problem
-from symbolic_bptt.render import render_tex
+from symbolic_bptt.audit.check import check
+from symbolic_bptt.audit.report import audit_document
+from symbolic_bptt.documents.render import render_tex
+from symbolic_bptt.inputs.claims import load_claims
+from symbolic_bptt.inputs.problem import load_problem
 from symbolic_bptt.tape import unroll
 
 

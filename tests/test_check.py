@@ -17,12 +17,12 @@ from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbolic_bptt.arithmetic import evaluate
-from symbolic_bptt.check import check
-from symbolic_bptt.claims import parse_claims
-from symbolic_bptt.mistakes import CODES
-from symbolic_bptt.problem import load_problem, parse_problem
-from symbolic_bptt.solution import shaped
+from symbolic_bptt.audit.catalog import CODES
+from symbolic_bptt.audit.check import check
+from symbolic_bptt.evaluate.arithmetic import evaluate
+from symbolic_bptt.evaluate.solution import shaped
+from symbolic_bptt.inputs.claims import parse_claims
+from symbolic_bptt.inputs.problem import load_problem, parse_problem
 from symbolic_bptt.tape import unroll
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from conftest import EXAMPLES
 
-from symbolic_bptt.claims import parse_claims
 from symbolic_bptt.errors import ProblemError
-from symbolic_bptt.problem import load_problem, parse_problem
+from symbolic_bptt.inputs.claims import parse_claims
+from symbolic_bptt.inputs.problem import load_problem, parse_problem
 from symbolic_bptt.tape import unroll
 
 VECTOR = {

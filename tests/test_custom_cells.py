@@ -15,10 +15,10 @@ from conftest import CUSTOM_FILES, EXAMPLES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from symbolic_bptt.arithmetic import evaluate
-from symbolic_bptt.files import parse_toml
-from symbolic_bptt.problem import parse_problem
-from symbolic_bptt.solution import quantities
+from symbolic_bptt.evaluate.arithmetic import evaluate
+from symbolic_bptt.evaluate.solution import quantities
+from symbolic_bptt.inputs.files import parse_toml
+from symbolic_bptt.inputs.problem import parse_problem
 from symbolic_bptt.tape import unroll
 
 torch = pytest.importorskip("torch")

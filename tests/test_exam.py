@@ -15,14 +15,14 @@ import pytest
 from conftest import EXAMPLES
 from texutil import pdf_text, require_tex
 
-from symbolic_bptt.check import check
-from symbolic_bptt.claims import parse_claims
+from symbolic_bptt.audit.check import check
+from symbolic_bptt.cli.progress import ProgressBar
 from symbolic_bptt.errors import ProblemError
-from symbolic_bptt.exam import CSV_COLUMNS, draw_exam, key_csv, key_json, outputs
-from symbolic_bptt.exam_spec import CODES, load_spec, parse_spec
-from symbolic_bptt.moodle import moodle_xml
-from symbolic_bptt.problem import load_problem
-from symbolic_bptt.progress import ProgressBar
+from symbolic_bptt.exam.moodle import moodle_xml
+from symbolic_bptt.exam.spec import CODES, load_spec, parse_spec
+from symbolic_bptt.exam.write import CSV_COLUMNS, draw_exam, key_csv, key_json, outputs
+from symbolic_bptt.inputs.claims import parse_claims
+from symbolic_bptt.inputs.problem import load_problem
 from symbolic_bptt.tape import unroll
 
 EXAM = EXAMPLES / "exam.toml"
@@ -494,7 +494,7 @@ def test_question_and_key_pdfs(cli, tmp_path):
 @pytest.mark.parametrize("config", ["sigmoid-mse-vector-bias", "identity-cross_entropy"])
 def test_vector_and_bias_exams_compile(config, tmp_path):
     require_tex()
-    from symbolic_bptt.exam import write_exam
+    from symbolic_bptt.exam.write import write_exam
 
     exam = draw_exam(config_spec(config), 1)
     written = write_exam(exam, tmp_path, pdf=True)
@@ -506,7 +506,7 @@ def test_vector_and_bias_exams_compile(config, tmp_path):
 
 def test_seeds_are_random_looking():
     """Version seeds come from the run seed's stream, one per draw."""
-    from symbolic_bptt.exam_draw import seed_stream
+    from symbolic_bptt.exam.draw import seed_stream
 
     stream = seed_stream(3)
     seeds = [next(stream) for _ in range(5)]

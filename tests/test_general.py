@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 from problems import random_problem
 
-from symbolic_bptt import general as g
-from symbolic_bptt.arithmetic import evaluate
-from symbolic_bptt.problem import Model
+from symbolic_bptt.tape import general as g
+from symbolic_bptt.evaluate.arithmetic import evaluate
+from symbolic_bptt.inputs.problem import Model
 from symbolic_bptt.tape import Tape, unroll
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
@@ -181,7 +181,7 @@ def test_deck_expansion_misses_the_deck_example_gradient():
     """On the deck's own tanh example the expansion gives a different dL/dh_1."""
     from conftest import EXAMPLES
 
-    from symbolic_bptt.problem import load_problem
+    from symbolic_bptt.inputs.problem import load_problem
 
     tape = unroll(load_problem(EXAMPLES / "deck.toml"))
     values = evaluate(tape, "float").values

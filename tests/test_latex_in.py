@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from symbolic_bptt.errors import ProblemError
-from symbolic_bptt.formula_ast import (
+from symbolic_bptt.formulas.formula_ast import (
     Formula,
     Mul,
     Pow,
@@ -14,8 +14,8 @@ from symbolic_bptt.formula_ast import (
     Transpose,
     index_symbol,
 )
-from symbolic_bptt.latex_in import read_latex
-from symbolic_bptt.sympy_in import read_sympy
+from symbolic_bptt.formulas.latex_in import read_latex
+from symbolic_bptt.formulas.sympy_in import read_sympy
 
 # The deck's section-2 formulas (d2l notation, bold symbols) and section-3 formulas, as printed.
 DECK = {

@@ -17,9 +17,9 @@ from conftest import EXAMPLES, PROBLEM_FILES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from problems import problems
 
-from symbolic_bptt.arithmetic import evaluate
-from symbolic_bptt.problem import Problem, load_problem, weight_shapes
-from symbolic_bptt.solution import quantities
+from symbolic_bptt.evaluate.arithmetic import evaluate
+from symbolic_bptt.evaluate.solution import quantities
+from symbolic_bptt.inputs.problem import Problem, load_problem, weight_shapes
 from symbolic_bptt.tape import unroll
 
 try:

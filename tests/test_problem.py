@@ -319,7 +319,7 @@ def test_end_to_end_a_malformed_file_is_exit_2_and_one_line(cli, tmp_path, name,
 def test_problem_errors_raise_problem_error_not_anything_else():
     """The library entry point: parse_problem raises ProblemError with the same message."""
     from symbolic_bptt.errors import ProblemError
-    from symbolic_bptt.problem import parse_problem
+    from symbolic_bptt.inputs.problem import parse_problem
 
     with pytest.raises(ProblemError, match=r"weights\.W_hh\[1\]\[0\] must be a number"):
         parse_problem(changed(VECTOR, {"weights.W_hh.1.0": "0.5"}))

@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 from problems import random_problem
 
-from symbolic_bptt import general as g
-from symbolic_bptt.arithmetic import parameter_values, to_rational
-from symbolic_bptt.problem import Problem, weight_shapes
+from symbolic_bptt.tape import general as g
+from symbolic_bptt.evaluate.arithmetic import parameter_values, to_rational
+from symbolic_bptt.inputs.problem import Problem, weight_shapes
 from symbolic_bptt.tape import Tape, unroll
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")

@@ -12,9 +12,9 @@ import pytest
 from conftest import CUSTOM_FILES, EXAMPLES, PROBLEM_FILES, ROOT
 from texutil import pdf_text, require_tex
 
-from symbolic_bptt.document import Options, escape_text
-from symbolic_bptt.problem import load_problem, parse_problem
-from symbolic_bptt.render import CompileError, overfull_boxes, problem_tex, publish
+from symbolic_bptt.documents.document import Options, escape_text
+from symbolic_bptt.documents.render import CompileError, overfull_boxes, problem_tex, publish
+from symbolic_bptt.inputs.problem import load_problem, parse_problem
 
 GOLDEN = Path(__file__).parent / "golden"
 ALL_EXAMPLES = PROBLEM_FILES + CUSTOM_FILES

@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import EXAMPLES
 
-from symbolic_bptt.cli import main
+from symbolic_bptt.cli.main import main
 from symbolic_bptt.errors import ProblemError
-from symbolic_bptt.problem import Model
-from symbolic_bptt.verify import verify_formula, verify_latex
+from symbolic_bptt.formulas.verify import verify_formula, verify_latex
+from symbolic_bptt.inputs.problem import Model
 
 # The deck's formulas with their verdicts for its own model (one unit, no biases, half_sse loss),
 # with tanh and with the identity activation: (formula, tanh (holds, code), identity (holds, code)).

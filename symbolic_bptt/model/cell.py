@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProblemError
-from ..files import parse_toml, read_text
+from ..inputs.files import parse_toml, read_text
 from .equations import (
     Call,
     Equation,

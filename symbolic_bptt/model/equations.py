@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import ProblemError
-from ..latex_in import Tok, tokenize
+from ..formulas.latex_in import Tok, tokenize
 
 FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "sigmoid": "sigmoid", "ReLU": "relu",
              "relu": "relu", "exp": "exp", "log": "log", "ln": "log", "phi": "phi"}

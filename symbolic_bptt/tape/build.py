@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
+from ..inputs.problem import Problem
 from ..model import ACTIVATIONS, LOSSES, loss_gradient, scaled
 from ..model.cell import INPUT, TARGET, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
-from ..problem import Problem
+from .display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
 from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape, make_rule
 
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from functools import cached_property
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..display_exprs import Filled, SumEntries
-from ..problem import Model, Problem
+from ..inputs.problem import Model, Problem
+from .display_exprs import Filled, SumEntries
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,212 @@
+"""The `symbolic-bptt` command: wires the stages together; no mathematics here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import __version__
+from ..errors import ProblemError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line with exit code 2."""
+
+    def error(self, message: str):
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(2, f"symbolic-bptt: error: {command}{message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symbolic-bptt",
+                     description="Exact Backpropagation Through Time, written up and checked.")
+    parser.add_argument("--version", action="version", version=f"symbolic-bptt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    solve = sub.add_parser("solve", help="print every forward and BPTT quantity of a problem")
+    solve.add_argument("problem", help="problem file (.toml)")
+    _arithmetic_options(solve)
+    solve.add_argument("--json", action="store_true", help='print {"quantities": {...}}')
+    render = sub.add_parser("render", help="write a worked solution or slides as LaTeX (and PDF)")
+    render.add_argument("problem", help="problem file (.toml)")
+    render.add_argument("--format", choices=("article", "beamer"), default="article",
+                        help="article: worked solution; beamer: slides (default: article)")
+    _arithmetic_options(render)
+    render.add_argument("--out", help="output folder (default: output/<problem name>/)")
+    render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
+    render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
+                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
+    render.add_argument("--row-convention", action="store_true",
+                        help="write x_t W_xh + h_{t-1} W_hh (row vectors, transposed weights), "
+                             "as the deck's section 2 does")
+    render.add_argument("--all-steps", action="store_true",
+                        help="show every time step (default: long sequences show the first two "
+                             "and the last)")
+    check = sub.add_parser("check", help="audit a hand calculation: a verdict for every claimed number")
+    check.add_argument("problem", help="problem file (.toml)")
+    check.add_argument("claims", help="claims file (.toml): [claims] quantity = number")
+    check.add_argument("--json", action="store_true", help='print {"verdicts": [...]}')
+    check.add_argument("--report", metavar="DIR",
+                       help="also write DIR/audit.tex and DIR/audit.pdf: the worked solution "
+                            "with each claimed step marked")
+    demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
+    demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
+    demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
+    verify = sub.add_parser("verify", help="check a BPTT identity for every t and T = 1..N")
+    verify.add_argument("problem", help="problem file (.toml): its model is used, not its numbers")
+    formula = verify.add_mutually_exclusive_group(required=True)
+    formula.add_argument("--latex", metavar="FORMULA",
+                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t'")
+    formula.add_argument("--sympy", metavar="FORMULA",
+                         help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
+    verify.add_argument("--max-T", dest="max_T", type=int, default=5,
+                        help="check T = 1..N (default: 5)")
+    verify.add_argument("--json", action="store_true",
+                        help='print {"holds", "checked", "counterexample", "code", "explanation"}')
+    from .exam import add_exam_parser
+    add_exam_parser(sub)
+    return parser
+
+
+def _arithmetic_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("exact", "float", "rounded"),
+                   help="arithmetic (default: the problem file's, else float)")
+    p.add_argument("--decimals", type=_decimals, help="decimals carried in rounded mode")
+
+
+def _decimals(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"expected 0..30, got {value}")
+    return value
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from ..evaluate.arithmetic import evaluate
+    from ..evaluate.solution import quantities, table_rows
+    from ..inputs.problem import load_problem
+    from ..tape import unroll
+
+    problem = load_problem(args.problem)
+    ev = evaluate(unroll(problem), args.mode, args.decimals)
+    if args.json:
+        json.dump({"quantities": quantities(ev)}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    rows = table_rows(ev)
+    width = max(len(name) for name, _ in rows)
+    title = problem.title or problem.name
+    extra = f", {ev.decimals} decimals" if ev.mode == "rounded" else ""
+    print(f"{title}: T = {problem.T}, {ev.mode} arithmetic{extra}")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..documents.document import Options
+    from ..documents.render import CompileError, problem_tex, publish
+    from ..inputs.problem import load_problem
+
+    problem = load_problem(args.problem)
+    out = Path(args.out) if args.out else Path("output") / problem.name
+    text = problem_tex(problem, args.format, args.mode, args.decimals,
+                       Options(notation=args.notation, all_steps=args.all_steps,
+                               row_convention=args.row_convention))
+    if args.pdf:
+        print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
+    try:
+        written = publish(text, out / f"{args.format}.tex", args.pdf)
+    except CompileError as exc:
+        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ..audit.check import check, format_audit
+    from ..inputs.claims import load_claims
+    from ..inputs.problem import load_problem
+    from ..tape import unroll
+
+    tape = unroll(load_problem(args.problem))
+    audit = check(tape, load_claims(args.claims, tape))
+    if args.report:
+        from pathlib import Path
+
+        from ..audit.report import audit_document
+        from ..documents.render import CompileError, publish, render_tex
+
+        try:
+            written = publish(render_tex("article", audit_document(audit, tape)),
+                              Path(args.report) / "audit.tex", pdf=True)
+        except CompileError as exc:
+            print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(format_audit(audit))
+    return audit.exit_code
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..formulas.verify import verify_formula
+    from ..inputs.problem import load_problem
+
+    verdict = verify_formula(load_problem(args.problem).model, args.latex, args.sympy, args.max_T)
+    if args.json:
+        json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(verdict.text())
+    return 0 if verdict.holds else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..documents.render import CompileError
+    from .demo import run_demo
+
+    try:
+        for line in run_demo(args.out, pdf=not args.no_pdf):
+            print(line, flush=True)
+    except CompileError as exc:
+        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_exam(args: argparse.Namespace) -> int:
+    from .exam import run_exam
+
+    return run_exam(args)
+
+
+COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo,
+            "exam": cmd_exam, "verify": cmd_verify}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; a ProblemError is one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ProblemError as exc:
+        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # an output folder that cannot be made or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"symbolic-bptt: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Documents: the LaTeX printer, document data for the templates, and rendering to .tex and PDF."""

@@ -1,0 +1,119 @@
+"""The document data for any cell, read off the tape: the cell's equations and its derived BPTT
+rules at a general step t, then every step as formula, numbers, result.
+
+The same Line records as the Elman document (document.line); only the grouping is generic:
+forward by time step, backward by time step going back, then each parameter's gradient.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from ..evaluate.arithmetic import Evaluation
+from ..model.cell import INPUT, TARGET
+from ..model.equations import name_latex
+from ..model.notation import Notation, make_notation
+from ..tape import Quantity, rule_display
+from . import latex_out
+from .document import Document, Options, _Formatter, _loss_latex, escape_text, line, shown_steps
+
+_INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
+
+
+def cell_notation(ev: Evaluation, options: Options) -> Notation:
+    """The deck's notation, with every name of the cell printed as it was written."""
+    p = ev.tape.problem
+    cell = p.cell
+    names = {q: name_latex(q) for q in (*cell.quantities, *cell.parameters)}
+    vectors = {q for q in cell.quantities if p.shapes[q] != (1, 1)}
+    vectors |= {w for w in cell.parameters if ev.tape.quantities[w].indexing == "vector"}
+    vectors |= {f"dL/d{v}" for v in vectors}
+    vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
+    return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
+                         row_convention=options.row_convention, names=names, vectors=vectors)
+
+
+def general_name(name: str, t: int, sequence: set[str]) -> str:
+    """A name at step t written for a general step: h_1 at t = 2 is h_{t-1}."""
+    m = _INDEXED.match(name)
+    if not m or m["base"] not in sequence:
+        return name
+    shift = int(m["k"]) - t
+    return f"{m['base']}_t" if shift == 0 else f"{m['base']}_t{shift:+d}"
+
+
+def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: int = 2) -> str:
+    """`lhs_t &= formula` of a step's rule, in names at a general step t, for an align
+    environment; a sum of more than `per_row` terms continues on further rows."""
+    tape = ev.tape
+    step = tape.by_name[step_name]
+    cell = tape.problem.cell
+    sequence = {*cell.quantities, INPUT, TARGET, "l"} | {f"dL/d{q}" for q in cell.quantities}
+    rule = tape.rules[step.kind]
+    generic = [Quantity(general_name(n, step.t, sequence), s.shape, s.indexing, "generic")
+               for s, n in zip(rule.slots, step.inputs)]
+    expr = rule_display(rule, generic, not tape.model.is_scalar)
+    lhs = notation.symbol(general_name(step.name, step.t, sequence))
+    terms = expr.args if isinstance(expr, sp.Add) and len(expr.args) > per_row else (expr,)
+    printed = [latex_out.formula(term, notation) for term in terms]
+    out = f"{lhs} &= {printed[0]}"
+    for k, tex in enumerate(printed[1:], start=1):
+        sign = "-" if tex.startswith("-") else "+"
+        out += (r" \\ &\quad " if k % per_row == 0 else " ") + f"{sign} {tex.lstrip('-')}"
+    return out
+
+
+def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
+    """The document data for an evaluated problem of any cell."""
+    options = options or Options()
+    tape = ev.tape
+    p = tape.problem
+    cell = p.cell
+    T = p.T
+    notation = cell_notation(ev, options)
+    fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
+    by_name = tape.by_name
+    shown = shown_steps(T, options)
+    setup = {
+        "scalar": p.model.is_scalar,
+        "cell": escape_text(cell.description) if cell.description else
+        "A recurrent cell defined by its equations",
+        "equations": [general_rule(ev, notation, f"{q}_1") for q in cell.quantities],
+        # at t = 1 < T every path back is present; the rules of t = T follow when they differ
+        "backward": [general_rule(ev, notation, f"dL/d{q}_1") for q in reversed(cell.quantities)],
+        "backward_last": [general_rule(ev, notation, f"dL/d{q}_{T}")
+                          for q in reversed(cell.quantities)
+                          if by_name[f"dL/d{q}_{T}"].kind != by_name[f"dL/d{q}_1"].kind],
+        "loss_latex": _loss_latex(ev, notation, cell.output),
+        "weights": [(notation.symbol(w), fmt.value(w)) for w in p.weights],
+        "initial": [(notation.symbol(f"{s}_0"), fmt.value(f"{s}_0")) for s in cell.states],
+        "data": [(t, fmt.value(f"{INPUT}_{t}"), fmt.value(f"{TARGET}_{t}"))
+                 for t in range(1, T + 1)],
+        "x": notation.symbol(f"{INPUT}_t"), "y": notation.symbol(f"{TARGET}_t"),
+    }
+    doc = Document(
+        title=escape_text(p.title or f"Backpropagation Through Time: {p.name}"),
+        author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
+        mode=ev.mode, decimals=ev.decimals, T=T, setup=setup, shown_t=shown, notation=notation)
+    doc.sections["forward"] = [
+        None if t is None else [line(by_name[f"{q}_{t}"], fmt) for q in cell.quantities]
+        for t in shown]
+    doc.sections["loss_terms"] = [None if t is None else line(by_name[f"l_{t}"], fmt)
+                                  for t in shown]
+    doc.sections["loss"] = [line(by_name["L"], fmt)]
+    doc.sections["backward"] = [
+        None if t is None else [line(by_name[f"dL/d{q}_{t}"], fmt)
+                                for q in reversed(cell.quantities)]
+        for t in reversed(shown)]
+    params = [n for n, q in tape.quantities.items() if q.role == "param"]
+    doc.sections["parameters"] = []
+    for w in params:
+        contributions = f"dL/d{w}^(1)" in by_name
+        lines = [None if t is None else line(by_name[f"dL/d{w}^({t})"], fmt) for t in shown] \
+            if contributions else []
+        doc.sections["parameters"].append((notation.symbol(f"dL/d{w}"),
+                                           lines + [line(by_name[f"dL/d{w}"], fmt)]))
+    doc.summary = [line(by_name[g], fmt) for g in ["L", *(f"dL/d{w}" for w in params)]]
+    return doc

@@ -1,0 +1,373 @@
+"""The evaluated tape as plain data for the templates: each step as formula, numbers, result.
+
+Python decides the mathematics (which steps, their LaTeX, the numbers shown); the Jinja2
+templates decide the layout. In rounded mode the numbers shown are the numbers carried, so a
+reader who redoes a line by hand gets the printed result.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import sympy as sp
+from pylatexenc.latexencode import UnicodeToLatexEncoder
+
+from ..evaluate.arithmetic import Evaluation, _rounded_node, to_decimal, to_float
+from ..model import ACTIVATIONS, LOSSES
+from ..model.notation import Notation, make_notation
+from ..tape import Quantity, Step, rule_display
+from . import latex_out
+
+_ENCODER = UnicodeToLatexEncoder(
+    non_ascii_only=False, replacement_latex_protection="braces-all", unknown_char_warning=False,
+    unknown_char_policy=lambda ch: ch if "LATIN" in unicodedata.name(ch, "") else "?")
+
+
+_ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|St|vs|etc|al|e\.g|i\.e)\. ")
+
+
+def escape_text(text: str) -> str:
+    """User text (title, author) as literal LaTeX: specials escaped, macros inert, accents kept."""
+    latex = _ENCODER.unicode_to_latex(unicodedata.normalize("NFC", text))
+    return _ABBREVIATION.sub(r"\1.\\ ", latex)  # "Dr. X": a word space, not a sentence end
+
+
+@dataclass(frozen=True)
+class Line:
+    """One displayed step: `lhs = formula = substituted (= partial) = result`."""
+
+    name: str
+    t: int | None
+    lhs: str
+    formula: str
+    substituted: str | None
+    partial: str | None
+    result: str
+    exact: str | None = None
+    subst_exact: bool = True  # the numbers substituted are the values, not roundings of them
+    mode: str = "rounded"
+
+    @property
+    def chain(self) -> list[tuple[str, str]]:
+        """What follows `lhs = formula`, as (relation, LaTeX) pairs, in an order that is true:
+        exact results before approximate numbers, "=" only where equality holds."""
+        approx = r"\approx"
+        if self.mode == "rounded":  # every number shown is the number carried
+            return [("=", p) for p in (self.substituted, self.partial, self.result) if p]
+        out = []
+        if self.substituted and self.subst_exact:
+            out.append(("=", self.substituted))
+        if self.exact and self.exact != self.substituted:
+            out.append(("=", self.exact))
+        if self.substituted and not self.subst_exact:
+            out.append((approx, self.substituted))
+        if self.partial and not self.exact:  # rounded partial sums add nothing after the exact value
+            out.append((approx, self.partial))
+        out.append((approx, self.result))
+        return out
+
+    @property
+    def length(self) -> int:
+        """Roughly how many characters the one-line form prints (huge when it holds a matrix)."""
+        parts = [self.formula, self.substituted or "", self.partial or "", self.result]
+        if "bmatrix" in "".join(parts):
+            return 10**6
+        return sum(_visible(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Rendering choices that do not change the mathematics."""
+
+    notation: str = "deck"
+    all_steps: bool = False
+    row_convention: bool = False
+    shown_first: int = 2  # when collapsing, the first steps shown before the ellipsis
+
+
+@dataclass
+class Document:
+    """Everything a template needs, as strings and lists."""
+
+    title: str
+    author: str
+    institute: str
+    date: str
+    mode: str
+    decimals: int
+    T: int
+    setup: dict
+    sections: dict[str, list] = field(default_factory=dict)
+    shown_t: list = field(default_factory=list)
+    general: dict = field(default_factory=dict)
+    jacobians: dict = field(default_factory=dict)
+    summary: list = field(default_factory=list)
+    notation: Notation | None = None
+    marks: dict = field(default_factory=dict)  # quantity -> audit marks (audit reports only)
+    audit: dict = field(default_factory=dict)
+
+
+class _Formatter:
+    """Numbers as they are shown: carried values in rounded mode, fixed decimals otherwise."""
+
+    def __init__(self, ev: Evaluation, notation: Notation, max_terms: int | None):
+        self.ev = ev
+        self.notation = notation
+        self.max_terms = max_terms
+        self.inputs = {n for n, q in ev.tape.quantities.items() if q.role in ("param", "data")}
+
+    def exact(self, name: str) -> bool:
+        """Whether the printed value of a quantity is the value itself, not a rounding of it."""
+        if self.ev.mode == "rounded" or name in self.inputs:
+            return True
+        return (self.ev.mode == "exact" and name not in self.ev.approximate
+                and all(self._short(v) for v in self.ev.values[name]))
+
+    @staticmethod
+    def _short(value) -> bool:
+        return isinstance(value, sp.Basic) and len(sp.sstr(value)) <= 16
+
+    def scalar(self, name: str, value, exact: bool = True) -> str:
+        """One number as printed; in exact mode a short exact value unless `exact` is False."""
+        if self.ev.mode == "rounded" or name in self.inputs:
+            text = format(to_decimal(value) if not isinstance(value, sp.Basic) else
+                          to_decimal(sp.Rational(value)), "f")
+        elif exact and name and self.exact(name):
+            return latex_out.formula(value, self.notation)
+        else:
+            text = f"{to_float(value):.{self.ev.decimals}f}"
+        if text.startswith("-") and text.strip("-0.") == "":
+            text = text[1:]  # -0.0000 is 0.0000
+        return "0" if text.strip("0.") == "" and name in self.inputs else text
+
+    def value(self, name: str, transposed: bool | None = None, exact: bool = True) -> str:
+        """The printed number(s); vectors and matrices transposed in the row convention."""
+        if transposed is None:
+            transposed = self.notation.row_convention
+        q = self.ev.tape.quantities[name]
+        cells = [self.scalar(name, v, exact) for v in self.ev.values[name]]
+        if q.indexing == "scalar":
+            return cells[0]
+        rows, cols = q.shape
+        matrix = [cells[i * cols:(i + 1) * cols] for i in range(rows)]
+        return latex_out.bmatrix([list(c) for c in zip(*matrix)] if transposed else matrix)
+
+    def substitution(self, expr) -> dict[str, str]:
+        """Printed numbers for every quantity in a formula (and rows for transposed columns)."""
+        names = {s.name for s in expr.free_symbols if s.name in self.ev.values}
+        values = {n: latex_out.number(self.value(n, transposed=False)) for n in names}
+        for n in names:
+            if self.ev.tape.quantities[n].indexing != "scalar":
+                values[n + "^T"] = self.value(n, transposed=True)
+        return values
+
+
+def _partial(expr, fmt: _Formatter) -> str | None:
+    """The line with each top-level term worked out (0.2622 + 0.06), when that adds a step."""
+    if not isinstance(expr, sp.Add | sp.Mul):
+        return None
+    compound = [a for a in expr.args
+                if not (a.is_Atom or isinstance(a, sp.UnevaluatedExpr) or _negated_atom(a))]
+    if not compound or (isinstance(expr, sp.Mul) and len(compound) == len(expr.args)
+                        and len(expr.args) == 1):
+        return None
+    ev = fmt.ev
+    index = {sp.Symbol(n): i for i, n in enumerate(ev.values)}
+    args = [ev.values[n][0] for n in ev.values]
+    stand_ins, values = {}, {}
+    for k, a in enumerate(compound):
+        if ev.mode == "rounded":
+            v = _rounded_node(a, index, ev.decimals)(args)
+        else:
+            v = a.xreplace({s: sp.Float(to_float(ev.values[s.name][0]), 30)
+                            for s in a.free_symbols}).evalf(30)
+        key = f"@partial{k}"
+        stand_ins[a] = sp.Symbol(key)
+        values[key] = latex_out.number(fmt.scalar("", v))
+    with sp.evaluate(False):
+        reduced = expr.xreplace(stand_ins)
+    values |= fmt.substitution(reduced)
+    return latex_out.substituted(reduced, fmt.notation, values, fmt.max_terms)
+
+
+def _visible(tex: str) -> int:
+    """A rough count of printed characters in a LaTeX math string."""
+    tex = re.sub(r"\\(left|right|frac|partial|times|delta|ell|tanh|sigma|mathbf|top)", "#", tex)
+    return len(re.sub(r"[{}\\ ]", "", tex))
+
+
+def _negated_atom(a) -> bool:
+    return isinstance(a, sp.Mul) and len(a.args) == 2 and a.args[0] == -1 and a.args[1].is_Atom
+
+
+def line(step: Step, fmt: _Formatter) -> Line:
+    """One step shown three ways (four when a partial result helps)."""
+    tape, ev = fmt.ev.tape, fmt.ev
+    expr = tape.display(step)
+    n, most = fmt.notation, fmt.max_terms
+    formula = latex_out.formula(expr, n, most)
+    values = fmt.substitution(expr)
+    subst = (latex_out.matrix_sum_rows(expr, n, values, max_terms=most)
+             or latex_out.substituted(expr, n, values, most))
+    partial = _partial(expr, fmt) if tape.model.is_scalar else None
+    exact = None
+    if ev.mode == "exact" and tape.quantities[step.name].indexing == "scalar":
+        value = ev.values[step.name][0]
+        if len(sp.sstr(value)) <= 40 and not value.is_Number:
+            exact = latex_out.formula(value, n)
+        elif value.is_Rational and not value.is_Integer:
+            exact = sp.latex(value)
+    shown_exactly = all(fmt.exact(s.name) for s in expr.free_symbols if s.name in ev.values)
+    return Line(step.name, step.t, n.symbol(step.name), formula,
+                subst if subst != formula else None,
+                partial if partial not in (subst, formula) else None,
+                fmt.value(step.name, exact=False), exact, subst_exact=shown_exactly, mode=ev.mode)
+
+
+def shown_steps(T: int, options: Options) -> list[int | None]:
+    """Time steps to show: all, or the first few, None for an ellipsis, and the last."""
+    if options.all_steps or T <= options.shown_first + 2:
+        return list(range(1, T + 1))
+    return list(range(1, options.shown_first + 1)) + [None, T]
+
+
+def build(ev: Evaluation, options: Options = Options()) -> Document:
+    """The document data for one evaluated problem."""
+    p = ev.tape.problem
+    m = p.model
+    notation = make_notation(options.notation, p.notation, bold_vectors=not m.is_scalar,
+                             row_convention=options.row_convention)
+    fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
+    by_name = ev.tape.by_name
+    shown = shown_steps(p.T, options)
+
+    def lines(pattern: str) -> list[Line | None]:
+        return [None if t is None else line(by_name[pattern.format(t=t)], fmt) for t in shown]
+
+    doc = Document(
+        title=escape_text(p.title or f"Backpropagation Through Time: {p.name}"),
+        author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
+        mode=ev.mode, decimals=ev.decimals, T=p.T, setup=_setup(ev, fmt), shown_t=shown,
+        notation=notation)
+    doc.sections["forward"] = [
+        None if t is None else [line(by_name[f"{k}_{t}"], fmt) for k in ("z", "h", "o")]
+        for t in shown]
+    doc.sections["loss_terms"] = lines("l_{t}")
+    doc.sections["loss"] = [line(by_name["L"], fmt)]
+    doc.sections["dL/do"] = lines("dL/do_{t}")
+    backward_t = list(reversed(shown))
+    doc.sections["recursion"] = [
+        None if t is None else [line(by_name[f"dL/dh_{t}"], fmt), line(by_name[f"dL/dz_{t}"], fmt)]
+        for t in backward_t]
+    doc.sections["dL/dh"] = [g and g[0] for g in doc.sections["recursion"]]
+    doc.sections["dL/dz"] = [g and g[1] for g in doc.sections["recursion"]]
+    for w in ("W_hy", "W_hh", "W_xh"):
+        doc.sections[f"dL/d{w}"] = lines(f"dL/d{w}^({{t}})") + [line(by_name[f"dL/d{w}"], fmt)]
+    if m.bias:
+        doc.sections["bias"] = [line(by_name["dL/db_h"], fmt), line(by_name["dL/db_y"], fmt)]
+    doc.general = _general(ev, notation)
+    doc.jacobians = _jacobians(ev, notation)
+    grads = ["dL/dW_xh", "dL/dW_hh", "dL/dW_hy"] + (["dL/db_h", "dL/db_y"] if m.bias else [])
+    doc.summary = [line(by_name[g], fmt) for g in ["L", *grads]]
+    return doc
+
+
+def _setup(ev: Evaluation, fmt: _Formatter) -> dict:
+    p = ev.tape.problem
+    m = p.model
+    n = fmt.notation
+    act = ACTIVATIONS[m.activation]
+    return {
+        "sizes": (m.input_size, m.hidden_size, m.output_size),
+        "scalar": m.is_scalar,
+        "activation": m.activation,
+        "activation_latex": act.latex,
+        "loss": m.loss,
+        "loss_latex": _loss_latex(ev, n),
+        "bias": m.bias,
+        "weights": [(n.symbol(w), fmt.value(w)) for w in p.weights],
+        "h0": (n.symbol("h_0"), fmt.value("h_0")),
+        "data": [(t, n.symbol(f"x_{t}"), fmt.value(f"x_{t}"), n.symbol(f"y_{t}"),
+                  fmt.value(f"y_{t}")) for t in range(1, p.T + 1)],
+        "z": n.symbol("z_t"), "h": n.symbol("h_t"), "h_prev": n.symbol("h_t-1"),
+        "x": n.symbol("x_t"), "o": n.symbol("o_t"), "y": n.symbol("y_t"),
+        "W_xh": n.symbol("W_xh"), "W_hh": n.symbol("W_hh"), "W_hy": n.symbol("W_hy"),
+        "b_h": n.symbol("b_h"), "b_y": n.symbol("b_y"),
+        "row": n.row_convention,
+        "do": n.symbol("dL/do_t"), "do_T": n.symbol("dL/do_T"), "do_i": n.symbol("dL/do_i"),
+        "dh": n.symbol("dL/dh_t"), "dh_T": n.symbol("dL/dh_T"), "dz": n.symbol("dL/dz_t"),
+        "dz_next": n.symbol("dL/dz_t+1"),
+        "z_rule": _generic(ev, n, "z", ["W_hh", "h_t-1", "W_xh", "x_t", "b_h"]),
+        "o_rule": _generic(ev, n, "o", ["W_hy", "h_t", "b_y"]),
+        "dh_rule": _generic(ev, n, "dL/dh", ["W_hy", "dL/do_t", "W_hh", "dL/dz_t+1"])
+        if "dL/dh" in ev.tape.rules else _generic(ev, n, "dL/dh_T", ["W_hy", "dL/do_t"]),
+    }
+
+
+def _generic(ev: Evaluation, n: Notation, kind: str, names: list[str]) -> str:
+    """`lhs = formula` of a rule at a symbolic step t, e.g. z_t = W_hh h_{t-1} + W_xh x_t."""
+    rule = ev.tape.rules[kind]
+    generic = [Quantity(name, slot.shape, slot.indexing, "generic")
+               for slot, name in zip(rule.slots, names)]  # names holds b_h even without bias
+    expr = rule_display(rule, generic, not ev.tape.model.is_scalar)
+    lhs = {"z": "z_t", "o": "o_t", "dL/dh": "dL/dh_t", "dL/dh_T": "dL/dh_t"}[kind]
+    return f"{n.symbol(lhs)} = {latex_out.formula(expr, n)}"
+
+
+def _loss_latex(ev: Evaluation, n: Notation, output: str = "o") -> str:
+    """The loss as a sentence's formula, over the quantity `output` the loss reads."""
+    loss = LOSSES[ev.tape.model.loss]
+    o, y = n.symbol(f"{output}_t"), n.symbol("y_t")
+    scale = {"half_sse": r"\frac{1}{2}", "sse": "", "mse": r"\frac{1}{T}",
+             "cross_entropy": r"\frac{1}{T}"}[loss.name]
+    if loss.name == "cross_entropy":
+        return rf"L = {scale}\sum_{{t=1}}^{{T}} -\log \operatorname{{softmax}}({o})_{{{y}}}"
+    norm = rf"\left({o} - {y}\right)^{{2}}" if ev.tape.model.output_size == 1 else \
+        rf"\lVert {o} - {y} \rVert^{{2}}"
+    return rf"L = {scale}\sum_{{t=1}}^{{T}} {norm}"
+
+
+def _general(ev: Evaluation, n: Notation) -> dict:
+    """The BPTT formulas for any T, for this model's activation and loss."""
+    m = ev.tape.model
+    act = ACTIVATIONS[m.activation]
+    scalar = m.is_scalar
+    v = sp.Symbol("h_t" if act.prime_of == "h" else "z_t")
+    prime = latex_out.formula(act.prime(v), n)
+    prime_k = latex_out.formula(act.prime(sp.Symbol("h_k" if act.prime_of == "h" else "z_k")), n)
+    T = "^{\\top}" if not scalar else ""
+    loss_grad = ev.tape.display(ev.tape.by_name[f"dL/do_{ev.tape.T}"])
+    do_t = latex_out.formula(loss_grad.xreplace(
+        {s: type(s)(s.name.rsplit("_", 1)[0] + "_t", *getattr(s, "shape", ()))
+         for s in loss_grad.free_symbols if "_" in s.name}), n)
+    return {
+        "prime": prime, "prime_k": prime_k, "top": T, "dL_do": do_t,
+        "linear": act.name == "identity",
+        "odot": r"\odot" if not scalar else "",
+    }
+
+
+def _jacobians(ev: Evaluation, n: Notation) -> dict:
+    """How much dL/dh_T reaches back: the factors dh_k/dh_{k-1} and their running products."""
+    tape = ev.tape
+    m = tape.model
+    act = ACTIVATIONS[m.activation]
+    import numpy as np
+
+    W = np.array(ev.as_float("W_hh")).reshape(m.hidden_size, m.hidden_size)
+    var = "h" if act.prime_of == "h" else "z"
+    x = sp.Symbol("x")
+    prime = sp.lambdify(x, act.prime(x), modules=[{"Heaviside": lambda v, h0=0: float(v > 0)},
+                                                   "math"])
+    rows, running = [], np.eye(m.hidden_size)
+    for k in range(tape.T, 1, -1):
+        d = np.array([prime(v) for v in ev.as_float(f"{var}_{k}")])
+        J = np.diag(d) @ W  # dh_k / dh_{k-1}
+        running = running @ J
+        rows.append({"k": k, "factor": float(np.linalg.norm(J, 2)),
+                     "product": float(np.linalg.norm(running, 2))})
+    spectral = float(max(abs(np.linalg.eigvals(W)))) if m.hidden_size > 1 else abs(float(W[0, 0]))
+    return {"rows": rows, "rho": spectral, "scalar": m.is_scalar,
+            "last": rows[-1]["product"] if rows else 1.0}

@@ -1,0 +1,148 @@
+"""SymPy's LaTeX printer, configured for BPTT: quantity names in the chosen notation, and the
+same formula printed again with numbers in place of the symbols (the substituted line)."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence_traditional
+
+from ..model.notation import Notation
+
+
+class BpttLatexPrinter(LatexPrinter):
+    """Prints tape formulas; with `values`, each named symbol prints as its number instead."""
+
+    def __init__(self, notation: Notation, values: dict[str, str] | None = None,
+                 max_terms: int | None = None, **settings):
+        settings.setdefault("order", "none")
+        if values is not None:
+            settings.setdefault("mul_symbol", "times")
+        super().__init__(settings)
+        self.notation = notation
+        self.values = values
+        self.max_terms = max_terms
+
+    def _collapsed(self, terms) -> str | None:
+        """A long sum as its first two terms, an ellipsis and its last term."""
+        if self.max_terms is None or len(terms) <= self.max_terms:
+            return None
+        printed = [self._print(t) for t in (*terms[:2], terms[-1])]
+        out = printed[0]
+        for tex in (printed[1], r"\cdots", printed[2]):
+            out += f" - {tex[1:]}" if tex.startswith("-") else f" + {tex}"
+        return out
+
+    def _print_Add(self, expr, order=None):  # MatAdd too: it subclasses Add
+        return self._collapsed(expr.args) or super()._print_Add(expr, order)
+
+    def _name(self, name: str, transposed: bool = False) -> str:
+        # Row convention prints the transpose of each column formula: products reversed and
+        # every matrix's numbers transposed, its name standing for the transposed matrix.
+        if self.values is not None:
+            key = name + "^T" if transposed != self.notation.row_convention else name
+            if key in self.values:
+                return self.values[key]
+            if name in self.values:
+                return self.values[name]
+        return self.notation.symbol(name)
+
+    def _print_Mul(self, expr):
+        if self.notation.row_convention and not any(
+                isinstance(a, sp.UnevaluatedExpr) for a in expr.args):
+            return super()._print_Mul(sp.Mul(*reversed(expr.args), evaluate=False))
+        return self._print_Mul_kept(expr)
+
+    def _print_MatMul(self, expr):
+        if self.notation.row_convention:
+            prec = precedence_traditional(expr)
+            return " ".join(self.parenthesize(a, prec, False) for a in reversed(expr.args))
+        return super()._print_MatMul(expr)
+
+    def _print_Symbol(self, expr, style="plain"):
+        return self._name(expr.name)
+
+
+    def _print_MatrixSymbol(self, expr, style="plain"):
+        return self._name(expr.name)
+
+    def _print_Transpose(self, expr):
+        if (self.values is not None and isinstance(expr.arg, sp.MatrixSymbol)
+                and expr.arg.name + "^T" in self.values):  # transposed numbers print transposed
+            return self._name(expr.arg.name, transposed=True)
+        if expr.arg.shape == (1, 1):  # a number's transpose is the number
+            return self._print(expr.arg)
+        arg = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            arg = rf"\left({arg}\right)"
+        return rf"{arg}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, 40) for a in expr.args)
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        (var,), body = expr.function.variables, expr.function.expr
+        stand_in = sp.Symbol(f"@{expr.expr.name}" if isinstance(expr.expr, sp.MatrixSymbol) else "@")
+        printed = self._print(expr.expr)
+        inner = BpttLatexPrinter(self.notation, {**(self.values or {}), stand_in.name: printed},
+                                 self.max_terms,
+                                 **{k: self._settings[k] for k in ("order", "mul_symbol")})
+        printed_body = inner.doprint(body.xreplace({var: stand_in}))
+        return rf"\left({printed_body}\right)" if isinstance(body, sp.Add) else printed_body
+
+    def _print_UnevaluatedExpr(self, expr):
+        return self._print(expr.args[0])
+
+    def _print_Mul_kept(self, expr):
+        # A kept coefficient (1/2 in 1/2 (l_1 + l_2)) is printed first, as people write it.
+        coeffs = [a for a in expr.args if isinstance(a, sp.UnevaluatedExpr)]
+        if coeffs:
+            rest = [a for a in expr.args if not isinstance(a, sp.UnevaluatedExpr)]
+            sep = r" \times " if self.values is not None else " "
+            body = sp.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0]
+            return sep.join([self._print(c.args[0]) for c in coeffs]
+                            + [self.parenthesize(body, 50)])
+        return super()._print_Mul(expr)
+
+    def _print_Heaviside(self, expr, exp=None):
+        return rf"\mathbb{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+
+    def _print_Max(self, expr, exp=None):
+        return rf"\max\left({', '.join(self._print(a) for a in expr.args)}\right)"
+
+
+def formula(expr, notation: Notation, max_terms: int | None = None) -> str:
+    """A tape formula in symbols: `W_{hh} h_{1} + W_{xh} x_{2}`."""
+    return BpttLatexPrinter(notation, None, max_terms).doprint(expr)
+
+
+def substituted(expr, notation: Notation, values: dict[str, str],
+                max_terms: int | None = None) -> str:
+    """The same formula with numbers: `0.9 \\times 0.2913 + 0.6 \\times 0.1`."""
+    return BpttLatexPrinter(notation, values, max_terms).doprint(expr)
+
+
+def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: int = 2,
+                    max_terms: int | None = None) -> str | None:
+    """A sum of matrices with numbers, broken after every `per_row` terms (inside align)."""
+    if not isinstance(expr, sp.MatAdd) or len(expr.args) <= per_row:
+        return None
+    printer = BpttLatexPrinter(notation, values, max_terms)
+    terms = list(expr.args)
+    if max_terms is not None and len(terms) > max_terms:
+        printed = [printer._print(t) for t in terms[:2]] + [r"\cdots", printer._print(terms[-1])]
+    else:
+        printed = [printer._print(t) for t in terms]
+    rows = [" + ".join(printed[i:i + per_row]) for i in range(0, len(printed), per_row)]
+    return r" \\ &\qquad + ".join(rows)
+
+
+def number(text: str) -> str:
+    """A number for a substituted line; negative ones in parentheses so products read right."""
+    return rf"\left({text}\right)" if text.startswith("-") else text
+
+
+def bmatrix(cells: list[list[str]]) -> str:
+    """A matrix of already formatted numbers."""
+    rows = r" \\ ".join(" & ".join(row) for row in cells)
+    return rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"

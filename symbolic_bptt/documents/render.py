@@ -1,0 +1,123 @@
+"""Documents from templates: the Jinja2 environment, .tex output and PDF compilation."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from ..errors import ProblemError
+from ..evaluate.arithmetic import evaluate
+from ..inputs.files import write_atomic
+from ..tape import unroll
+from .document import Document, Options, build
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+FORMATS = ("article", "beamer")
+LINE_LENGTH = {"article": 58, "beamer": 48}  # printed characters before a step breaks into rows
+
+
+class CompileError(Exception):
+    """pdflatex failed: the message names the file, line and TeX's complaint."""
+
+
+def environment() -> jinja2.Environment:
+    """Jinja2 with LaTeX-friendly delimiters; a missing variable is an error, not a blank."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def arithmetic_note(doc: Document) -> str:
+    if doc.mode == "rounded":
+        return (f"Every intermediate result is rounded half up to {doc.decimals} decimals and the "
+                "rounded value is carried forward, as by hand: each line can be checked with the "
+                "numbers printed on it.")
+    if doc.mode == "exact":
+        return ("Arithmetic is exact; values are shown as exact expressions where short, with "
+                f"decimals to {doc.decimals} places.")
+    return f"Arithmetic is in floating point; values are shown to {doc.decimals} decimals."
+
+
+def render_tex(fmt: str, doc: Document) -> str:
+    """The LaTeX source of one document."""
+    if fmt not in FORMATS:
+        raise ProblemError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+    name = f"cell_{fmt}" if doc.setup.get("equations") else fmt  # a cell of its own
+    template = environment().get_template(f"{name}.tex.j2")
+    return template.render(doc=doc, setup=doc.setup, general=doc.general,
+                           approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
+                           max_len=LINE_LENGTH[fmt])
+
+
+def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
+    """Write `tex` (and, with pdf, compile it) so a failure leaves the previous files untouched.
+
+    The source is compiled in a scratch folder first; only when pdflatex succeeds do the new
+    .tex and .pdf replace the old ones. A failing source is kept as NAME.failed.tex to inspect.
+    """
+    tex = Path(tex)
+    if not pdf:
+        return [write_atomic(tex, text)]
+    if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
+        raise CompileError("pdflatex/latexmk not found: install TeX Live (`make tex`, or apt-get install "
+                           "texlive-latex-extra texlive-lang-other latexmk)")
+    tex.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="symbolic-bptt-") as build:
+        src = Path(build) / tex.name
+        src.write_text(text, encoding="utf-8")
+        cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+               "-no-shell-escape", src.name]
+        # A fixed timestamp makes the same source give the same PDF bytes (reproducible keys).
+        env = {"SOURCE_DATE_EPOCH": "1700000000", "FORCE_SOURCE_DATE": "1", **os.environ,
+               "openout_any": "p", "openin_any": "p"}
+        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env, check=False)
+        log = src.with_suffix(".log")
+        built = src.with_suffix(".pdf")
+        if proc.returncode != 0 or not built.exists():
+            failed = write_atomic(tex.with_suffix(".failed.tex"), text)
+            raise CompileError(_first_error(failed, log.read_text(errors="replace")
+                                            if log.exists() else proc.stdout + proc.stderr))
+        out_pdf = tex.with_suffix(".pdf")
+        for source, dest in ((built, out_pdf), (log, tex.with_suffix(".log"))):
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+        write_atomic(tex, text)
+        tex.with_suffix(".failed.tex").unlink(missing_ok=True)
+    return [tex, out_pdf]
+
+
+def _first_error(tex: Path, log: str) -> str:
+    m = re.search(r"^(?P<file>[^\n:]+\.tex):(?P<line>\d+): (?P<msg>.+)$", log, re.MULTILINE)
+    if m:
+        return f"{tex}:{m['line']}: {m['msg'].strip()}"
+    m = re.search(r"^! (?P<msg>.+)$", log, re.MULTILINE)
+    if m:
+        line = re.search(r"^l\.(\d+)", log[m.end():], re.MULTILINE)
+        return f"{tex}:{line.group(1) if line else '?'}: {m['msg'].strip()}"
+    return f"{tex}: pdflatex failed ({log.strip().splitlines()[-1] if log.strip() else 'no log'})"
+
+
+def overfull_boxes(log_text: str) -> list[str]:
+    """The overfull-box warnings of a LaTeX log (content sticking out of the page or frame)."""
+    return re.findall(r"^Overfull \\[hv]box .*$", log_text, re.MULTILINE)
+
+
+def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None = None,
+                options: Options | None = None) -> str:
+    """problem -> tape -> evaluation -> document data -> LaTeX, in one call."""
+    ev = evaluate(unroll(problem), mode, decimals)
+    if problem.custom_cell is not None:
+        from .cell_document import build_cell
+        return render_tex(fmt, build_cell(ev, options or Options()))
+    return render_tex(fmt, build(ev, options or Options()))

@@ -1,0 +1,303 @@
+"""Evaluate a tape under an arithmetic mode: exact (SymPy), float, or rounded by hand.
+
+Each rule is compiled once and called for every step of its kind. In rounded mode every node of
+a formula (each product, sum, power and function value) is rounded half up to `decimals` places
+and the rounded value is carried on, as a person does on paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+
+import mpmath
+import sympy as sp
+
+from ..errors import ProblemError
+from ..tape import Rule, Tape
+
+MODES = ("exact", "float", "rounded")
+_PREC = 60
+
+
+def round_half_up(value: Decimal, decimals: int) -> Decimal:
+    """Round a decimal the way people do: 0.23305 -> 0.2331 at 4 places."""
+    digits = max(_PREC, value.adjusted() + decimals + 2) if value.is_finite() else _PREC
+    with localcontext(Context(prec=digits)):
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value) -> Decimal:
+    """A number as written (0.6 stays 0.6, not its binary neighbour) as a Decimal."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value))
+    rational = sp.Rational(value)
+    with localcontext(Context(prec=_PREC)):
+        return Decimal(int(rational.p)) / Decimal(int(rational.q))
+
+
+def to_rational(value) -> sp.Rational:
+    """A number as written, exactly: 0.6 -> 3/5."""
+    return sp.Rational(repr(value)) if isinstance(value, float) else sp.Rational(value)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Values of every quantity of a tape (flat, row-major) in one arithmetic mode."""
+
+    tape: Tape
+    mode: str
+    decimals: int
+    values: dict[str, tuple] = field(hash=False)
+    # exact mode: quantities whose closed form outgrew EXACT_BUDGET, carried as 40-digit numbers
+    approximate: frozenset[str] = frozenset()
+    numbers: dict[str, tuple] | None = field(default=None, hash=False)  # exact mode: floats
+
+    def value(self, name: str) -> tuple:
+        return self.values[name]
+
+    def as_float(self, name: str) -> list[float]:
+        """The flat values of one quantity as Python floats."""
+        if self.numbers is not None:
+            return list(self.numbers[name])
+        return [to_float(v) for v in self.values[name]]
+
+
+def to_float(value) -> float:
+    if isinstance(value, sp.Basic):
+        return float(sp.N(value, 30))
+    return float(value)
+
+
+def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
+    """Parameters and data of the problem, flat row-major, through `convert`."""
+    p = tape.problem
+    values: dict[str, tuple] = {}
+    for name, matrix in p.weights.items():
+        values[name] = tuple(convert(v) for row in matrix for v in row)
+    for state, value in p.initial_values.items():
+        values[f"{state}_0"] = tuple(convert(v) for v in value)
+    for t in range(1, p.T + 1):
+        values[f"x_{t}"] = tuple(convert(v) for v in p.x[t - 1])
+        values[f"y_{t}"] = tuple(convert(v) for v in p.y[t - 1])
+    return values
+
+
+def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -> Evaluation:
+    """Walk the tape once, computing every step from the values before it."""
+    mode = mode or tape.problem.arithmetic.mode
+    decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
+    if mode not in MODES:
+        raise ProblemError(f"unknown arithmetic mode {mode!r} (expected one of: {', '.join(MODES)})")
+    if mode == "rounded":
+        convert = to_decimal
+    elif mode == "exact":
+        convert = to_rational
+    else:
+        convert = float
+    values = parameter_values(tape, convert)
+    compiled: dict[str, Callable] = {}
+    approximate: set[str] = set()
+    shadow = _Shadow(tape) if mode == "exact" else None
+    for step in tape.steps:
+        fn = compiled.get(step.kind)
+        if fn is None:
+            fn = compiled[step.kind] = compile_rule(tape.rules[step.kind], mode, decimals)
+        args = [v for name in step.inputs for v in values[name]]
+        try:
+            if shadow is not None:
+                shadow.step(step)
+                if approximate.intersection(step.inputs):
+                    approximate.add(step.name)
+                else:
+                    values[step.name] = tuple(fn(args))
+                    if not all(_small(v) for v in values[step.name]):
+                        approximate.add(step.name)
+                if step.name in approximate:  # too large to carry exactly: 40 digits instead
+                    values[step.name] = tuple(sp.Float(str(v), 40) for v in shadow[step.name])
+            else:
+                values[step.name] = tuple(fn(args))
+        except (ArithmeticError, ValueError) as exc:
+            raise ProblemError(f"{step.name} cannot be computed in {mode} arithmetic "
+                               f"({type(exc).__name__}: {exc})") from None
+    numbers = None if shadow is None else {k: tuple(float(v) for v in vs)
+                                           for k, vs in shadow.values.items()}
+    return Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+
+
+class _Shadow:
+    """Exact mode's 40-digit twin of the evaluation: the decimal value of every quantity, and the
+    value itself where a closed form grows too large to carry."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        self.compiled: dict[str, Callable] = {}
+        with mpmath.workdps(40):
+            self.values = parameter_values(tape, lambda v: mpmath.mpf(str(to_rational(v).p))
+                                           / mpmath.mpf(str(to_rational(v).q)))
+
+    def __getitem__(self, name: str) -> tuple:
+        return self.values[name]
+
+    def step(self, step) -> None:
+        fn = self.compiled.get(step.kind)
+        if fn is None:
+            fn = self.compiled[step.kind] = _compile_mp(self.tape.rules[step.kind])
+        self.values[step.name] = tuple(fn([v for n in step.inputs for v in self.values[n]]))
+
+
+EXACT_BUDGET = 400  # nodes: a larger closed form is carried as a 40-digit number instead
+
+
+def _small(value) -> bool:
+    """Whether an exact value's expression tree has at most EXACT_BUDGET nodes."""
+    if not isinstance(value, sp.Basic):
+        return True
+    if isinstance(value, sp.Float):
+        return False
+    seen, stack = 0, [value]
+    while stack:
+        seen += 1
+        if seen > EXACT_BUDGET:
+            return False
+        stack.extend(stack.pop().args)
+    return True
+
+
+def _compile_mp(rule: Rule) -> Callable[[Sequence], list]:
+    """A rule in 40-digit mpmath arithmetic."""
+    outputs = [e.doit() for e in rule.explicit]
+    fn = sp.lambdify(rule.slot_symbols, outputs,
+                     modules=[{"Heaviside": lambda x, h0=0: mpmath.mpf(1 if x > 0 else 0),
+                               "Max": max}, "mpmath"])
+
+    def run(args: Sequence) -> list:
+        with mpmath.workdps(40):
+            return [mpmath.mpf(v) for v in fn(*args)]
+    return run
+
+
+def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], list]:
+    """A function from the rule's flat slot values to its flat results."""
+    outputs = list(rule.explicit)
+    if mode == "float":
+        sums = _float_sums(outputs, rule.slot_symbols)
+        if sums is not None:
+            return sums
+        fn = sp.lambdify(rule.slot_symbols, outputs,
+                         modules=[{"Heaviside": _heaviside, "Max": max}, "math"], cse=True)
+        return lambda args: fn(*args)
+    if mode == "exact":
+        symbols = rule.slot_symbols
+        plain = [e.doit() for e in outputs]  # drops UnevaluatedExpr so results simplify
+        return lambda args: [e.xreplace(dict(zip(symbols, args))) for e in plain]
+    index = {s: i for i, s in enumerate(rule.slot_symbols)}
+    nodes = [_rounded_node(e, index, decimals) for e in outputs]
+    return lambda args: [node(args) for node in nodes]
+
+
+def _float_sums(outputs: list, symbols: tuple) -> Callable[[Sequence], list] | None:
+    """A rule whose outputs are each a sum of slot values, maybe times a number (L, dL/dW_hh):
+    plain additions. None for any other rule.
+
+    A sum over t has T slots and lambdify renames each slot in a pass over the whole formula,
+    about 10 s per sum at T = 1000. Terms are added from the last slot to the first (t = T down
+    to 1), the order in which backpropagation accumulates them. (lambdify's order followed the
+    names of its dummy symbols, so it depended on how many SymPy had made before.)
+    """
+    index = {s: i for i, s in enumerate(symbols)}
+    plans = []
+    for e in outputs:
+        scale = None
+        if isinstance(e, sp.Mul) and len(e.args) == 2:  # model.scaled(number, sum)
+            number, rest = sorted(e.args, key=lambda a: not isinstance(a, sp.UnevaluatedExpr))
+            if isinstance(number, sp.UnevaluatedExpr) and number.args[0].is_Number:
+                scale, e = float(number.args[0]), rest
+        terms = e.args if isinstance(e, sp.Add) else (e,)
+        if not all(term in index for term in terms):
+            return None
+        plans.append((scale, sorted((index[term] for term in terms), reverse=True)))
+
+    def add(args: Sequence) -> list:
+        out = []
+        for scale, positions in plans:
+            total = args[positions[0]]
+            for i in positions[1:]:
+                total += args[i]
+            out.append(total if scale is None else total * scale)
+        return out
+    return add
+
+
+def _heaviside(x, h0=0.0):
+    return 1.0 if x > 0 else (h0 if x == 0 else 0.0)
+
+
+_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log}
+
+
+def _rounded_node(expr: sp.Basic, index: dict, decimals: int) -> Callable[[Sequence], Decimal]:
+    """Compile one expression into a closure that rounds after every operation."""
+
+    def r(x: Decimal) -> Decimal:
+        return round_half_up(x, decimals)
+
+    if isinstance(expr, sp.Symbol):
+        i = index[expr]
+        return lambda args: args[i]
+    if isinstance(expr, sp.UnevaluatedExpr):
+        return _rounded_node(expr.args[0], index, decimals)
+    if expr.is_Number:
+        const = to_decimal(expr)
+        return lambda args: const
+    children = [_rounded_node(a, index, decimals) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return lambda args: r(sum((c(args) for c in children), Decimal(0)))
+    if isinstance(expr, sp.Mul):
+        if expr.args[0] == -1 and len(children) == 2:
+            rest = children[1]
+            return lambda args: -rest(args)
+
+        def product(args):
+            with localcontext(Context(prec=_PREC)):
+                out = Decimal(1)
+                for c in children:
+                    out *= c(args)
+            return r(out)
+        return product
+    if isinstance(expr, sp.Pow):
+        base, exponent = children
+        if expr.exp.is_Integer:
+            n = int(expr.exp)
+
+            def power(args):
+                with localcontext(Context(prec=_PREC)):
+                    b = base(args)
+                    return r(b**n if n >= 0 else Decimal(1) / b ** (-n))
+            return power
+        return lambda args: r(_mp(mpmath.power, base(args), exponent(args)))
+    if isinstance(expr, sp.Max):
+        return lambda args: max(c(args) for c in children)
+    if isinstance(expr, sp.Heaviside):
+        arg = children[0]
+        return lambda args: Decimal(1) if arg(args) > 0 else Decimal(0)
+    fn = _FUNCTIONS.get(expr.func)
+    if fn is not None:
+        arg = children[0]
+        return lambda args: r(_mp(fn, arg(args)))
+    raise NotImplementedError(f"rounded arithmetic has no rule for {expr.func.__name__}")
+
+
+def _mp(fn, *xs: Decimal) -> Decimal:
+    with mpmath.workdps(_PREC):
+        out = fn(*(mpmath.mpf(str(x)) for x in xs))
+        if not mpmath.isfinite(out):
+            raise OverflowError(f"{fn.__name__} overflows")
+        if out != 0 and abs(mpmath.log10(abs(out))) > 10**6:
+            if abs(out) < 1:  # far below any number of decimals a person carries
+                return Decimal(0)
+            raise OverflowError(f"{fn.__name__} is too large to write out")
+        return Decimal(mpmath.nstr(out, _PREC, strip_zeros=False))

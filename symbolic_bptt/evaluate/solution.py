@@ -1,0 +1,71 @@
+"""The solved quantities of a problem as plain data: the `solve --json` shape and its text table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sympy as sp
+
+from ..tape import Quantity
+from .arithmetic import Evaluation, to_float
+
+
+def shaped(q: Quantity, flat: list) -> object:
+    """A number for a size-1 quantity, a list for a vector, nested row lists for a matrix."""
+    if q.indexing == "scalar":
+        return flat[0]
+    if q.indexing == "vector":
+        return list(flat)
+    rows, cols = q.shape
+    return [list(flat[i * cols:(i + 1) * cols]) for i in range(rows)]
+
+
+def _json_number(value, number: float, mode: str, approximate: bool = False):
+    if mode == "exact":
+        return {"value": number + 0.0, "exact": None if approximate else sp.sstr(value)}
+    return number + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def quantities(ev: Evaluation) -> dict[str, object]:
+    """Every step's value keyed by its name, in tape order (the `quantities` object of --json)."""
+    out = {}
+    for step in ev.tape.steps:
+        q = ev.tape.quantities[step.name]
+        approximate = step.name in ev.approximate
+        out[step.name] = shaped(q, [_json_number(v, x, ev.mode, approximate) for v, x in
+                                    zip(ev.values[step.name], ev.as_float(step.name))])
+    return out
+
+
+def format_number(value, mode: str, decimals: int, number: float | None = None) -> str:
+    """A value for people: fixed decimals when rounded, ~12 digits for float, both for exact.
+
+    `number` is the value as a float when the caller has it (exact mode's decimal twin)."""
+    if mode == "rounded":
+        if isinstance(value, Decimal):
+            return f"{value.copy_abs() if value.is_zero() else value:.{decimals}f}"
+        return str(value)
+    if mode == "exact":
+        if isinstance(value, sp.Float):  # a closed form too large to carry (see arithmetic)
+            return f"{float(value) + 0.0:.12g}"
+        exact = sp.sstr(value)
+        approx = f"{(to_float(value) if number is None else number) + 0.0:.12g}"
+        return approx if exact == approx else f"{exact} ≈ {approx}"
+    return f"{float(value) + 0.0:.12g}"
+
+
+def table_rows(ev: Evaluation) -> list[tuple[str, str]]:
+    """(name, formatted value) for each step; vectors and matrices as bracketed lists."""
+    rows = []
+    for step in ev.tape.steps:
+        q = ev.tape.quantities[step.name]
+        cells = [format_number(v, ev.mode, ev.decimals, x)
+                 for v, x in zip(ev.values[step.name], ev.as_float(step.name))]
+        rows.append((step.name, _bracket(shaped(q, cells))))
+    return rows
+
+
+def _bracket(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_bracket(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,1 @@
+"""Exams: the spec, seeded draws, keys, multiple-choice distractors, and the written folder."""

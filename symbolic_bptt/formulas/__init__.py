@@ -1,0 +1,1 @@
+"""Formulas people write: the LaTeX and SymPy-syntax readers, and `verify` of identities."""

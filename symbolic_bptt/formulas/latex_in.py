@@ -1,0 +1,696 @@
+"""Read a BPTT formula written the way lecture notes write it (LaTeX) into a small syntax tree.
+
+One pipeline: pylatexenc's walker -> flat tokens with positions -> recursive descent -> nodes.
+The reader knows this domain only: quantities of an Elman RNN (h_t, z_t, o_t, x_t, y_t, l_t, L,
+the weights and biases under their usual names), derivatives of the loss written as fractions
+or with the deck's delta shorthands, products, transposes, powers, sums and products over time,
+and a few functions. Anything else is a ProblemError that names the token and its position
+(counting characters from 1); the reader never guesses.
+
+The tree (formula_ast.py) is shared with the SymPy-syntax reader (sympy_in.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from pylatexenc.latexwalker import (
+    LatexCharsNode,
+    LatexCommentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexSpecialsNode,
+    LatexWalker,
+    LatexWalkerParseError,
+)
+
+from ..errors import ProblemError
+from .formula_ast import (
+    BIAS_NAMES,
+    WEIGHT_NAMES,
+    Add,
+    Apply,
+    BigOp,
+    Div,
+    Formula,
+    Hadamard,
+    IndexValue,
+    Mul,
+    Neg,
+    Node,
+    Norm,
+    Num,
+    Pow,
+    Ref,
+    Transpose,
+    index_symbol,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+@dataclass(frozen=True)
+class Tok:
+    """kind: letter num op open close macro name group end; `body` holds a group's tokens."""
+
+    kind: str
+    text: str
+    pos: int
+    body: tuple[Tok, ...] = ()
+
+    def shown(self) -> str:
+        if self.kind == "macro":
+            return "\\" + self.text
+        if self.kind == "group":
+            return "{...}"
+        if self.kind == "end":
+            return "the end"
+        return self.text
+
+
+_SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace", "displaystyle",
+            "textstyle", "limits", "nolimits", "big", "Big", "bigg", "Bigg"}
+_TRANSPARENT = {"mathbf", "boldsymbol", "bm", "vec", "mathit", "mathcal", "mathrm", "mathsf",
+                "operatorname", "mathbb", "pmb", "textbf"}
+_DELIMS = {"(", ")", "[", "]", "|", "."}
+
+
+def tokenize(source: str) -> tuple[Tok, ...]:
+    """The formula's tokens: letters, numbers, operators, macros and {groups}, with positions."""
+    walker = LatexWalker(source, tolerant_parsing=False)
+    try:
+        nodes, _, _ = walker.get_latex_nodes(
+            pos=0, parsing_state=walker.make_parsing_state(in_math_mode=True))
+    except LatexWalkerParseError as exc:
+        where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
+        raise ProblemError(f"cannot read the formula{where}: {exc.msg}") from None
+    return tuple(_merge_delimiters(_tokens(nodes, source)))
+
+
+def _tokens(nodes, source: str) -> list[Tok]:
+    out: list[Tok] = []
+    nodes = list(nodes or ())
+    k = 0
+    while k < len(nodes):
+        node = nodes[k]
+        k += 1
+        if isinstance(node, LatexCharsNode):
+            out.extend(_char_tokens(node.chars, node.pos))
+        elif isinstance(node, LatexGroupNode):
+            if node.delimiters == ("{", "}"):
+                out.append(Tok("group", "{", node.pos, tuple(_tokens(node.nodelist, source))))
+            else:
+                raise _error(Tok("op", node.delimiters[0], node.pos), "unexpected bracket", source)
+        elif isinstance(node, LatexMathNode):
+            out.extend(_tokens(node.nodelist, source))
+        elif isinstance(node, LatexCommentNode):
+            continue
+        elif isinstance(node, LatexSpecialsNode):
+            if node.specials_chars in ("~", "&"):
+                continue
+            out.append(Tok("op", node.specials_chars, node.pos))
+        elif isinstance(node, LatexMacroNode):
+            name = node.macroname
+            args = [a for a in (node.nodeargd.argnlist if node.nodeargd else ()) if a is not None]
+            if name in _SPACING:
+                continue
+            if name in _TRANSPARENT:
+                if not args and k < len(nodes) and isinstance(nodes[k], LatexGroupNode):
+                    args = [nodes[k]]
+                    k += 1
+                if len(args) != 1:
+                    raise _error(Tok("macro", name, node.pos), "expected one argument", source)
+                inner = _tokens([args[0]], source)
+                if len(inner) == 1 and inner[0].kind == "group":
+                    inner = list(inner[0].body)
+                letters = "".join(t.text for t in inner if t.kind == "letter")
+                if len(inner) > 1 and len(letters) == len(inner):
+                    out.append(Tok("name", letters, node.pos))
+                else:
+                    out.extend(inner)
+                continue
+            body = tuple(Tok("group", "{", a.pos, tuple(_tokens(
+                a.nodelist if isinstance(a, LatexGroupNode) else [a], source))) for a in args)
+            out.append(Tok("macro", name, node.pos, body))
+        else:
+            raise _error(Tok("op", source[node.pos:node.pos + 12], node.pos),
+                         "environments and other blocks are not formulas verify reads", source)
+    return out
+
+
+def _char_tokens(chars: str, pos: int) -> list[Tok]:
+    out: list[Tok] = []
+    k = 0
+    while k < len(chars):
+        c = chars[k]
+        if c.isspace():
+            k += 1
+        elif c.isdigit() or (c == "." and k + 1 < len(chars) and chars[k + 1].isdigit()):
+            end = k + 1
+            while end < len(chars) and (chars[end].isdigit() or (
+                    chars[end] == "." and end + 1 < len(chars) and chars[end + 1].isdigit())):
+                end += 1
+            out.append(Tok("num", chars[k:end], pos + k))
+            k = end
+        elif c.isalpha():
+            out.append(Tok("letter", c, pos + k))
+            k += 1
+        else:
+            kind = "open" if c in "([" else "close" if c in ")]" else "op"
+            out.append(Tok(kind, c, pos + k))
+            k += 1
+    return out
+
+
+def _merge_delimiters(tokens: list[Tok]) -> list[Tok]:
+    """\\left( and \\right) become plain open/close tokens; \\| and \\lVert become norm bars."""
+    out: list[Tok] = []
+    k = 0
+    while k < len(tokens):
+        tok = tokens[k]
+        k += 1
+        if tok.kind == "macro" and tok.text in ("left", "right"):
+            delim = tokens[k] if k < len(tokens) else Tok("end", "", tok.pos)
+            k += 1
+            text = "\\|" if delim.kind == "macro" and delim.text in ("|", "lVert", "rVert", "Vert") \
+                else delim.text
+            if text not in _DELIMS | {"\\|"} or delim.kind not in ("open", "close", "op", "macro"):
+                raise ProblemError(f"cannot read \\{tok.text} at position {tok.pos + 1} of the "
+                                   f"formula: expected a delimiter such as ( ) [ ] \\| after it")
+            kind = "norm" if text == "\\|" else "open" if text in "([" else "close"
+            out.append(Tok(kind, text, tok.pos))
+        elif tok.kind == "macro" and tok.text in ("|", "lVert", "rVert", "Vert"):
+            out.append(Tok("norm", "\\|", tok.pos))
+        elif tok.kind == "group":
+            out.append(Tok("group", "{", tok.pos, tuple(_merge_delimiters(list(tok.body)))))
+        elif tok.kind == "macro" and tok.body:
+            body = tuple(Tok("group", "{", g.pos, tuple(_merge_delimiters(list(g.body))))
+                         for g in tok.body)
+            out.append(Tok("macro", tok.text, tok.pos, body))
+        else:
+            out.append(tok)
+    return out
+
+
+def _error(tok: Tok, reason: str, source: str) -> ProblemError:
+    if tok.kind == "end":
+        return ProblemError(f"the formula ends too early: {reason}")
+    return ProblemError(f"cannot read {tok.shown()} at position {tok.pos + 1} of the formula: "
+                        f"{reason}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The parser
+
+_INDEXED = {"h", "z", "o", "x", "y"}
+_GRADIENTS = {"h": "dL/dh", "z": "dL/dz", "o": "dL/do"}
+_FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "phi": "phi", "varphi": "phi", "exp": "exp",
+              "log": "log", "ln": "log"}
+_NAMED_FUNCTIONS = {"softmax": "softmax", "tanh": "tanh", "sigmoid": "sigmoid", "exp": "exp",
+                    "log": "log"}
+_PRODUCT_OPS = {"cdot", "times", "ast"}
+_TRANSPOSE = {"top", "intercal", "T"}
+_STOP_OPS = {"+", "-", "=", ",", ".", "/"}
+
+
+class _Parser:
+    """Recursive descent over one token list (a group's tokens get their own parser)."""
+
+    def __init__(self, tokens, source: str, end: int, bound: tuple[sp.Symbol, ...] = (),
+                 notes: list[str] | None = None):
+        self.toks = list(tokens)
+        self.k = 0
+        self.source = source
+        self.end = end
+        self.bound = bound
+        self.notes = notes if notes is not None else []
+        self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
+
+    def sub(self, tokens, end: int) -> _Parser:
+        return _Parser(tokens, self.source, end, self.bound, self.notes)
+
+    # token helpers
+
+    def peek(self, ahead: int = 0) -> Tok:
+        k = self.k + ahead
+        return self.toks[k] if k < len(self.toks) else Tok("end", "", self.end)
+
+    def take(self) -> Tok:
+        tok = self.peek()
+        self.k += 1
+        return tok
+
+    def at(self, kind: str, text: str | None = None, ahead: int = 0) -> bool:
+        tok = self.peek(ahead)
+        return tok.kind == kind and (text is None or tok.text == text)
+
+    def fail(self, tok: Tok, reason: str) -> ProblemError:
+        return _error(tok, reason, self.source)
+
+    def expect_end(self, what: str) -> None:
+        if self.peek().kind != "end":
+            raise self.fail(self.peek(), f"unexpected here ({what})")
+
+    def script(self) -> tuple[list[Tok], int]:
+        """The argument of ^ or _ just taken: a {group}'s tokens or one token (one digit)."""
+        tok = self.take()
+        if tok.kind == "group":
+            return list(tok.body), tok.pos
+        if tok.kind == "end":
+            raise self.fail(tok, "expected a subscript or superscript")
+        if tok.kind == "num" and len(tok.text) > 1:
+            self.toks[self.k:self.k] = [Tok("num", tok.text[1:], tok.pos + 1)]
+            tok = Tok("num", tok.text[0], tok.pos)
+        return [tok], tok.pos
+
+    # grammar
+
+    def formula(self) -> Formula:
+        sides = [self.expr()]
+        while self.at("op", "="):
+            self.take()
+            sides.append(self.expr())
+        if self.at("op", ".") or self.at("op", ","):
+            self.take()
+        if self.peek().kind != "end":
+            raise self.fail(self.peek(), "expected an operator, '=' or the end of the formula")
+        if len(sides) < 2:
+            raise ProblemError("the formula has no '=': write an identity such as "
+                               r"\delta h_t = W_{hy}^\top \delta o_t + ...")
+        return Formula(tuple(sides), tuple(dict.fromkeys(self.notes)), self.source)
+
+    def expr(self) -> Node:
+        terms: list[Node] = []
+        sign = 1
+        if self.at("op", "+") or self.at("op", "-"):
+            sign = -1 if self.take().text == "-" else 1
+        while True:
+            term = self.hadamard()
+            terms.append(Neg(term) if sign < 0 else term)
+            if self.at("op", "+") or self.at("op", "-"):
+                sign = -1 if self.take().text == "-" else 1
+                continue
+            break
+        if len(terms) == 1:
+            return terms[0]
+        return Add(tuple(terms))
+
+    def hadamard(self) -> Node:
+        factors = [self.product()]
+        while self.at("macro", "odot") or self.at("macro", "circ"):
+            self.take()
+            factors.append(self.product())
+        return factors[0] if len(factors) == 1 else Hadamard(tuple(factors))
+
+    def product(self) -> Node:
+        factors = [self.postfix()]
+        while True:
+            tok = self.peek()
+            if tok.kind == "macro" and tok.text in _PRODUCT_OPS:
+                self.take()
+                factors.append(self.postfix())
+            elif tok.kind == "op" and tok.text == "/":
+                self.take()
+                den = self.postfix()
+                factors = [Div(factors[0] if len(factors) == 1 else Mul(tuple(factors)), den)]
+            elif self.starts_factor(tok):
+                factors.append(self.postfix())
+            else:
+                break
+        return factors[0] if len(factors) == 1 else Mul(tuple(factors))
+
+    def starts_factor(self, tok: Tok) -> bool:
+        if tok.kind in ("letter", "num", "open", "group", "name"):
+            return True
+        if tok.kind == "norm":
+            return False
+        return tok.kind == "macro" and tok.text not in _PRODUCT_OPS | {"odot", "circ"}
+
+    def postfix(self) -> Node:
+        node = self.primary()
+        while True:
+            if self.at("op", "^"):
+                self.take()
+                node = self.superscript(node, *self.script())
+            elif self.at("op", "_"):
+                raise self.fail(self.peek(), "a subscript here belongs to no quantity")
+            elif self.at("op", "'"):
+                raise self.fail(self.peek(), "a prime here belongs to no function")
+            else:
+                return node
+
+    def superscript(self, node: Node, toks: list[Tok], pos: int) -> Node:
+        if len(toks) == 1 and (toks[0].kind in ("macro", "letter", "name")
+                               and toks[0].text in _TRANSPOSE):
+            return Transpose(node)
+        if toks and toks[0].kind == "open":
+            raise ProblemError(f"cannot read ^({{...}}) at position {pos + 1} of the formula: "
+                               r"a step superscript such as W_{hh}^{(t)} is read only inside "
+                               r"\frac{\partial L}{\partial W_{hh}^{(t)}}")
+        if len(toks) == 1 and toks[0].kind == "macro" and toks[0].text == "prime":
+            raise self.fail(toks[0], "a prime here belongs to no function")
+        return Pow(node, self.index(toks, pos, "an exponent"))
+
+    def primary(self) -> Node:
+        tok = self.take()
+        if tok.kind == "num":
+            return Num(sp.Rational(tok.text))
+        if tok.kind == "open":
+            inner = self.expr()
+            close = self.take()
+            want = ")" if tok.text == "(" else "]"
+            if close.kind != "close" or close.text != want:
+                raise self.fail(close, f"expected {want!r} to close the {tok.text!r} "
+                                       f"at position {tok.pos + 1}")
+            return inner
+        if tok.kind == "group":
+            inner = self.sub(tok.body, tok.pos + 1)
+            node = inner.expr()
+            inner.expect_end("inside {...}")
+            return node
+        if tok.kind == "norm":
+            inner = self.expr()
+            close = self.take()
+            if close.kind != "norm":
+                raise self.fail(close, f"expected \\| to close the norm at position {tok.pos + 1}")
+            return Norm(inner)
+        if tok.kind == "letter":
+            return self.letter(tok)
+        if tok.kind == "name":
+            if tok.text in _NAMED_FUNCTIONS:
+                return self.function(_NAMED_FUNCTIONS[tok.text], tok)
+            raise self.fail(tok, "not a function verify knows "
+                                 f"({', '.join(sorted(_NAMED_FUNCTIONS))})")
+        if tok.kind == "macro":
+            return self.macro(tok)
+        if tok.kind == "end":
+            raise self.fail(tok, "expected a quantity, a number or '('")
+        raise self.fail(tok, "expected a quantity, a number or '('")
+
+    def macro(self, tok: Tok) -> Node:
+        name = tok.text
+        if name == "frac" or name in ("dfrac", "tfrac"):
+            return self.fraction(tok)
+        if name == "delta":
+            return self.delta(tok)
+        if name in ("sum", "prod"):
+            return self.big_op(tok)
+        if name in _FUNCTIONS:
+            return self.function(_FUNCTIONS[name], tok)
+        if name == "partial":
+            raise self.fail(tok, r"write derivatives as \frac{\partial L}{\partial h_t}")
+        if name == "text" or name == "mbox":
+            raise self.fail(tok, "words are not mathematics verify can check")
+        if name in _PRODUCT_OPS | {"odot", "circ"}:
+            raise self.fail(tok, "a product sign needs a factor on its left")
+        if name == "tau" and index_symbol("tau") in self.bound:
+            return IndexValue(index_symbol("tau"))
+        raise self.fail(tok, "notation verify does not know")
+
+    def letter(self, tok: Tok) -> Node:
+        c = tok.text
+        if c == "L":
+            if self.at("op", "_"):
+                raise self.fail(self.peek(), "L is the whole loss; write l_t for one step's loss")
+            return Ref("L")
+        if c == "l":
+            if self.at("open", "("):
+                return self.step_loss(tok)
+            sup = self.sup_before_sub()
+            sub = self.subscript(tok, "the loss of step t is l_t")
+            return self.apply_sup(Ref("l", sub), sup)
+        if c == "W" or c == "b":
+            return self.parameter(tok)
+        if c in _INDEXED:
+            sup = self.sup_before_sub()
+            ref = Ref(c, self.subscript(tok, f"{c} needs a time step, as in {c}_t"))
+            return self.apply_sup(ref, sup)
+        symbol = index_symbol(c)
+        if c in ("t", "T") or symbol in self.bound:
+            return IndexValue(symbol)
+        raise self.fail(tok, "not a quantity of the model (h z o x y l L W_{..} b_{..}) "
+                             "nor an index")
+
+    def sup_before_sub(self):
+        """h^2_t: a superscript written before the subscript, kept for after it."""
+        if self.at("op", "^") and self.at("op", "_", 2):
+            self.take()
+            return self.script()
+        return None
+
+    def apply_sup(self, node: Node, sup) -> Node:
+        return node if sup is None else self.superscript(node, *sup)
+
+    def subscript(self, tok: Tok, hint: str) -> sp.Expr:
+        if not self.at("op", "_"):
+            raise self.fail(tok, hint)
+        self.take()
+        return self.index(*self.script(), "a time step")
+
+    def parameter(self, tok: Tok) -> Node:
+        sup = self.sup_before_sub()
+        if not self.at("op", "_"):
+            raise self.fail(tok, "name the weight, as in W_{hh}, W_{xh}, W_{hy} or b_h")
+        self.take()
+        toks, _ = self.script()
+        letters = "".join(t.text for t in toks)
+        if not all(t.kind in ("letter", "name") for t in toks):
+            letters = ""
+        table = WEIGHT_NAMES if tok.text == "W" else BIAS_NAMES
+        if letters not in table:
+            raise ProblemError(
+                f"cannot read {tok.text}_{{{letters or '...'}}} at position {tok.pos + 1} of the "
+                f"formula: known names are {', '.join(tok.text + '_{' + k + '}' for k in table)}")
+        name = table[letters]
+        if name[2:] != letters:
+            self.notes.append(f"{tok.text}_{{{letters}}} read as {name}")
+        if sup is None and self.at("op", "^") and self.at("group", ahead=1) and \
+                self.peek(1).body and self.peek(1).body[0].kind == "open":
+            self.take()
+            sup = self.script()
+        if sup is not None and sup[0] and sup[0][0].kind == "open":
+            if tok.text != "W" or not self.step_allowed:
+                raise ProblemError(
+                    f"cannot read ^({{...}}) at position {sup[1] + 1} of the formula: a step "
+                    r"superscript such as W_{hh}^{(t)} is read only inside "
+                    r"\frac{\partial L}{\partial W_{hh}^{(t)}}")
+            return Ref(name + "^()", self.step_superscript(*sup))
+        return self.apply_sup(Ref(name), sup)
+
+    def step_superscript(self, toks: list[Tok], pos: int) -> sp.Expr:
+        if len(toks) < 3 or toks[0].kind != "open" or toks[-1].kind != "close":
+            raise ProblemError(f"cannot read the superscript at position {pos + 1} of the "
+                               "formula: expected a step such as ^{(t)}")
+        return self.index(toks[1:-1], toks[1].pos, "a time step")
+
+    def step_loss(self, tok: Tok) -> Node:
+        """l(o_t, y_t) or l(y_t, o_t): the loss of one step."""
+        self.take()
+        first = self.expr()
+        comma = self.take()
+        if comma.kind != "op" or comma.text != ",":
+            raise self.fail(comma, "expected ',' between the arguments of l(o_t, y_t)")
+        second = self.expr()
+        close = self.take()
+        if close.kind != "close" or close.text != ")":
+            raise self.fail(close, "expected ')' after l(o_t, y_t)")
+        names = {getattr(first, "name", None), getattr(second, "name", None)}
+        if names != {"o", "y"} or first.index != second.index:
+            raise self.fail(tok, "l(...) takes o_t and y_t of the same step")
+        return Ref("l", first.index)
+
+    def index(self, toks: list[Tok], pos: int, what: str) -> sp.Expr:
+        """An integer index expression: t, t+1, T+t-i, 3, 2t."""
+        p = self.sub(toks, pos)
+        total = sp.Integer(0)
+        sign = 1
+        if p.at("op", "-") or p.at("op", "+"):
+            sign = -1 if p.take().text == "-" else 1
+        while True:
+            total += sign * p.index_term(what)
+            if p.at("op", "+") or p.at("op", "-"):
+                sign = -1 if p.take().text == "-" else 1
+                continue
+            break
+        if p.peek().kind != "end":
+            raise p.fail(p.peek(), f"expected {what} such as t, t+1 or T-i")
+        return total
+
+    def index_term(self, what: str) -> sp.Expr:
+        tok = self.take()
+        coefficient = sp.Integer(1)
+        if tok.kind == "num":
+            if "." in tok.text:
+                raise self.fail(tok, f"expected {what}: a whole number or an index")
+            coefficient = sp.Integer(tok.text)
+            if not (self.at("letter") or self.at("macro", "tau")):
+                return coefficient
+            tok = self.take()
+        if tok.kind == "letter" and tok.text not in ("h", "z", "o", "x", "y", "W", "b", "L", "l") \
+                or tok.kind == "macro" and tok.text == "tau":
+            symbol = index_symbol(tok.text)
+            if tok.text not in ("t", "T") and symbol not in self.bound:
+                raise self.fail(tok, f"the index {tok.text} is neither t, T nor bound by a "
+                                     "\\sum or \\prod")
+            return coefficient * symbol
+        if tok.kind == "open" and tok.text == "(":
+            inner = []
+            depth = 1
+            while depth:
+                nxt = self.take()
+                if nxt.kind == "end":
+                    raise self.fail(nxt, "expected ')'")
+                depth += {"open": 1, "close": -1}.get(nxt.kind, 0)
+                if depth:
+                    inner.append(nxt)
+            return coefficient * self.index(inner, tok.pos + 1, what)
+        raise self.fail(tok, f"expected {what} such as t, t+1 or T-i")
+
+    def fraction(self, tok: Tok) -> Node:
+        if len(tok.body) != 2:
+            raise self.fail(tok, r"\frac needs two arguments")
+        num, den = tok.body
+        if num.body and (num.body[0].kind == "macro" and num.body[0].text == "partial"
+                         or num.body[0].kind == "letter" and num.body[0].text == "d"
+                         and len(num.body) > 1):
+            return self.derivative(tok, num, den)
+        top = self.sub(num.body, num.pos + 1)
+        a = top.expr()
+        top.expect_end("in the numerator")
+        bottom = self.sub(den.body, den.pos + 1)
+        b = bottom.expr()
+        bottom.expect_end("in the denominator")
+        return Div(a, b)
+
+    def derivative(self, tok: Tok, num: Tok, den: Tok) -> Node:
+        """dL/d(quantity), or dl_t/do_t, from \\frac{\\partial L}{\\partial h_t}."""
+        top = self.sub(num.body[1:], num.pos + 1)
+        of = top.postfix() if top.peek().kind != "end" else None
+        top.expect_end("in the numerator of a derivative")
+        bottom = self.sub(den.body, den.pos + 1)
+        bottom.step_allowed = True
+        d = bottom.take()
+        if not (d.kind == "macro" and d.text == "partial" or d.kind == "letter" and d.text == "d"):
+            raise bottom.fail(d, r"expected \partial in the denominator of a derivative")
+        wrt = bottom.postfix()
+        bottom.expect_end("in the denominator of a derivative")
+        if not isinstance(of, Ref) or of.name not in ("L", "l"):
+            raise self.fail(num.body[0], "only derivatives of the loss L are read (the "
+                                         "derivative of h_t or o_t by a weight is ambiguous: "
+                                         "total or immediate?)")
+        if not isinstance(wrt, Ref):
+            raise self.fail(den.body[0], "expected a quantity such as h_t, o_t or W_{hh}")
+        if of.name == "l":
+            if wrt.name != "o" or wrt.index != of.index:
+                raise self.fail(den.body[0], "the loss of one step is differentiated only by "
+                                             "the output of the same step")
+            return Ref("dl/do", of.index)
+        if wrt.name in _GRADIENTS:
+            return Ref(_GRADIENTS[wrt.name], wrt.index)
+        if wrt.name.startswith(("W_", "b_")):
+            return Ref("dL/d" + wrt.name, wrt.index)
+        raise self.fail(den.body[0], f"dL/d{wrt.name} is not a quantity of BPTT verify knows "
+                                     "(dL/dh_t, dL/dz_t, dL/do_t, dL/dW_.., dL/db_..)")
+
+    def delta(self, tok: Tok) -> Node:
+        r"""\delta h_t, \delta o_t, \delta z_t, \delta_{o_t}, \delta_{h_t}, \delta_t (= dL/dz_t)."""
+        if self.at("op", "_"):
+            self.take()
+            toks, pos = self.script()
+            if toks and toks[0].kind == "letter" and toks[0].text in ("h", "o", "z", "W", "b") \
+                    and len(toks) > 1:
+                inner = self.sub(toks, pos)
+                ref = inner.postfix()
+                inner.expect_end(r"in the subscript of \delta")
+                return self.gradient_of(tok, ref)
+            return Ref("dL/dz", self.index(toks, pos, r"a time step (\delta_t is dL/dz_t)"))
+        nxt = self.peek()
+        if nxt.kind == "letter" and nxt.text in ("h", "o", "z", "W", "b"):
+            self.take()
+            return self.gradient_of(tok, self.letter(nxt))
+        raise self.fail(tok, r"expected \delta h_t, \delta o_t, \delta_{o_t} or \delta_t")
+
+    def gradient_of(self, tok: Tok, ref: Node) -> Node:
+        base = ref.base if isinstance(ref, Pow | Transpose) else ref
+        if not isinstance(base, Ref):
+            raise self.fail(tok, r"\delta takes a quantity such as h_t or o_t")
+        if base.name in _GRADIENTS:
+            grad = Ref(_GRADIENTS[base.name], base.index)
+        elif base.name.startswith(("W_", "b_")):
+            grad = Ref("dL/d" + base.name, base.index)
+        else:
+            raise self.fail(tok, f"\\delta {base.name} is not a quantity of BPTT verify knows")
+        if isinstance(ref, Pow):
+            return Pow(grad, ref.exp)
+        if isinstance(ref, Transpose):
+            return Transpose(grad)
+        return grad
+
+    def big_op(self, tok: Tok) -> Node:
+        lower = upper = None
+        for _ in range(2):
+            if self.at("op", "_") and lower is None:
+                self.take()
+                lower = self.script()
+            elif self.at("op", "^") and upper is None:
+                self.take()
+                upper = self.script()
+        if lower is None or upper is None:
+            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T}")
+        toks, pos = lower
+        eq = [k for k, x in enumerate(toks) if x.kind == "op" and x.text == "="]
+        if len(eq) != 1 or eq[0] != 1 or not (toks[0].kind == "letter" or
+                                               toks[0].kind == "macro" and toks[0].text == "tau"):
+            raise ProblemError(f"cannot read the lower bound at position {pos + 1} of the "
+                               "formula: expected a variable and its start, as in t=1 or i=t")
+        var = index_symbol(toks[0].text)
+        if toks[0].text in ("h", "z", "o", "x", "y", "W", "b", "L", "l"):
+            raise self.fail(toks[0], "a quantity's letter cannot be a summation variable")
+        lo = self.index(toks[2:], toks[1].pos + 1, "a lower bound")
+        hi = self.index(*upper, "an upper bound")
+        outer = self.bound
+        self.bound = outer + (var,)
+        try:
+            negative = self.at("op", "-")
+            if negative:
+                self.take()
+            body = self.hadamard()
+            body = Neg(body) if negative else body
+        finally:
+            self.bound = outer
+        return BigOp(tok.text, var, lo, hi, body)
+
+    def function(self, fn: str, tok: Tok) -> Node:
+        prime = False
+        power = None
+        if self.at("op", "'"):
+            self.take()
+            prime = True
+        elif self.at("op", "''"):
+            raise self.fail(self.peek(), "second derivatives are not read")
+        elif self.at("op", "^"):
+            self.take()
+            toks, pos = self.script()
+            if len(toks) == 1 and toks[0].kind == "macro" and toks[0].text == "prime":
+                prime = True
+            else:
+                power = self.index(toks, pos, "an exponent")
+        if self.at("open", "(") or self.at("group"):
+            arg = self.primary()
+        elif self.peek().kind in ("letter", "macro", "name"):
+            arg = self.postfix()
+        else:
+            raise self.fail(self.peek(), f"expected the argument of {tok.shown()}")
+        node: Node = Apply(fn, arg, prime)
+        return Pow(node, power) if power is not None else node
+
+
+def read_latex(source: str) -> Formula:
+    """The formula in `source` (with or without $...$) as a syntax tree; ProblemError if unread."""
+    if not source.strip():
+        raise ProblemError("the formula is empty")
+    tokens = tokenize(source)
+    return _Parser(tokens, source, len(source)).formula()

@@ -1,0 +1,155 @@
+"""Read a BPTT formula written in SymPy syntax (verify --sympy) into the shared syntax tree.
+
+h(t), dL_dh(t+1), W_hh, transpose(W_hh), hadamard(a, b), Sum(body, (i, t, T)); products of
+quantities keep their order. The text is evaluated by SymPy's parser (Python, with no builtins),
+so pass only formulas you wrote yourself.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..errors import ProblemError
+from .formula_ast import (
+    BIAS_NAMES,
+    WEIGHT_NAMES,
+    Add,
+    Apply,
+    BigOp,
+    Div,
+    Formula,
+    Hadamard,
+    IndexValue,
+    Mul,
+    Neg,
+    Node,
+    Norm,
+    Num,
+    Pow,
+    Ref,
+    Transpose,
+    index_symbol,
+)
+
+_SYMPY_QUANTITIES = {**{n: n for n in ("h", "z", "o", "x", "y", "l")},
+                     "dL_dh": "dL/dh", "dL_dz": "dL/dz", "dL_do": "dL/do", "dl_do": "dl/do",
+                     "delta": "dL/dz"}
+_SYMPY_STEPS = {f"dL_d{w}_t": f"dL/d{w}^()" for w in ("W_hh", "W_xh", "W_hy")}
+_SYMPY_FUNCTIONS = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False),
+                    "phi": ("phi", False), "dphi": ("phi", True), "exp": ("exp", False),
+                    "log": ("log", False), "softmax": ("softmax", False)}
+_SYMPY_OTHER = ("transpose", "hadamard", "norm")
+_SYMPY_GLOBALS = {"__builtins__": {}, "Integer": sp.Integer, "Float": sp.Float,
+                  "Rational": sp.Rational, "Symbol": sp.Symbol, "Function": sp.Function}
+
+
+def read_sympy(source: str) -> Formula:
+    """`lhs = rhs` (or Eq(lhs, rhs)) in SymPy syntax as a syntax tree; ProblemError if unread.
+
+    The text is evaluated by SymPy's parser (Python), so pass only formulas you wrote yourself.
+    """
+    from tokenize import TokenError
+
+    from sympy.parsing.sympy_parser import parse_expr
+
+    local: dict = {n: index_symbol(n) for n in ("t", "T", "i", "j", "k", "s", "tau")}
+    for name in (*_SYMPY_QUANTITIES, *_SYMPY_STEPS, *_SYMPY_FUNCTIONS, *_SYMPY_OTHER):
+        local[name] = sp.Function(name, commutative=False)
+    parameters = {**{f"W_{k}": v for k, v in WEIGHT_NAMES.items()},
+                  **{f"b_{k}": v for k, v in BIAS_NAMES.items()},
+                  **{f"dL_dW_{k}": "dL/d" + v for k, v in WEIGHT_NAMES.items()},
+                  **{f"dL_db_{k}": "dL/d" + v for k, v in BIAS_NAMES.items()}, "L": "L"}
+    for name in parameters:
+        local[name] = sp.Symbol(name, commutative=False)
+    local.update(Sum=sp.Sum, Product=sp.Product, Eq=sp.Eq, Rational=sp.Rational)
+    notes: list[str] = []
+    text = source.strip()
+    pieces = _split_equals(text)
+    try:
+        exprs = [parse_expr(p, local_dict=local, global_dict=_SYMPY_GLOBALS) for p in pieces]
+    except (SyntaxError, TokenError, TypeError, ValueError, NameError, AttributeError,
+            sp.SympifyError) as exc:
+        raise ProblemError(f"cannot read the SymPy formula: {exc}") from None
+    if len(exprs) == 1 and isinstance(exprs[0], sp.Equality):
+        exprs = list(exprs[0].args)
+    if len(exprs) < 2:
+        raise ProblemError("the SymPy formula has no '=': write lhs = rhs or Eq(lhs, rhs)")
+    convert = _SympyConverter(parameters, notes)
+    return Formula(tuple(convert(e) for e in exprs), tuple(dict.fromkeys(notes)), source)
+
+
+def _split_equals(text: str) -> list[str]:
+    """Split at single '=' signs (not ==, <=, >=, != or keyword arguments inside brackets)."""
+    pieces, depth, start = [], 0, 0
+    for k, c in enumerate(text):
+        depth += c in "([" and 1 or c in ")]" and -1 or 0
+        if c == "=" and depth == 0 and text[k - 1:k] not in ("=", "<", ">", "!") \
+                and text[k + 1:k + 2] != "=":
+            pieces.append(text[start:k])
+            start = k + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+class _SympyConverter:
+    """SymPy expression -> formula nodes, by the expression's class."""
+
+    def __init__(self, parameters: dict[str, str], notes: list[str]):
+        self.parameters, self.notes = parameters, notes
+
+    def __call__(self, e: sp.Basic) -> Node:
+        if e.is_Number:
+            return Num(sp.Rational(e))
+        if isinstance(e, sp.Symbol):
+            if e.name in self.parameters:
+                name = self.parameters[e.name]
+                if e.name.startswith(("W_", "b_")) and name != e.name:
+                    self.notes.append(f"{e.name} read as {name}")
+                return Ref(name)
+            if e.is_integer:
+                return IndexValue(e)
+        if isinstance(e, sp.Add):
+            return Add(tuple(self(a) for a in e.args))
+        if isinstance(e, sp.Mul):
+            return self.product(e)
+        if isinstance(e, sp.Pow):
+            if e.base.is_integer or e.base.is_Number:
+                if e.exp == -1:
+                    return Div(Num(sp.Integer(1)), self(e.base))
+            elif e.exp.is_integer:
+                return Pow(self(e.base), e.exp)
+        if isinstance(e, sp.Sum | sp.Product) and len(e.limits) == 1:
+            var, lo, hi = e.limits[0]
+            return BigOp("sum" if isinstance(e, sp.Sum) else "prod", var, lo, hi, self(e.function))
+        if isinstance(e, sp.core.function.AppliedUndef):
+            return self.applied(e)
+        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")
+
+    def product(self, e: sp.Mul) -> Node:
+        coefficient, factors = e.as_coeff_mul()
+        nodes = [self(f) for f in factors]
+        node = nodes[0] if len(nodes) == 1 else Mul(tuple(nodes))
+        if coefficient == -1:
+            return Neg(node)
+        if coefficient != 1:
+            return Mul((Num(sp.Rational(coefficient)), *nodes))
+        return node
+
+    def applied(self, e) -> Node:
+        name, args = e.func.__name__, e.args
+        if name in _SYMPY_QUANTITIES or name in _SYMPY_STEPS:
+            if len(args) != 1 or not args[0].is_integer:
+                raise ProblemError(f"cannot read {e} in the SymPy formula: {name}(...) takes one "
+                                   "time step such as t or t+1")
+            return Ref({**_SYMPY_QUANTITIES, **_SYMPY_STEPS}[name], args[0])
+        nodes = [self(a) for a in args]
+        if name in _SYMPY_FUNCTIONS and len(nodes) == 1:
+            fn, prime = _SYMPY_FUNCTIONS[name]
+            return Apply(fn, nodes[0], prime)
+        if name == "transpose" and len(nodes) == 1:
+            return Transpose(nodes[0])
+        if name == "norm" and len(nodes) == 1:
+            return Norm(nodes[0])
+        if name == "hadamard" and len(nodes) >= 2:
+            return Hadamard(tuple(nodes))
+        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")

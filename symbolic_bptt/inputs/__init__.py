@@ -1,0 +1,1 @@
+"""Inputs: reading files safely, and the problem and claims files validated into frozen data."""

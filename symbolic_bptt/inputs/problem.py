@@ -1,0 +1,382 @@
+"""Read and validate a TOML problem file into frozen dataclasses.
+
+Every mistake a user can make in the file becomes a ProblemError naming the key and what was
+expected; nothing here raises anything else for bad input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProblemError
+from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
+from .files import parse_toml, read_text
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
+LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
+MODES = ("exact", "float", "rounded")
+
+Number = int | float
+Vector = tuple[Number, ...]
+Matrix = tuple[tuple[Number, ...], ...]
+
+
+@dataclass(frozen=True)
+class Model:
+    """The network: cell, activation, loss and sizes (a custom cell's sizes are inferred:
+    hidden_size is its largest quantity or parameter dimension)."""
+
+    cell: str = "elman"
+    activation: str = "tanh"
+    input_size: int = 1
+    hidden_size: int = 1
+    output_size: int = 1
+    bias: bool = False
+    loss: str = "half_sse"
+
+    @property
+    def is_scalar(self) -> bool:
+        """True when every size is 1, so all quantities are numbers."""
+        return self.input_size == self.hidden_size == self.output_size == 1
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """How numbers are carried: exact, float, or rounded to `decimals` at every step."""
+
+    mode: str = "float"
+    decimals: int = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One worked example: model, data (x_t, y_t, h_0) and weights as the file wrote them."""
+
+    model: Model
+    x: tuple[Vector, ...]
+    y: tuple[Vector, ...]
+    h0: Vector
+    weights: dict[str, Matrix] = field(hash=False)
+    arithmetic: Arithmetic = Arithmetic()
+    title: str = ""
+    author: str = ""
+    institute: str = ""
+    date: str = ""
+    name: str = "problem"
+    notation: dict[str, str] = field(default_factory=dict, hash=False)
+    custom_cell: Cell | None = field(default=None, hash=False)  # None: the shipped model.cell
+    initial: dict[str, Vector] | None = field(default=None, hash=False)  # state -> value at t=0
+    vectors: frozenset[str] = frozenset()  # parameters written as flat lists (a custom cell)
+
+    @property
+    def T(self) -> int:
+        """Sequence length."""
+        return len(self.x)
+
+    @cached_property
+    def cell(self) -> Cell:
+        """The cell this problem runs, with phi and the biases bound by [model]."""
+        cell = self.custom_cell or load_cell(self.model.cell)
+        return bind(cell, self.model.activation, self.model.bias)
+
+    @cached_property
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """The shape of every parameter, the input, and every quantity of the cell."""
+        params = {n: (len(w), len(w[0])) for n, w in self.weights.items()}
+        if not params and self.custom_cell is None:  # a problem made for its shapes only
+            params = weight_shapes(self.model)
+        shapes = {n: s for n, s in params.items() if n in self.cell.parameters}
+        given = {n: len(v) for n, v in self.initial_values.items()}
+        return shapes | {INPUT: (self.model.input_size, 1)} | infer_shapes(
+            self.cell, shapes, self.model.input_size, given)
+
+    @property
+    def initial_values(self) -> dict[str, Vector]:
+        """The value of every state at t = 0 (h_0 of the Elman cell)."""
+        if self.initial is not None:
+            return self.initial
+        return {"h": self.h0} if self.h0 else {}
+
+    def indexing(self, param: str) -> str:
+        """How a parameter's entries are named: a matrix (W_hh[0,1]) or a vector (b_h[0])."""
+        if self.custom_cell is None:
+            return "matrix" if param.startswith("W") else "vector"
+        return "vector" if param in self.vectors else "matrix"
+
+
+_TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights",
+             "arithmetic", "notation", "cell"}
+_MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss"}
+_DATA_KEYS = {"x", "y", "h0"}
+_ARITH_KEYS = {"mode", "decimals"}
+
+
+def weight_shapes(model: Model) -> dict[str, tuple[int, int]]:
+    """The shape (rows, cols) of every parameter, in the column convention."""
+    h, i, o = model.hidden_size, model.input_size, model.output_size
+    shapes = {"W_xh": (h, i), "W_hh": (h, h), "W_hy": (o, h)}
+    if model.bias:
+        shapes |= {"b_h": (h, 1), "b_y": (o, 1)}
+    return shapes
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate a problem file; raises ProblemError with a one-line reason."""
+    path = Path(path)
+    text = read_text(path, "a .toml problem file")
+    try:
+        raw = parse_toml(text)
+    except ProblemError as exc:
+        raise ProblemError(f"{path}: {exc}") from None
+    try:
+        return parse_problem(raw, name=path.stem, base=path.parent)
+    except ProblemError as exc:
+        raise ProblemError(f"{path}: {exc}") from None
+
+
+def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None = None) -> Problem:
+    """Validate a parsed TOML table into a Problem (`base`: where a cell file's path starts)."""
+    _no_unknown(raw, _TOP_KEYS, "")
+    for key in ("model", "data", "weights"):
+        if key not in raw:
+            raise ProblemError(f"missing table [{key}] ({_TABLES[key]})")
+        if not isinstance(raw[key], dict):
+            raise ProblemError(
+                f"{key} must be a table [{key}] ({_TABLES[key]}), got {_show(raw[key])}")
+    cell_spec = raw["model"].get("cell", "elman")
+    if not isinstance(cell_spec, str):
+        raise ProblemError(f"model.cell must be a string (a shipped cell, \"custom\", or a path"
+                           f" to a .toml cell file), got {_show(cell_spec)}")
+    if cell_spec != "elman":
+        from .custom_problem import parse_custom
+        return parse_custom(raw, name, load_cell(cell_spec, raw.get("cell"), base))
+    if "cell" in raw:
+        raise ProblemError('a [cell] table needs model.cell = "custom" (the default is "elman")')
+    model = _parse_model(raw["model"])
+    data = raw["data"]
+    _no_unknown(data, _DATA_KEYS, "data.")
+    x_raw, y_raw = sequences(data)
+    x = tuple(_vector(v, model.input_size, f"data.x[{t}]") for t, v in enumerate(x_raw))
+    y = targets(y_raw, model.loss, model.output_size)
+    # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
+    # whose W_hh could not match it anyway.
+    weights = _parse_weights(raw["weights"], model)
+    h0 = _vector(data.get("h0", 0.0), model.hidden_size, "data.h0", broadcast=True)
+    return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, **_common(raw))
+
+
+def _common(raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys every problem file shares: arithmetic, title and the like, notation."""
+    arithmetic = _parse_arithmetic(raw.get("arithmetic", {}))
+    text = {}
+    for key in ("title", "author", "institute", "date"):
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            raise ProblemError(f"{key} must be a string, got {_show(value)}")
+        text[key] = value
+    notation = raw.get("notation", {})
+    if not isinstance(notation, dict):
+        raise ProblemError("notation must be a table [notation] of strings (symbol = \"LaTeX\"),"
+                           f" got {_show(notation)}")
+    for k, v in notation.items():
+        if not isinstance(v, str):
+            raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
+    return {"arithmetic": arithmetic, "notation": dict(notation), **text}
+
+
+def sequences(data: dict[str, Any]) -> tuple[list, list]:
+    """data.x and data.y as lists of equal, nonzero length."""
+    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
+        if key not in data:
+            raise ProblemError(f"missing key data.{key} ({what})")
+        if not isinstance(data[key], list):
+            raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
+    x_raw, y_raw = data["x"], data["y"]
+    if len(x_raw) == 0:
+        raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
+    if len(x_raw) != len(y_raw):
+        raise ProblemError(
+            f"data.x has {len(x_raw)} entries but data.y has {len(y_raw)}: need one target per input")
+    return x_raw, y_raw
+
+
+def targets(y_raw: list, loss: str, size: int) -> tuple[Vector, ...]:
+    """The targets: vectors of `size`, or class indices made one-hot for cross-entropy."""
+    if loss == "cross_entropy":
+        return tuple(_class_index(v, size, f"data.y[{t}]") for t, v in enumerate(y_raw))
+    return tuple(_vector(v, size, f"data.y[{t}]") for t, v in enumerate(y_raw))
+
+
+_TABLES = {
+    "model": "activation, loss and sizes",
+    "data": "x and y, one entry per time step",
+    "weights": "W_xh, W_hh, W_hy",
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value as the file wrote it, on one short line: true, "tanh", [1, 2]."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = str(value)
+    text = _one_line(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], prefix: str, hint: str = "") -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed)) if allowed else "none"
+        raise ProblemError(f"unknown key {prefix}{unknown[0]}{_did_you_mean(unknown[0], allowed)}"
+                           f" (expected one of: {expected}){hint}")
+
+
+def _did_you_mean(word: Any, choices) -> str:
+    if not isinstance(word, str):
+        return ""
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
+    return f" (did you mean {lowered[close[0]]}?)" if close else ""
+
+
+def _parse_model(table: dict[str, Any]) -> Model:
+    _no_unknown(table, _MODEL_KEYS, "model.")
+    values: dict[str, Any] = {}
+    for key, choices in (("activation", ACTIVATIONS), ("loss", LOSSES)):
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str) or value not in choices:
+                raise ProblemError(
+                    f"model.{key} = {_show(value)} is not known{_did_you_mean(value, choices)}"
+                    f" (expected one of: {', '.join(choices)})")
+            values[key] = value
+    for key in ("input_size", "hidden_size", "output_size"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ProblemError(f"model.{key} must be a whole number >= 1, got {_show(value)}")
+            values[key] = value
+    if "cell" in table:
+        values["cell"] = table["cell"]
+    if "bias" in table:
+        if not isinstance(table["bias"], bool):
+            raise ProblemError(f"model.bias must be true or false, got {_show(table['bias'])}")
+        values["bias"] = table["bias"]
+    model = Model(**values)
+    if model.loss == "cross_entropy" and model.output_size < 2:
+        raise ProblemError(f"model.output_size must be >= 2 for model.loss = \"cross_entropy\""
+                           f" (one score per class), got {model.output_size}")
+    return model
+
+
+def _number(value: Any, where: str) -> Number:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProblemError(f"{where} must be a number, got {_show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProblemError(f"{where} must be a finite number, got {value}")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ProblemError(f"{where} must be a finite number, got an integer of "
+                               f"{len(str(abs(value)))} digits (too large for a float)") from None
+    return value
+
+
+def _vector(value: Any, size: int, where: str, broadcast: bool = False) -> Vector:
+    if size == 1:
+        what = "a number or a list of 1 number"
+    elif broadcast:
+        what = f"a number (for every entry) or a list of {size} numbers"
+    else:
+        what = f"a list of {size} numbers"
+    if not isinstance(value, list):
+        if size == 1 or broadcast:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProblemError(f"{where} must be {what}, got {_show(value)}")
+            return (_number(value, where),) * size
+        raise ProblemError(f"{where} must be {what}, got {_show(value)}")
+    if len(value) != size:
+        entries = "1 entry" if len(value) == 1 else f"{len(value)} entries"
+        raise ProblemError(f"{where} must be {what}, got {entries}: {_show(value)}")
+    return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _class_index(value: Any, classes: int, where: str) -> Vector:
+    """A class index becomes its one-hot target vector."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProblemError(
+            f"{where} must be a class index (a whole number 0..{classes - 1}), got {_show(value)}")
+    if not 0 <= value < classes:
+        raise ProblemError(f"{where} = {value} is out of range: classes are 0..{classes - 1}")
+    return tuple(1 if k == value else 0 for k in range(classes))
+
+
+def _parse_weights(table: dict[str, Any], model: Model) -> dict[str, Matrix]:
+    shapes = weight_shapes(model)
+    hint = "" if model.bias else "; b_h and b_y need model.bias = true"
+    _no_unknown(table, set(shapes), "weights.", hint)
+    weights: dict[str, Matrix] = {}
+    for name, (rows, cols) in shapes.items():
+        where = f"weights.{name}"
+        if name not in table:
+            if name.startswith("b_"):
+                hint = f"a list of {rows} numbers" if rows > 1 else "a number"
+                hint += "; model.bias = true needs b_h and b_y"
+            else:
+                hint = _matrix_shape(rows, cols)
+            raise ProblemError(f"missing key {where} ({hint})")
+        value = table[name]
+        if rows == cols == 1 and not isinstance(value, list):
+            weights[name] = ((_number(value, where),),)
+            continue
+        if name.startswith("b_"):
+            weights[name] = tuple((v,) for v in _vector(value, rows, where))
+            continue
+        expected = _matrix_shape(rows, cols)
+        if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
+            raise ProblemError(f"{where} must be {expected}, got {_show(value)}")
+        if len(value) != rows or any(len(r) != cols for r in value):
+            lengths = sorted({len(r) for r in value})
+            got = (f"{len(value)} row{'s' * (len(value) != 1)}" if not value else
+                   f"{len(value)} x {'/'.join(map(str, lengths))}")
+            raise ProblemError(f"{where} must be {expected}, got {got}: {_show(value)}")
+        weights[name] = tuple(tuple(_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r))
+                              for i, r in enumerate(value))
+    return weights
+
+
+def _matrix_shape(rows: int, cols: int) -> str:
+    """What a rows x cols weight must look like in the file."""
+    if rows == cols == 1:
+        return "a 1 x 1 matrix: a number (or [[number]])"
+    row = "1 number" if cols == 1 else f"{cols} numbers"
+    return f"a {rows} x {cols} matrix: a list of {rows} row{'s' * (rows != 1)} of {row} each"
+
+
+def _parse_arithmetic(table: Any) -> Arithmetic:
+    if not isinstance(table, dict):
+        raise ProblemError(
+            f"arithmetic must be a table [arithmetic] (mode, decimals), got {_show(table)}")
+    _no_unknown(table, _ARITH_KEYS, "arithmetic.")
+    mode = table.get("mode", "float")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ProblemError(
+            f"arithmetic.mode = {_show(mode)} is not known{_did_you_mean(mode, MODES)}"
+            f" (expected one of: {', '.join(MODES)})")
+    decimals = table.get("decimals", 4)
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 30:
+        raise ProblemError(
+            f"arithmetic.decimals must be a whole number from 0 to 30, got {_show(decimals)}")
+    return Arithmetic(mode=mode, decimals=decimals)
