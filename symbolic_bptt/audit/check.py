@@ -493,9 +493,8 @@ class _Plain(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         (var,), body = expr.function.variables, expr.function.expr
         name = getattr(expr.expr, "name", None)
-        if name is None:
-            return f"phi'({self._print(expr.expr)})"
-        body = body.xreplace({var: sp.Symbol(name)})
+        # f' of a value with no name of its own (tanh'(c_t) = 1 - tanh(c_t)^2) reads it as written
+        body = body.xreplace({var: sp.Symbol(name or self._print(expr.expr))})
         return f"({self._print(body)})" if isinstance(body, sp.Add) else self._print(body)
 
     # display-only nodes of the tape's vector formulas (symbolic_bptt.display_exprs)
