@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 from ..audit.check import check, format_audit
@@ -18,7 +19,9 @@ from ..inputs.files import write_atomic
 from ..inputs.problem import load_problem
 from ..tape import unroll
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# Package data (symbolic_bptt/examples links to the repository's examples/ folder): the demo
+# runs from any directory with only the installed package, and writes into `out`.
+EXAMPLES = resources.files("symbolic_bptt") / "examples"
 
 
 def run_demo(out: str | Path, pdf: bool = True) -> Iterator[str]:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import __version__
-from ..errors import ProblemError
+from ..errors import MissingResource, ProblemError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -204,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     except ProblemError as exc:
         print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
         return 2
+    except MissingResource as exc:
+        print(f"symbolic-bptt: error: incomplete installation: {exc} "
+              "(reinstall symbolic-bptt)", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     except OSError as exc:  # an output folder that cannot be made or written

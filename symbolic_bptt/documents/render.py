@@ -7,17 +7,20 @@ import re
 import shutil
 import subprocess
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import jinja2
 
-from ..errors import ProblemError
+from ..errors import MissingResource, ProblemError
 from ..evaluate.arithmetic import evaluate
 from ..inputs.files import write_atomic
 from ..tape import unroll
 from .document import Document, Options, build
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
+# through importlib.resources so an installed wheel finds them as a checkout does.
+TEMPLATES = resources.files("symbolic_bptt") / "templates"
 FORMATS = ("article", "beamer")
 LINE_LENGTH = {"article": 58, "beamer": 48}  # printed characters before a step breaks into rows
 
@@ -29,12 +32,21 @@ class CompileError(Exception):
 def environment() -> jinja2.Environment:
     """Jinja2 with LaTeX-friendly delimiters; a missing variable is an error, not a blank."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FunctionLoader(_template_source),
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def _template_source(name: str) -> str:
+    """A shipped template's text. Missing, it is a broken installation, raised as such: Jinja2's
+    TemplateNotFound is an OSError, which the command line would report as "cannot write"."""
+    source = TEMPLATES / name
+    if not source.is_file():
+        raise MissingResource(f"template {name!r} is missing from {TEMPLATES}")
+    return source.read_text(encoding="utf-8")
 
 
 def arithmetic_note(doc: Document) -> str:
@@ -53,10 +65,9 @@ def render_tex(fmt: str, doc: Document) -> str:
     if fmt not in FORMATS:
         raise ProblemError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
     name = f"cell_{fmt}" if doc.setup.get("equations") else fmt  # a cell of its own
-    template = environment().get_template(f"{name}.tex.j2")
-    return template.render(doc=doc, setup=doc.setup, general=doc.general,
-                           approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
-                           max_len=LINE_LENGTH[fmt])
+    return environment().get_template(f"{name}.tex.j2").render(
+        doc=doc, setup=doc.setup, general=doc.general, approx=doc.mode != "rounded",
+        mode_sentence=arithmetic_note(doc), max_len=LINE_LENGTH[fmt])
 
 
 def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
