@@ -343,7 +343,9 @@ def test_recursion_question_gives_its_inputs_and_shows_one_step(example):
 def test_points_are_shared_by_a_questions_answers(example):
     for keyed in example.keyed:
         for part in keyed.parts:
-            assert sum(e.points for e in part.entries) == pytest.approx(part.points, abs=1e-3)
+            # each share is rounded to 4 decimals: the sum is off by half a unit per share at most
+            off = abs(sum(e.points for e in part.entries) - part.points)
+            assert off <= Decimal("0.00005") * len(part.entries)
         assert keyed.points == 17
 
 
