@@ -123,6 +123,10 @@ class Audit:
     verdicts: tuple[Verdict, ...]
     roots: tuple[RootCause, ...] = field(default=())
 
+    def __repr__(self) -> str:
+        wrong = sum(v.verdict == "wrong" for v in self.verdicts)
+        return f"<Audit {self.problem.name!r}: {len(self.verdicts)} claims, {wrong} wrong>"
+
     @property
     def exit_code(self) -> int:
         """1 when some claim is wrong, else 0."""
@@ -493,14 +497,25 @@ class _Plain(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         (var,), body = expr.function.variables, expr.function.expr
         name = getattr(expr.expr, "name", None)
-        if name is None:
-            return f"phi'({self._print(expr.expr)})"
+        if name is None:  # a function of a compound argument: sigma(W_io·x_1 + ...)
+            inner = self._print(expr.expr)
+            if isinstance(body, sp.Function) and body.args == (var,):
+                fname = {"Sigmoid": "sigma", "ReLU": "relu"}.get(type(body).__name__,
+                                                                 type(body).__name__)
+                return f"{fname}({inner})"
+            return self._print(body.xreplace({var: sp.Symbol(f"({inner})")}))
         body = body.xreplace({var: sp.Symbol(name)})
         return f"({self._print(body)})" if isinstance(body, sp.Add) else self._print(body)
 
     # display-only nodes of the tape's vector formulas (symbolic_bptt.display_exprs)
     def _print_SquaredNorm(self, expr):
         return f"||{self._print(expr.args[0])}||^2"
+
+    def _print_Filled(self, expr):
+        return self._print(expr.args[0])
+
+    def _print_SumEntries(self, expr):
+        return f"sum({self._print(expr.args[0])})"
 
     def _print_Softmax(self, expr):
         return f"softmax({self._print(expr.args[0])})"

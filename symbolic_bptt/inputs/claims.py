@@ -80,7 +80,11 @@ def load_claims(path: str | Path, tape: Tape) -> Claims:
 
 def parse_claims(text: str, tape: Tape) -> Claims:
     """Validate the text of a claims file against a problem's tape."""
-    raw = parse_toml(text, parse_float=Decimal)
+    return claims_from_table(parse_toml(text, parse_float=Decimal), tape)
+
+
+def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
+    """Validate a claims table (numbers as Decimals or ints, as parse_claims reads them)."""
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ProblemError(

@@ -79,6 +79,11 @@ class Problem:
         """Sequence length."""
         return len(self.x)
 
+    def __repr__(self) -> str:  # the default printed every number of the data and weights
+        cell = "custom" if self.custom_cell is not None else self.model.cell
+        return (f"<problem {self.name!r}: {cell} cell, {self.model.activation}, T = {self.T}, "
+                f"loss {self.model.loss}>")
+
     @cached_property
     def cell(self) -> Cell:
         """The cell this problem runs, with phi and the biases bound by [model]."""
