@@ -96,11 +96,12 @@ class Problem:
         """The document `render` writes (kind: article | beamer). Without `out` and `pdf`, its
         LaTeX source; else the files written into `out` (default output/<name>/): the .tex, and
         with pdf=True the PDF (CompileError when pdflatex fails; nothing is replaced then)."""
-        from .documents.render import problem_tex, publish
+        from .documents.render import problem_tex, publish, render_command
 
-        text = problem_tex(self.spec, kind, mode, decimals,
-                           Options(notation=notation, all_steps=all_steps,
-                                   row_convention=row_convention))
+        options = Options(notation=notation, all_steps=all_steps, row_convention=row_convention)
+        source = str(self.path) if self.path else f"{self.name}.toml"
+        text = problem_tex(self.spec, kind, mode, decimals, options,
+                           render_command(source, kind, mode, decimals, options))
         if out is None and not pdf:
             return text
         folder = Path(out) if out is not None else Path("output") / self.name
@@ -268,7 +269,8 @@ class Audit:
         from .audit.report import audit_document
         from .documents.render import publish, render_tex
 
-        return publish(render_tex("article", audit_document(self.result, self.tape)),
+        command = "symbolic_bptt: Problem.check(...).report(...) in Python"
+        return publish(render_tex("article", audit_document(self.result, self.tape), command),
                        Path(out) / "audit.tex", pdf)
 
     def __str__(self) -> str:

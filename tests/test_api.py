@@ -135,12 +135,21 @@ def test_verify_holds_and_fails_with_the_decks_mistake():
     assert md.startswith("**fails**") and "derivative-index" in md and "$$" in md
 
 
+def body(tex: str) -> str:
+    """A generated .tex without its two-line header (which says how it was made)."""
+    return tex.split("\n", 2)[2]
+
+
 def test_render_returns_the_clis_latex_or_writes_it(tmp_path):
     p = sb.load(DECK)
-    assert p.render("beamer") == problem_tex(p.spec, "beamer")
-    written = p.render("article", out=tmp_path)
+    beamer = p.render("beamer")
+    assert body(beamer) == body(problem_tex(p.spec, "beamer"))
+    assert beamer.splitlines()[1].endswith(f"symbolic-bptt render {DECK} --format beamer")
+    written = p.render("article", out=tmp_path, mode="exact")
     assert written == [tmp_path / "article.tex"]
-    assert (tmp_path / "article.tex").read_text(encoding="utf-8") == problem_tex(p.spec, "article")
+    tex = (tmp_path / "article.tex").read_text(encoding="utf-8")
+    assert body(tex) == body(problem_tex(p.spec, "article", "exact"))
+    assert "--format article --mode exact" in tex.splitlines()[1]
 
 
 def test_the_audit_shows_its_verdicts_in_the_reports_colours():
