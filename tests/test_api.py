@@ -176,3 +176,29 @@ def test_every_step_of_a_custom_cell_prints_in_plain_text_without_internal_names
     sol = sb.load(EXAMPLES / "gru_custom.toml").solve()
     for step in sol.steps:
         assert "Filled" not in str(step) and "phi'" not in step.text.formula, str(step)
+
+
+def test_the_readmes_api_example_runs_as_written(tmp_path, monkeypatch):
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## The Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(EXAMPLES.parent)
+    code = block.replace('out="slides/", pdf=True', f'out="{tmp_path}"')  # no TeX needed here
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)  # noqa: S102 (our own README)
+    assert names["sol"]["dL/dW_hh"] == round(finite_difference_deck("W_hh"), 4)
+    assert str(names["step"]).startswith("dL/dz_2 = dL/dh_2·(1 - h_2^2) = ")
+    assert names["audit"].verdict("dL/dW_hh").code == "derivative-index"
+    assert (tmp_path / "beamer.tex").exists()
+
+
+def finite_difference_deck(name: str, eps: float = 1e-7) -> float:
+    """dL/d(name) of the deck's network (examples/deck.toml), by hand."""
+    def deck_loss(w):
+        h, total = 0.0, 0.0
+        for x, y in zip([0.5, 0.1, 0.4], [0.4, 0.2, 0.1], strict=True):
+            h = math.tanh(w["W_hh"] * h + w["W_xh"] * x)
+            total += 0.5 * (w["W_hy"] * h - y) ** 2
+        return total
+    w = {"W_xh": 0.6, "W_hh": 0.9, "W_hy": 0.8}
+    up, down = dict(w, **{name: w[name] + eps}), dict(w, **{name: w[name] - eps})
+    return (deck_loss(up) - deck_loss(down)) / (2 * eps)
