@@ -55,7 +55,8 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
                   hidden_size=max(dims + [size]), output_size=out, bias=model.bias,
                   loss=model.loss)
     return Problem(model=model, x=x, y=y, h0=(), weights=weights, name=name, custom_cell=cell,
-                   initial=initial, vectors=frozenset(vectors), **_common(raw))
+                   initial=initial, vectors=frozenset(vectors),
+                   **_common(raw, ("x", "y", "l", "L", *bound.quantities, *bound.parameters)))
 
 
 def _weights(table: dict[str, Any], cell: Cell) -> tuple[dict, list[str]]:

@@ -14,3 +14,5 @@ MAX_NUMBER_DIGITS = 100          # digits of a number in a formula
 MAX_EXPONENT = 64                # an exponent in a formula
 MAX_VERIFY_T = 50                # verify --max-T
 MAX_FUNCTION_NESTING = 6           # tanh(tanh(...)) in a formula: SymPy slows down steeply beyond
+MAX_NOTATION_CHARS = 200         # one [notation] value
+MAX_NOTATION_DEPTH = 10          # braces nested in a [notation] value

@@ -14,8 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
 from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
+from ..model.notation import BASES, check_notation
 from .files import parse_toml, read_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
@@ -171,8 +172,9 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
     return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, **_common(raw))
 
 
-def _common(raw: dict[str, Any]) -> dict[str, Any]:
-    """The keys every problem file shares: arithmetic, title and the like, notation."""
+def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, Any]:
+    """The keys every problem file shares: arithmetic, title and the like, notation (whose
+    keys are `symbols`, its values checked here once for solve, check and render alike)."""
     arithmetic = _parse_arithmetic(raw.get("arithmetic", {}))
     text = {}
     for key in ("title", "author", "institute", "date"):
@@ -186,8 +188,14 @@ def _common(raw: dict[str, Any]) -> dict[str, Any]:
                            f" got {_show(notation)}")
     for k, v in notation.items():
         if not isinstance(v, str):
-            raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
-    return {"arithmetic": arithmetic, "notation": dict(notation), **text}
+            raise ProblemError(f"notation.{_key(k)} must be a string (LaTeX), got {_show(v)}")
+    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols), **text}
+
+
+def _key(key: str) -> str:
+    """A key for a message: as written when plain, quoted (one line, cut) otherwise."""
+    return key if key.replace("/", "").replace("_", "").isalnum() and len(key) < 40 \
+        else quoted(key)
 
 
 def sequences(data: dict[str, Any]) -> tuple[list, list]:
