@@ -14,8 +14,8 @@ from ..documents.render import publish, render_tex
 from ..evaluate.arithmetic import evaluate
 from ..evaluate.solution import quantities
 from ..inputs.claims import load_claims
-from ..inputs.files import write_atomic
 from ..inputs.problem import load_problem
+from ..inputs.staging import Staging
 from ..tape import unroll
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -23,39 +23,44 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def run_demo(out: str | Path, pdf: bool = True) -> Iterator[str]:
     """Write the deck's slides, worked solution and solved values; yields progress lines."""
-    out_dir = Path(out) / "deck"
+    with Staging(out) as stage:
+        yield from _deck(Path(out) / "deck", pdf, stage)
+        yield from _exam(Path(out) / "exam", pdf, stage)
+
+
+def _deck(out_dir: Path, pdf: bool, stage: Staging) -> Iterator[str]:
     problem = load_problem(EXAMPLES / "deck.toml")
     tape = unroll(problem)
     rounded = evaluate(tape)  # the deck's own arithmetic: 4 decimals carried by hand
     exact = evaluate(tape, "exact")
     for name, ev in (("solution-exact.json", exact), ("solution-rounded.json", rounded)):
-        path = write_atomic(out_dir / name, json.dumps({"quantities": quantities(ev)}, indent=1) + "\n")
+        path = stage.write(out_dir / name, json.dumps({"quantities": quantities(ev)}, indent=1) + "\n")
         yield f"wrote {path}"
     doc = build(rounded, Options())
     for fmt, what in (("beamer", "slides"), ("article", "worked solution")):
         if pdf:
             yield f"compiling {what}: {out_dir / (fmt + '.pdf')} ..."
-        for path in publish(render_tex(fmt, doc), out_dir / f"{fmt}.tex", pdf):
+        for path in publish(render_tex(fmt, doc), out_dir / f"{fmt}.tex", pdf, stage):
             yield f"wrote {path}"
-    yield from _audit(tape, out_dir, pdf)
-    yield from _exam(Path(out) / "exam", pdf)
+    yield from _audit(tape, out_dir, pdf, stage)
 
 
-def _audit(tape, out_dir: Path, pdf: bool) -> Iterator[str]:
+def _audit(tape, out_dir: Path, pdf: bool, stage: Staging) -> Iterator[str]:
     """Check the deck's own printed numbers (examples/deck_claims.toml) and write the audit."""
     audit = check(tape, load_claims(EXAMPLES / "deck_claims.toml", tape))
-    yield f"wrote {write_atomic(out_dir / 'audit.txt', format_audit(audit) + chr(10))}"
+    yield f"wrote {stage.write(out_dir / 'audit.txt', format_audit(audit) + chr(10))}"
     text = json.dumps(audit.as_json(), indent=1, ensure_ascii=False) + "\n"
-    yield f"wrote {write_atomic(out_dir / 'audit.json', text)}"
+    yield f"wrote {stage.write(out_dir / 'audit.json', text)}"
     if pdf:
         yield f"compiling the audit of the deck's numbers: {out_dir / 'audit.pdf'} ..."
-    for path in publish(render_tex("article", audit_document(audit, tape)), out_dir / "audit.tex", pdf):
+    for path in publish(render_tex("article", audit_document(audit, tape)), out_dir / "audit.tex",
+                        pdf, stage):
         yield f"wrote {path}"
     wrong = [r.name for r in audit.roots]
     yield f"the deck's hand calculation: {len(wrong)} root causes ({', '.join(wrong)}); see {out_dir / 'audit.txt'}"
 
 
-def _exam(out_dir: Path, pdf: bool) -> Iterator[str]:
+def _exam(out_dir: Path, pdf: bool, stage: Staging) -> Iterator[str]:
     """A small exam on the deck's network (examples/exam.toml): three versions, each with its
     problem file and worked key, key.json, key.csv and a Moodle quiz."""
     from ..exam.spec import load_spec
@@ -66,7 +71,7 @@ def _exam(out_dir: Path, pdf: bool) -> Iterator[str]:
         yield f"exam version {v.label}: seed {v.seed}"
     if pdf:
         yield f"compiling the exam, its key and each version's: {out_dir} ..."
-    written = write_exam(exam, out_dir, pdf)
+    written = write_exam(exam, out_dir, pdf, stage=stage)
     for path in written:
         if path.parent == out_dir:
             yield f"wrote {path}"

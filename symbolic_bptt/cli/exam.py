@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..errors import ProblemError
+from ..errors import ProblemError, one_line
 
 
 def add_exam_parser(sub) -> None:
@@ -69,7 +69,7 @@ def run_exam(args: argparse.Namespace) -> int:
     try:
         written = write_exam(exam, out, args.pdf, progress=bar)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        print(f"symbolic-bptt: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     versions = [p for p in written if p.parent.name == "variants"]
     for path in written:

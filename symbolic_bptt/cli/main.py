@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import __version__
-from ..errors import ProblemError
+from ..errors import ProblemError, one_line, quoted
 
 
 class _Parser(argparse.ArgumentParser):
@@ -15,7 +15,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
-        self.exit(2, f"symbolic-bptt: error: {command}{message}\n")
+        self.exit(2, f"symbolic-bptt: error: {one_line(command + message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,8 +123,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     try:
         written = publish(text, out / f"{args.format}.tex", args.pdf)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc), 1)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -148,8 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             written = publish(render_tex("article", audit_document(audit, tape)),
                               Path(args.report) / "audit.tex", pdf=True)
         except CompileError as exc:
-            print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-            return 2
+            return _error(str(exc), 2)
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
     if args.json:
@@ -181,8 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for line in run_demo(args.out, pdf=not args.no_pdf):
             print(line, flush=True)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc), 1)
     return 0
 
 
@@ -196,17 +193,49 @@ COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo"
             "exam": cmd_exam, "verify": cmd_verify}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup on the way out runs."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; a ProblemError is one line on stderr and exit code 2."""
+    """Run the command line; a ProblemError is one line on stderr and exit code 2; Ctrl-C and
+    SIGTERM stop the run (temporary files removed, latexmk stopped) with one line."""
     args = build_parser().parse_args(argv)
+    previous = _on_sigterm(_terminate)
     try:
         return COMMANDS[args.command](args)
     except ProblemError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc), 2)
     except BrokenPipeError:
         return 0
     except OSError as exc:  # an output folder that cannot be made or written
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"symbolic-bptt: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        where = f" {quoted(exc.filename)}" if exc.filename else ""
+        return _error(f"cannot write{where}: {exc.strerror or exc}", 2)
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        return _error(f"the input is too large or too deeply nested to work with "
+                      f"({type(exc).__name__}); see the limits in the README", 2)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except Terminated:
+        return _error("terminated", 143)
+    finally:
+        _on_sigterm(previous)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"symbolic-bptt: error: {one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler (main thread only); returns the previous one."""
+    import signal
+    import threading
+
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)

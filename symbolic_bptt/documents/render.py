@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import jinja2
@@ -14,6 +16,7 @@ import jinja2
 from ..errors import ProblemError
 from ..evaluate.arithmetic import evaluate
 from ..inputs.files import write_atomic
+from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build
 
@@ -59,19 +62,22 @@ def render_tex(fmt: str, doc: Document) -> str:
                            max_len=LINE_LENGTH[fmt])
 
 
-def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
-    """Write `tex` (and, with pdf, compile it) so a failure leaves the previous files untouched.
+def publish(text: str, tex: Path, pdf: bool, stage: Staging | None = None) -> list[Path]:
+    """Stage `tex` (and, with pdf, its compiled PDF and log) in `stage`, or write them as a run
+    of their own; a failure leaves the previous files untouched.
 
-    The source is compiled in a scratch folder first; only when pdflatex succeeds do the new
-    .tex and .pdf replace the old ones. A failing source is kept as NAME.failed.tex to inspect.
+    The source is compiled in a scratch folder first; only when pdflatex succeeds are the new
+    .tex, .pdf and .log staged. A failing source is kept as NAME.failed.tex to inspect.
     """
     tex = Path(tex)
+    if stage is None:
+        with Staging(tex.parent) as own:
+            return publish(text, tex, pdf, own)
     if not pdf:
-        return [write_atomic(tex, text)]
+        return [stage.write(tex, text)]
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         raise CompileError("pdflatex/latexmk not found: install TeX Live (`make tex`, or apt-get install "
                            "texlive-latex-extra texlive-lang-other latexmk)")
-    tex.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="symbolic-bptt-") as build:
         src = Path(build) / tex.name
         src.write_text(text, encoding="utf-8")
@@ -80,21 +86,61 @@ def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
         # A fixed timestamp makes the same source give the same PDF bytes (reproducible keys).
         env = {"SOURCE_DATE_EPOCH": "1700000000", "FORCE_SOURCE_DATE": "1", **os.environ,
                "openout_any": "p", "openin_any": "p"}
-        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env, check=False)
+        returncode, output = _run(cmd, build, env)
         log = src.with_suffix(".log")
         built = src.with_suffix(".pdf")
-        if proc.returncode != 0 or not built.exists():
+        if returncode != 0 or not built.exists():
             failed = write_atomic(tex.with_suffix(".failed.tex"), text)
             raise CompileError(_first_error(failed, log.read_text(errors="replace")
-                                            if log.exists() else proc.stdout + proc.stderr))
-        out_pdf = tex.with_suffix(".pdf")
-        for source, dest in ((built, out_pdf), (log, tex.with_suffix(".log"))):
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
-        write_atomic(tex, text)
-        tex.with_suffix(".failed.tex").unlink(missing_ok=True)
+                                            if log.exists() else output))
+        out_pdf = stage.add(tex.with_suffix(".pdf"), built)
+        stage.add(tex.with_suffix(".log"), log)
+        stage.write(tex, text)
+        if os.path.lexists(tex.with_suffix(".failed.tex")):
+            stage.remove(tex.with_suffix(".failed.tex"))
     return [tex, out_pdf]
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _run(cmd: list[str], cwd: str, env: dict) -> tuple[int, str]:
+    """Run latexmk in a process group of its own: (exit code, output). Any exception while it
+    runs (Ctrl-C, SIGTERM, stop_compiles) stops latexmk and the pdflatex it started."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            errors="replace", start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        output, _ = proc.communicate()
+        return proc.returncode, output
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def stop_compiles() -> None:
+    """Stop every latexmk still running (the other threads of an interrupted exam --pdf)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _first_error(tex: Path, log: str) -> str:

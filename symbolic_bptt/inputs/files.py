@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -11,17 +9,12 @@ from ..errors import ProblemError
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write text to a temporary file beside `path`, then rename it into place."""
+    """Write one file as a run of its own: staged aside, then swapped in (inputs/staging.py)."""
+    from .staging import Staging
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with Staging(path.parent) as stage:
+        stage.write(path, text)
     return path
 
 
