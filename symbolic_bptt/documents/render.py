@@ -89,6 +89,8 @@ def publish(text: str, tex: Path, pdf: bool, stage: Staging | None = None) -> li
         returncode, output = _run(cmd, build, env)
         log = src.with_suffix(".log")
         built = src.with_suffix(".pdf")
+        if returncode < 0:  # stopped by a signal (stop_compiles): not the source's fault
+            raise CompileError(f"{tex}: compilation stopped")
         if returncode != 0 or not built.exists():
             failed = write_atomic(tex.with_suffix(".failed.tex"), text)
             raise CompileError(_first_error(failed, log.read_text(errors="replace")
