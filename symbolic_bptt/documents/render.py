@@ -16,6 +16,7 @@ import jinja2
 from ..errors import ProblemError
 from ..evaluate.arithmetic import evaluate
 from ..inputs.files import write_atomic
+from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build
@@ -164,6 +165,8 @@ def overfull_boxes(log_text: str) -> list[str]:
 def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None = None,
                 options: Options | None = None) -> str:
     """problem -> tape -> evaluation -> document data -> LaTeX, in one call."""
+    m = problem.model
+    check_sizes(problem.T, max(m.input_size, m.hidden_size, m.output_size), document=True)
     ev = evaluate(unroll(problem), mode, decimals)
     if problem.custom_cell is not None:
         from .cell_document import build_cell

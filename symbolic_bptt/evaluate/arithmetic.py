@@ -15,6 +15,7 @@ import mpmath
 import sympy as sp
 
 from ..errors import ProblemError
+from ..inputs.limits import check_sizes
 from ..tape import Rule, Tape
 
 MODES = ("exact", "float", "rounded")
@@ -92,6 +93,9 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -
     decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
     if mode not in MODES:
         raise ProblemError(f"unknown arithmetic mode {mode!r} (expected one of: {', '.join(MODES)})")
+    if mode == "exact":
+        m = tape.problem.model
+        check_sizes(tape.problem.T, max(m.input_size, m.hidden_size, m.output_size), mode)
     if mode == "rounded":
         convert = to_decimal
     elif mode == "exact":

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import ProblemError
 from ..tape import Quantity, Tape
 from .files import parse_toml, read_text
+from .limits import check_text
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
 _ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d+)\s*(?:,\s*(?P<j>\d+)\s*)?\]$")
@@ -92,6 +93,7 @@ def parse_claims(text: str, tape: Tape) -> Claims:
     for key in ("title", "author"):
         if not isinstance(raw.get(key, ""), str):
             raise ProblemError(f"{key} must be a string")
+        check_text(raw.get(key, ""), key)
     if "claims" not in raw:
         raise ProblemError("missing table [claims]")
     table = raw["claims"]

@@ -18,6 +18,7 @@ from ..errors import ProblemError, quoted
 from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
 from ..model.notation import BASES, check_notation
 from .files import parse_toml, read_text
+from .limits import check_sequence, check_sizes, check_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
@@ -163,6 +164,7 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
     x_raw, y_raw = sequences(data)
+    check_sizes(len(x_raw), max(model.input_size, model.hidden_size, model.output_size))
     x = tuple(_vector(v, model.input_size, f"data.x[{t}]") for t, v in enumerate(x_raw))
     y = targets(y_raw, model.loss, model.output_size)
     # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
@@ -181,7 +183,7 @@ def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, 
         value = raw.get(key, "")
         if not isinstance(value, str):
             raise ProblemError(f"{key} must be a string, got {_show(value)}")
-        text[key] = value
+        text[key] = check_text(value, key)
     notation = raw.get("notation", {})
     if not isinstance(notation, dict):
         raise ProblemError("notation must be a table [notation] of strings (symbol = \"LaTeX\"),"
@@ -206,6 +208,7 @@ def sequences(data: dict[str, Any]) -> tuple[list, list]:
         if not isinstance(data[key], list):
             raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
     x_raw, y_raw = data["x"], data["y"]
+    check_sequence(len(x_raw))
     if len(x_raw) == 0:
         raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
     if len(x_raw) != len(y_raw):
@@ -274,6 +277,7 @@ def _parse_model(table: dict[str, Any]) -> Model:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProblemError(f"model.{key} must be a whole number >= 1, got {_show(value)}")
+            check_sizes(1, value)
             values[key] = value
     if "cell" in table:
         values["cell"] = table["cell"]
