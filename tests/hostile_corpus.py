@@ -269,7 +269,7 @@ def cases() -> list[Case]:
         add(Case(f"options-{k}-{args[0]}", args))
     # outputs into hostile places
     add(Case("out-is-a-file", ("render", deck, "--out", "{dir}/afile"), (("afile", "x"),)))
-    add(Case("out-newline", ("render", deck, "--out", "{dir}/out\nx")))
+    add(Case("out-newline", ("render", deck, "--out", "{dir}/out/a\nsymbolic-bptt: error: X")))
     add(Case("out-link-to-file", ("render", deck, "--out", "{dir}/out"),
              links=(("out/article.tex", "{dir}/victim.txt"),), files=(("victim.txt", "keep"),)))
     add(Case("report-link", ("check", deck, str(EXAMPLES / "deck_claims.toml"), "--report",

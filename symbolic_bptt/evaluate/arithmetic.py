@@ -7,6 +7,7 @@ and the rounded value is carried on, as a person does on paper.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
@@ -129,7 +130,28 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -
                                f"({type(exc).__name__}: {exc})") from None
     numbers = None if shadow is None else {k: tuple(float(v) for v in vs)
                                            for k, vs in shadow.values.items()}
-    return Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+    ev = Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+    _finite(ev)
+    return ev
+
+
+def _finite(ev: Evaluation) -> None:
+    """Refuse values that overflow a float (or are not numbers): every mode says so alike,
+    rather than printing Infinity in JSON or inf in a document."""
+    for step in ev.tape.steps:
+        try:
+            numbers = ev.as_float(step.name) if ev.mode != "float" else ev.values[step.name]
+        except (OverflowError, TypeError, ValueError):
+            numbers = [math.inf]
+        for x in numbers:
+            try:
+                ok = math.isfinite(x)
+            except (TypeError, OverflowError):
+                ok = False
+            if not ok:
+                raise ProblemError(
+                    f"{step.name} is {x} in {ev.mode} arithmetic: the values overflow (the "
+                    "inputs are too large for this network; scale them down)")
 
 
 class _Shadow:

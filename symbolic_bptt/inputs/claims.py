@@ -23,13 +23,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
 from ..tape import Quantity, Tape
 from .files import parse_toml, read_text
 from .limits import check_text
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
-_ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d+)\s*(?:,\s*(?P<j>\d+)\s*)?\]$")
+_ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d{1,9})\s*(?:,\s*(?P<j>\d{1,9})\s*)?\]$")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,11 @@ def parse_claims(text: str, tape: Tape) -> Claims:
 
 
 def _quote(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key):
+        return key
+    if key.isprintable() and len(key) <= 60 and '"' not in key:
+        return f'"{key}"'
+    return quoted(key)  # one line, cut: a key cannot forge lines or flood the terminal
 
 
 def _claim(key: str, value: Any, tape: Tape, decimals: int | None) -> Claim:
