@@ -58,9 +58,21 @@ def render_tex(fmt: str, doc: Document) -> str:
         raise ProblemError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
     name = f"cell_{fmt}" if doc.setup.get("equations") else fmt  # a cell of its own
     template = environment().get_template(f"{name}.tex.j2")
-    return template.render(doc=doc, setup=doc.setup, general=doc.general,
-                           approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
-                           max_len=LINE_LENGTH[fmt])
+    return render_wide(template, doc=doc, setup=doc.setup, general=doc.general,
+                       approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
+                       max_len=LINE_LENGTH[fmt])
+
+
+def render_wide(template: jinja2.Template, **variables) -> str:
+    """Render a template; if a matrix has more than amsmath's default 10 columns, render it
+    again with MaxMatrixCols raised (the preamble reads `matrix_cols`)."""
+    text = template.render(**variables)
+    cols = max((row.count("&") + 1 for body in _MATRIX.findall(text)
+                for row in body.split("\\\\")), default=0)
+    return template.render(**variables, matrix_cols=cols) if cols > 10 else text
+
+
+_MATRIX = re.compile(r"\\begin\{[bpv]?matrix\}(.*?)\\end\{[bpv]?matrix\}", re.DOTALL)
 
 
 def publish(text: str, tex: Path, pdf: bool, stage: Staging | None = None) -> list[Path]:

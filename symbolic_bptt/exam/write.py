@@ -26,7 +26,7 @@ from pathlib import Path
 import jinja2
 
 from ..documents.document import escape_text
-from ..documents.render import CompileError, environment, publish, stop_compiles
+from ..documents.render import CompileError, environment, publish, render_wide, stop_compiles
 from ..errors import ProblemError
 from ..inputs.staging import Staging
 from .draw import Variant, draw_variant, seed_stream
@@ -132,7 +132,8 @@ def exam_tex(exam: Exam, answers: bool, keyed: Iterable[Keyed] | None = None,
                        f"every answer to {spec.decimals} decimals.",
             "float": f"Give every answer to {spec.decimals} decimals.",
             "exact": f"Give every answer to {spec.decimals} decimals."}[spec.mode]
-    return template.render(
+    return render_wide(
+        template,
         exam={"title": escape_text(spec.title or "Backpropagation Through Time"),
               "course": escape_text(spec.course), "date": escape_text(spec.date),
               "author": escape_text(spec.author),
