@@ -256,8 +256,8 @@ def cases() -> list[Case]:
                      (("e.toml", exam(**{key: value})),)))
     # paths and file kinds
     for cmd in ("solve", "render", "check-problem", "check-claims", "exam", "verify"):
-        for kind in ("fifo", "dev-zero", "folder", "missing", "newline-name", "binary", "utf16",
-                     "empty", "huge", "link-loop"):
+        for kind in ("fifo", "dev-zero", "folder", "missing", "newline-name", "escape-name",
+                     "binary", "utf16", "empty", "huge", "link-loop"):
             out.append(_path_case(cmd, kind))
     # options
     for k, args in enumerate((("solve", deck, "--decimals", "99999"), ("solve", deck, "--decimals", "-1"),
@@ -289,8 +289,13 @@ def cases() -> list[Case]:
                                      "--variants", "1"),
              (("e.toml", exam(title="a\x01\x07\x1b b", instructions="x\x7f\n\ny")),), pdf=True))
     # signals, as real processes
-    add(Case("sigint-exam-pdf", ("exam", str(EXAMPLES / "exam.toml"), "--out", "{dir}/out",
-                                 "--pdf"), pdf=True, subprocess=True, tags=frozenset({"SIGINT"})))
+    for signal_name in ("SIGINT", "SIGTERM"):
+        add(Case(f"{signal_name.lower()}-exam-pdf", ("exam", str(EXAMPLES / "exam.toml"), "--out",
+                                                     "{dir}/out", "--pdf"),
+                 pdf=True, subprocess=True, tags=frozenset({signal_name})))
+    add(Case("sigterm-render-pdf", ("render", str(EXAMPLES / "deck.toml"), "--out", "{dir}/out",
+                                    "--pdf"), pdf=True, subprocess=True,
+             tags=frozenset({"SIGTERM"})))
     return out
 
 
@@ -298,6 +303,7 @@ def _path_case(cmd: str, kind: str) -> Case:
     deck, claims = str(EXAMPLES / "deck.toml"), str(EXAMPLES / "deck_claims.toml")
     target = {"fifo": "{dir}/fifo", "dev-zero": "/dev/zero", "folder": "{dir}",
               "missing": "{dir}/missing.toml", "newline-name": "{dir}/a\nb.toml",
+              "escape-name": "{dir}/a\x1b[2Jb.toml",
               "binary": "{dir}/bin.toml", "utf16": "{dir}/u16.toml", "empty": "{dir}/empty.toml",
               "huge": "{dir}/huge.toml", "link-loop": "{dir}/loop.toml"}[kind]
     argv = {"solve": ("solve", target), "render": ("render", target, "--out", "{dir}/out"),
@@ -308,7 +314,8 @@ def _path_case(cmd: str, kind: str) -> Case:
              "utf16": (("u16.toml", problem().encode("utf-16")),),
              "empty": (("empty.toml", ""),),
              "huge": (("huge.toml", "# " + "x" * 3_000_000 + "\n" + problem()),),
-             "newline-name": (("a\nb.toml", problem()),)}.get(kind, ())
+             "newline-name": (("a\nb.toml", problem()),),
+             "escape-name": (("a\x1b[2Jb.toml", problem()),)}.get(kind, ())
     return Case(f"path-{cmd}-{kind}", argv, files, fifos=("fifo",) if kind == "fifo" else (),
                 links=(("loop.toml", "{dir}/loop.toml"),) if kind == "link-loop" else ())
 

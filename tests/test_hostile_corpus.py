@@ -134,8 +134,11 @@ def _no_json_constants(text: str):
 def check(case: Case, folder: Path, code: int, out: str, err: str,
           before_out: dict, before_rest: dict) -> None:
     assert "Traceback" not in err and "Traceback" not in out, err[-2000:]
+    assert "\x1b" not in out and "\x1b" not in err, "a terminal escape code reached the terminal"
     if "SIGINT" in case.tags:
         assert code == 130 and err == "symbolic-bptt: error: interrupted\n", err
+    elif "SIGTERM" in case.tags:
+        assert code == 143 and err == "symbolic-bptt: error: terminated\n", err
     elif code == 2 or code not in (0, 1):
         assert code == 2, (code, err[-500:])
         assert err.count("\n") == 1 and err.startswith("symbolic-bptt: error: "), err[:500]
@@ -145,6 +148,8 @@ def check(case: Case, folder: Path, code: int, out: str, err: str,
         if "--json" in case.argv:
             json.loads(out, parse_constant=_no_json_constants)
     succeeded = code == 0 or (code == 1 and case.argv[0] in ("verify", "check"))
+    if case.tags & {"SIGINT", "SIGTERM"}:
+        succeeded = False  # stopped: the output folder must be as it was
     if not succeeded:
         assert snapshot(folder / "out") == before_out, "a failed run changed the output folder"
     rest = snapshot(folder, skip=folder / "out")
@@ -173,7 +178,7 @@ def test_case_as_a_process(case, tmp_path):
         require_tex()
     argv = prepare(case, tmp_path)
     before_out, before_rest = snapshot(tmp_path / "out"), snapshot(tmp_path, skip=tmp_path / "out")
-    interrupt = signal.SIGINT if "SIGINT" in case.tags else None
+    interrupt = next((getattr(signal, s) for s in ("SIGINT", "SIGTERM") if s in case.tags), None)
     code, out, err = run_process(argv, tmp_path, interrupt)
     check(case, tmp_path, code, out, err, before_out, before_rest)
     assert not list((tmp_path / "tmp").iterdir()), "temporary files left in TMPDIR"

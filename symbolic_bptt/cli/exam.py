@@ -74,10 +74,10 @@ def run_exam(args: argparse.Namespace) -> int:
     versions = [p for p in written if p.parent.name == "variants"]
     for path in written:
         if path not in versions and path.suffix != ".log":
-            print(f"wrote {path}")
+            print(f"wrote {one_line(str(path))}")
     kinds = {}
     for path in versions:
         if path.suffix != ".log":
             kinds[path.suffix] = kinds.get(path.suffix, 0) + 1
-    print(f"wrote {out / 'variants'}/: " + ", ".join(f"{n} {ext}" for ext, n in kinds.items()))
+    print(f"wrote {one_line(str(out / 'variants'))}/: " + ", ".join(f"{n} {ext}" for ext, n in kinds.items()))
     return 0

@@ -98,7 +98,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         return 0
     rows = table_rows(ev)
     width = max(len(name) for name, _ in rows)
-    title = problem.title or problem.name
+    title = one_line(problem.title or problem.name)  # a file name may hold escape codes
     extra = f", {ev.decimals} decimals" if ev.mode == "rounded" else ""
     print(f"{title}: T = {problem.T}, {ev.mode} arithmetic{extra}")
     for name, value in rows:
@@ -119,13 +119,13 @@ def cmd_render(args: argparse.Namespace) -> int:
                        Options(notation=args.notation, all_steps=args.all_steps,
                                row_convention=args.row_convention))
     if args.pdf:
-        print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
+        print(f"compiling {one_line(str(out / (args.format + '.pdf')))} ...", flush=True)
     try:
         written = publish(text, out / f"{args.format}.tex", args.pdf)
     except CompileError as exc:
         return _error(str(exc), 1)
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {one_line(str(path))}")
     return 0
 
 
@@ -149,7 +149,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         except CompileError as exc:
             return _error(str(exc), 2)
         for path in written:
-            print(f"wrote {path}", file=sys.stderr)
+            print(f"wrote {one_line(str(path))}", file=sys.stderr)
     if args.json:
         json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
