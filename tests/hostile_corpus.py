@@ -63,6 +63,15 @@ def problem(**override) -> str:
     return _tables(tables)
 
 
+def custom_cell(equation: str) -> str:
+    """A custom-cell problem whose middle equation is `equation`."""
+    return _tables({"model": {"cell": "custom", "loss": "half_sse"},
+                    "cell": {"output": "o", "equations": [
+                        "z_t = W_{hh} h_{t-1} + W_{xh} x_t", equation, "o_t = W_{hy} h_t"]},
+                    "data": {"x": [0.5, 0.1], "y": [0.2, 0.4]},
+                    "weights": {"W_hh": 0.2, "W_xh": 0.3, "W_hy": 0.9}})
+
+
 def hidden_problem(size: int) -> str:
     """The deck's problem with `size` hidden units (small weights, so nothing saturates)."""
     return problem(**{"model.hidden_size": size, "weights.W_hh": [[0.01] * size] * size,
@@ -232,6 +241,16 @@ def cases() -> list[Case]:
              (("p.toml", problem(**{"notation." + "k" * 100_000: "s"})),)))
     add(Case("problem-key-newline", ("solve", "{dir}/p.toml"),
              (("p.toml", problem(**{"model.a\nsymbolic-bptt: error: FORGED": 1})),)))
+    # a cell of one's own: equations are read by the project's LaTeX reader, never TeX
+    for k, equation in enumerate([
+            "\\begin{typeout}{X}\\end{typeout}h_t = \\tanh(z_t)", "\\write18{touch MARKER} h_t = z_t",
+            "h_t = \\input{/etc/passwd}", "h_t = \\mathbf{\\def\\x{1}} z_t", "h^^5c_t = z_t",
+            "h_t = " + "(" * 3000 + "z_t" + ")" * 3000, "h_t = \\tanh " * 500 + "z_t",
+            "h_t = z_t\x00", "h_t\nsymbolic-bptt: error: X = z_t", "h_t = z_t / 0",
+            "h_t = \\log(z_t - z_t)", "h_t = z_t^{100000}", "h_t = 1" + "0" * 5000 + " z_t"]):
+        for cmd in (("solve", "{dir}/p.toml", "--json"),
+                    ("render", "{dir}/p.toml", "--out", "{dir}/out")):
+            add(Case(f"cell-{k}-{cmd[0]}", cmd, (("p.toml", custom_cell(equation)),)))
     # claims
     deck = str(EXAMPLES / "deck.toml")
     for key in CLAIM_KEYS:
