@@ -131,6 +131,8 @@ FORMULAS_SYMPY = [
     "h(t) = {1: 2}", "h(t) = h(t) if 1 else 2", "h(t) = h(t).T", "h(t) = h(t)[0]",
     "h(t)**1000000 = 1", "Sum(h(i), (i, 1, 10**9)) = 1", "h(10**20) = 1", "h(t)", "=", "",
     "h(t) = h(t)\nsymbolic-bptt: error: FORGED", "f'{1}' = 1", "h(t) = *a",
+    "Sum(h(i), (i, 1, T**60)) = 1", "Product(W_hh, (i, 1, 2**60)) = 1",
+    "Sum(Sum(Sum(h(i), (i, 1, T)), (j, 1, T)), (k, 1, T)) = 1",
 ]
 FORMULAS_LATEX = [
     "1 = 2/0", "1 = \\log(0)", "h_t = h_t / 0", "(" * 5000 + "1" + ")" * 5000 + " = 1",

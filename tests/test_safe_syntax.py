@@ -91,6 +91,11 @@ def test_verify_limits(latex):
         verify_formula(TANH, latex=latex)
 
 
+def test_a_sum_too_long_to_write_out_is_refused():
+    with pytest.raises(ProblemError, match="too large to check"):
+        verify_formula(TANH, sympy="Sum(h(i), (i, 1, T**60)) = 1")
+
+
 def test_max_T_limit():
     with pytest.raises(ProblemError, match="--max-T 100000 is beyond the limit"):
         verify_formula(TANH, latex="h_t = h_t", max_T=100000)

@@ -66,6 +66,7 @@ _TOLERANCE = sp.Float(10) ** -30
 _SIZE_BUDGET = 8000
 _HARD_BUDGET = 400
 _HARD_ROUNDS = 3
+_WORK_BUDGET = 20_000  # formula nodes evaluated for one (T, t): sums written out
 
 
 @dataclass(frozen=True)
@@ -366,12 +367,17 @@ class _Instance:
         if t is not None:
             self.env[t_] = sp.Integer(t)
         self.depth = 0
+        self.work = 0
 
     def side(self, node: Node) -> sp.Matrix:
         value = self.eval(node)
         return sp.Matrix([[int(value.op == "prod")]]) if isinstance(value, _Empty) else value
 
     def eval(self, node: Node):
+        self.work += 1
+        if self.work > _WORK_BUDGET:
+            raise ProblemError(f"the formula is too large to check at T = {self.u.T}: more than "
+                               f"{_WORK_BUDGET:,} terms once its sums and products are written out")
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ProblemError(f"{show(node)}: {type(node).__name__} is not supported by verify")
@@ -477,6 +483,9 @@ class _Instance:
 
     def _BigOp(self, node: BigOp):
         lo, hi = self.index(node.lo), self.index(node.hi)
+        if hi - lo >= _WORK_BUDGET:
+            raise ProblemError(f"{show(node)}: a sum or product of {hi - lo + 1:,} terms at "
+                               f"T = {self.u.T} is too large to check")
         self.depth += 1
         try:
             parts = []
