@@ -89,9 +89,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from ..evaluate.solution import quantities, table_rows
     from ..inputs.problem import load_problem
     from ..tape import unroll
+    from .progress import ProgressBar
 
     problem = load_problem(args.problem)
-    ev = evaluate(unroll(problem), args.mode, args.decimals)
+    ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
     if args.json:
         json.dump({"quantities": quantities(ev)}, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -88,8 +88,10 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
     return values
 
 
-def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -> Evaluation:
-    """Walk the tape once, computing every step from the values before it."""
+def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
+    """Walk the tape once, computing every step from the values before it; `progress` hears
+    (stage, done, total) now and then on long tapes (a bar on a terminal)."""
     mode = mode or tape.problem.arithmetic.mode
     decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
     if mode not in MODES:
@@ -107,7 +109,11 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -
     compiled: dict[str, Callable] = {}
     approximate: set[str] = set()
     shadow = _Shadow(tape) if mode == "exact" else None
-    for step in tape.steps:
+    total = len(tape.steps)
+    every = max(1, total // 100) if progress is not None and total >= _LONG_TAPE else 0
+    for done, step in enumerate(tape.steps, 1):
+        if every and (done % every == 0 or done == total):
+            progress("solving", done, total)
         fn = compiled.get(step.kind)
         if fn is None:
             fn = compiled[step.kind] = compile_rule(tape.rules[step.kind], mode, decimals)
@@ -133,6 +139,9 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -
     ev = Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
     _finite(ev)
     return ev
+
+
+_LONG_TAPE = 5_000  # steps: below this a run takes about a second and needs no bar
 
 
 def _finite(ev: Evaluation) -> None:
