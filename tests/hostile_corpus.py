@@ -10,6 +10,7 @@ outside its output folder and leaves that folder as it was when it fails.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,15 +35,17 @@ class Case:
 
 def toml_value(value) -> str:
     """A Python value as TOML (strings JSON-escaped, which TOML's basic strings accept)."""
+    if isinstance(value, RawToml):
+        return str(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-    return value if isinstance(value, RawToml) else repr(value)
+    return repr(value)
 
 
 class RawToml(str):
@@ -153,27 +156,18 @@ EXAM = (EXAMPLES / "exam.toml").read_text(encoding="utf-8")
 
 
 def exam(**override) -> str:
-    """examples/exam.toml with top-level keys and [draw]/[reject] entries replaced."""
-    lines, table = [], ""
-    done = set()
-    for line in EXAM.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            for dotted, value in override.items():
-                t, _, k = dotted.rpartition(".")
-                if t == table and dotted not in done:
-                    lines.append(f"{json.dumps(k)} = {toml_value(value)}")
-                    done.add(dotted)
-            table = stripped.strip("[]") if not stripped.startswith("[[") else "questions"
-        key = stripped.split("=", 1)[0].strip() if "=" in stripped else None
-        dotted = f"{table}.{key}" if table else key
-        if key is not None and dotted in override:
-            if dotted not in done:
-                lines.append(f"{json.dumps(key)} = {toml_value(override[dotted])}")
-                done.add(dotted)
-            continue
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    """examples/exam.toml with keys ("key", "table.key") replaced or added."""
+    raw = tomllib.loads(EXAM)
+    for dotted, value in override.items():
+        table, _, key = dotted.rpartition(".")
+        (raw.setdefault(table, {}) if table else raw)[key] = value
+    questions = raw.pop("questions", [])
+    top = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+    text = _tables({"": top, **{k: v for k, v in raw.items() if isinstance(v, dict)}})
+    for q in questions:
+        text += "[[questions]]\n" + "".join(f"{json.dumps(k)} = {toml_value(v)}\n"
+                                          for k, v in q.items())
+    return text
 
 
 EXAM_OVERRIDES = {

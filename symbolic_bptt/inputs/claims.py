@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import ProblemError, quoted
 from ..tape import Quantity, Tape
 from .files import parse_toml, read_text
-from .limits import check_text
+from .limits import MAX_CLAIM_DIGITS, check_text
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
 _ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d{1,9})\s*(?:,\s*(?P<j>\d{1,9})\s*)?\]$")
@@ -199,8 +199,13 @@ def _shaped_values(value: Any, q: Quantity, where: str) -> list:
 
 def _number(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ProblemError(f"{where} must be a number, got {value!r}")
+        raise ProblemError(f"{where} must be a number, got {quoted(repr(value))}")
     d = Decimal(value)
     if not d.is_finite():
         raise ProblemError(f"{where} must be a finite number, got {value}")
+    if d and d.adjusted() >= MAX_CLAIM_DIGITS:
+        raise ProblemError(f"{where}: a claimed number has at most {MAX_CLAIM_DIGITS} digits "
+                           "before the point")
+    if -d.as_tuple().exponent > 30:
+        raise ProblemError(f"{where}: a claimed number has at most 30 decimals")
     return d

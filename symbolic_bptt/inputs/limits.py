@@ -72,3 +72,4 @@ def _error(message: str):
     from ..errors import ProblemError
 
     return ProblemError(message)
+MAX_CLAIM_DIGITS = 12              # digits before the point of a claimed number (30 after it)
