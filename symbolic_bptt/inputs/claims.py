@@ -199,7 +199,8 @@ def _shaped_values(value: Any, q: Quantity, where: str) -> list:
 
 def _number(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ProblemError(f"{where} must be a number, got {quoted(repr(value))}")
+        shown = repr(value) if len(repr(value)) <= 60 else quoted(value)
+        raise ProblemError(f"{where} must be a number, got {shown}")
     d = Decimal(value)
     if not d.is_finite():
         raise ProblemError(f"{where} must be a finite number, got {value}")
