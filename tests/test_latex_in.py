@@ -200,8 +200,8 @@ def test_sympy_syntax_reads_into_the_same_tree(text, expected):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("h(t) = foo(t)", "cannot read foo(t) in the SymPy formula"),
-    ("h(t) = q", "cannot read q in the SymPy formula"),
+    ("h(t) = foo(t)", "cannot read the SymPy formula: 'foo' is not a function it knows"),
+    ("h(t) = q", "cannot read the SymPy formula: unknown name 'q'"),
     ("h(t) = ", "cannot read the SymPy formula"),
     ("h(t)", "has no '='"),
 ])

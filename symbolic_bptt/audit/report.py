@@ -13,6 +13,7 @@ from decimal import Decimal
 from ..documents import latex_out
 from ..documents.document import Document, Options, build, escape_text
 from ..evaluate.arithmetic import evaluate
+from ..inputs.limits import check_sizes
 from ..model.notation import Notation
 from .check import Audit, Formula, Verdict
 
@@ -114,6 +115,8 @@ def mark(v: Verdict, notation: Notation) -> Mark:
 
 def audit_document(audit: Audit, tape, options: Options | None = None) -> Document:
     """The worked solution in the person's precision, with the audit attached."""
+    m = tape.problem.model
+    check_sizes(tape.problem.T, max(m.input_size, m.hidden_size, m.output_size), document=True)
     ev = evaluate(tape, "rounded", audit.claims.carried_decimals)
     if tape.problem.custom_cell is not None:
         from ..documents.cell_document import build_cell

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..errors import ProblemError
+from ..errors import ProblemError, one_line
 
 
 def add_exam_parser(sub) -> None:
@@ -70,15 +70,15 @@ def run_exam(args: argparse.Namespace) -> int:
     try:
         written = write_exam(exam, out, args.pdf, progress=bar, command=args.command_line)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
+        print(f"symbolic-bptt: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     versions = [p for p in written if p.parent.name == "variants"]
     for path in written:
         if path not in versions and path.suffix != ".log":
-            print(f"wrote {path}")
+            print(f"wrote {one_line(str(path))}")
     kinds = {}
     for path in versions:
         if path.suffix != ".log":
             kinds[path.suffix] = kinds.get(path.suffix, 0) + 1
-    print(f"wrote {out / 'variants'}/: " + ", ".join(f"{n} {ext}" for ext, n in kinds.items()))
+    print(f"wrote {one_line(str(out / 'variants'))}/: " + ", ".join(f"{n} {ext}" for ext, n in kinds.items()))
     return 0

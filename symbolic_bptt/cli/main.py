@@ -10,7 +10,7 @@ import shlex
 import sys
 
 from .. import __version__
-from ..errors import MissingResource, ProblemError
+from ..errors import MissingResource, ProblemError, one_line, quoted
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
-        self.exit(2, f"symbolic-bptt: error: {command}{message}\n")
+        self.exit(2, f"symbolic-bptt: error: {one_line(command + message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,16 +106,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from ..evaluate.solution import quantities, table_rows
     from ..inputs.problem import load_problem
     from ..tape import unroll
+    from .progress import ProgressBar
 
     problem = load_problem(args.problem)
-    ev = evaluate(unroll(problem), args.mode, args.decimals)
+    ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
     if args.json:
         json.dump({"quantities": quantities(ev)}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     rows = table_rows(ev)
     width = max(len(name) for name, _ in rows)
-    title = problem.title or problem.name
+    title = one_line(problem.title or problem.name)  # a file name may hold escape codes
     extra = f", {ev.decimals} decimals" if ev.mode == "rounded" else ""
     print(f"{title}: T = {problem.T}, {ev.mode} arithmetic{extra}")
     for name, value in rows:
@@ -136,14 +137,13 @@ def cmd_render(args: argparse.Namespace) -> int:
                        Options(notation=args.notation, all_steps=args.all_steps,
                                row_convention=args.row_convention), args.command_line)
     if args.pdf:
-        print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
+        print(f"compiling {one_line(str(out / (args.format + '.pdf')))} ...", flush=True)
     try:
         written = publish(text, out / f"{args.format}.tex", args.pdf)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc), 1)
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {one_line(str(path))}")
     return 0
 
 
@@ -168,10 +168,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                                          args.command_line),
                               Path(args.report) / "audit.tex", pdf=True)
         except CompileError as exc:
-            print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-            return 2
+            return _error(str(exc), 2)
         for path in written if not args.quiet else ():
-            print(f"wrote {path}", file=sys.stderr)
+            print(f"wrote {one_line(str(path))}", file=sys.stderr)
     if args.json:
         json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -201,8 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for line in run_demo(args.out, pdf=not args.no_pdf, command=args.command_line):
             print(line, flush=True)
     except CompileError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc), 1)
     return 0
 
 
@@ -216,8 +214,17 @@ COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo"
             "exam": cmd_exam, "verify": cmd_verify}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup on the way out runs."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; a ProblemError is one line on stderr and exit code 2. Without
+    """Run the command line; a ProblemError is one line on stderr and exit code 2; Ctrl-C and
+    SIGTERM stop the run (temporary files removed, latexmk stopped) with one line. Without
     arguments, print the usage (as pip does)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -226,21 +233,42 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["symbolic-bptt", *argv])  # for the .tex headers
+    previous = _on_sigterm(_terminate)
     try:
         if args.quiet:  # errors still reach stderr: they are printed below, or by the command
             with contextlib.redirect_stdout(io.StringIO()):
                 return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except ProblemError as exc:
-        print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc), 2)
     except MissingResource as exc:
-        print(f"symbolic-bptt: error: incomplete installation: {exc} "
-              "(reinstall symbolic-bptt)", file=sys.stderr)
-        return 1
+        return _error(f"incomplete installation: {exc} (reinstall symbolic-bptt)", 1)
     except BrokenPipeError:
         return 0
     except OSError as exc:  # an output folder that cannot be made or written
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"symbolic-bptt: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        where = f" {quoted(exc.filename)}" if exc.filename else ""
+        return _error(f"cannot write{where}: {exc.strerror or exc}", 2)
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        return _error(f"the input is too large or too deeply nested to work with "
+                      f"({type(exc).__name__}); see the limits in the README", 2)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except Terminated:
+        return _error("terminated", 143)
+    finally:
+        _on_sigterm(previous)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"symbolic-bptt: error: {one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler (main thread only); returns the previous one."""
+    import signal
+    import threading
+
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)

@@ -29,9 +29,15 @@ _ENCODER = UnicodeToLatexEncoder(
 _ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|St|vs|etc|al|e\.g|i\.e)\. ")
 
 
+_LONG_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z0-9]{30,}")
+
+
 def escape_text(text: str) -> str:
     """User text (title, author) as literal LaTeX: specials escaped, macros inert, accents kept."""
-    latex = _ENCODER.unicode_to_latex(unicodedata.normalize("NFC", text))
+    text = " ".join(unicodedata.normalize("NFC", text).split())  # a blank line is no \par
+    latex = _ENCODER.unicode_to_latex(text)
+    latex = _LONG_WORD.sub(lambda m: r"\allowbreak{}".join(
+        m[0][k:k + 20] for k in range(0, len(m[0]), 20)), latex)  # may break: no overfull line
     return _ABBREVIATION.sub(r"\1.\\ ", latex)  # "Dr. X": a word space, not a sentence end
 
 

@@ -6,8 +6,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import jinja2
 from ..errors import MissingResource, ProblemError
 from ..evaluate.arithmetic import evaluate
 from ..inputs.files import write_atomic
+from ..inputs.limits import check_sizes
+from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build
 
@@ -73,25 +77,41 @@ def render_tex(fmt: str, doc: Document, command: str | None = None) -> str:
     if fmt not in FORMATS:
         raise ProblemError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
     name = f"cell_{fmt}" if doc.setup.get("equations") else fmt  # a cell of its own
-    body = environment().get_template(f"{name}.tex.j2").render(
-        doc=doc, setup=doc.setup, general=doc.general, approx=doc.mode != "rounded",
-        mode_sentence=arithmetic_note(doc), max_len=LINE_LENGTH[fmt])
+    template = environment().get_template(f"{name}.tex.j2")
+    body = render_wide(template, doc=doc, setup=doc.setup, general=doc.general,
+                       approx=doc.mode != "rounded", mode_sentence=arithmetic_note(doc),
+                       max_len=LINE_LENGTH[fmt])
     return generated_header(command or "symbolic-bptt (render, check --report or demo)") + body
 
 
-def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
-    """Write `tex` (and, with pdf, compile it) so a failure leaves the previous files untouched.
+def render_wide(template: jinja2.Template, **variables) -> str:
+    """Render a template; if a matrix has more than amsmath's default 10 columns, render it
+    again with MaxMatrixCols raised (the preamble reads `matrix_cols`)."""
+    text = template.render(**variables)
+    cols = max((row.count("&") + 1 for body in _MATRIX.findall(text)
+                for row in body.split("\\\\")), default=0)
+    return template.render(**variables, matrix_cols=cols) if cols > 10 else text
 
-    The source is compiled in a scratch folder first; only when pdflatex succeeds do the new
-    .tex and .pdf replace the old ones. A failing source is kept as NAME.failed.tex to inspect.
+
+_MATRIX = re.compile(r"\\begin\{[bpv]?matrix\}(.*?)\\end\{[bpv]?matrix\}", re.DOTALL)
+
+
+def publish(text: str, tex: Path, pdf: bool, stage: Staging | None = None) -> list[Path]:
+    """Stage `tex` (and, with pdf, its compiled PDF and log) in `stage`, or write them as a run
+    of their own; a failure leaves the previous files untouched.
+
+    The source is compiled in a scratch folder first; only when pdflatex succeeds are the new
+    .tex, .pdf and .log staged. A failing source is kept as NAME.failed.tex to inspect.
     """
     tex = Path(tex)
+    if stage is None:
+        with Staging(tex.parent) as own:
+            return publish(text, tex, pdf, own)
     if not pdf:
-        return [write_atomic(tex, text)]
+        return [stage.write(tex, text)]
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         raise CompileError("pdflatex/latexmk not found: install TeX Live (`make tex`, or apt-get install "
                            "texlive-latex-extra texlive-lang-other latexmk)")
-    tex.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="symbolic-bptt-") as build:
         src = Path(build) / tex.name
         src.write_text(text, encoding="utf-8")
@@ -100,21 +120,63 @@ def publish(text: str, tex: Path, pdf: bool) -> list[Path]:
         # A fixed timestamp makes the same source give the same PDF bytes (reproducible keys).
         env = {"SOURCE_DATE_EPOCH": "1700000000", "FORCE_SOURCE_DATE": "1", **os.environ,
                "openout_any": "p", "openin_any": "p"}
-        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env, check=False)
+        returncode, output = _run(cmd, build, env)
         log = src.with_suffix(".log")
         built = src.with_suffix(".pdf")
-        if proc.returncode != 0 or not built.exists():
+        if returncode < 0:  # stopped by a signal (stop_compiles): not the source's fault
+            raise CompileError(f"{tex}: compilation stopped")
+        if returncode != 0 or not built.exists():
             failed = write_atomic(tex.with_suffix(".failed.tex"), text)
             raise CompileError(_first_error(failed, log.read_text(errors="replace")
-                                            if log.exists() else proc.stdout + proc.stderr))
-        out_pdf = tex.with_suffix(".pdf")
-        for source, dest in ((built, out_pdf), (log, tex.with_suffix(".log"))):
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
-        write_atomic(tex, text)
-        tex.with_suffix(".failed.tex").unlink(missing_ok=True)
+                                            if log.exists() else output))
+        out_pdf = stage.add(tex.with_suffix(".pdf"), built)
+        stage.add(tex.with_suffix(".log"), log)
+        stage.write(tex, text)
+        if os.path.lexists(tex.with_suffix(".failed.tex")):
+            stage.remove(tex.with_suffix(".failed.tex"))
     return [tex, out_pdf]
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _run(cmd: list[str], cwd: str, env: dict) -> tuple[int, str]:
+    """Run latexmk in a process group of its own: (exit code, output). Any exception while it
+    runs (Ctrl-C, SIGTERM, stop_compiles) stops latexmk and the pdflatex it started."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            errors="replace", start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        output, _ = proc.communicate()
+        return proc.returncode, output
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def stop_compiles() -> None:
+    """Stop every latexmk still running (the other threads of an interrupted exam --pdf)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _first_error(tex: Path, log: str) -> str:
@@ -137,6 +199,8 @@ def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None
                 options: Options | None = None, command: str | None = None) -> str:
     """problem -> tape -> evaluation -> document data -> LaTeX, in one call. `command` is how
     to regenerate it, for the header (default: the `render` command of these choices)."""
+    m = problem.model
+    check_sizes(problem.T, max(m.input_size, m.hidden_size, m.output_size), document=True)
     options = options or Options()
     command = command or render_command(f"{problem.name}.toml", fmt, mode, decimals, options)
     ev = evaluate(unroll(problem), mode, decimals)

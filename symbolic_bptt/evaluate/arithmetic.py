@@ -7,6 +7,7 @@ and the rounded value is carried on, as a person does on paper.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
@@ -15,6 +16,7 @@ import mpmath
 import sympy as sp
 
 from ..errors import ProblemError
+from ..inputs.limits import check_sizes
 from ..tape import Rule, Tape
 
 MODES = ("exact", "float", "rounded")
@@ -91,34 +93,65 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
     return values
 
 
-def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -> Evaluation:
-    """Walk the tape once, computing every step from the values before it."""
+def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
+    """Walk the tape once, computing every step from the values before it; `progress` hears
+    (stage, done, total) now and then on long tapes (a bar on a terminal)."""
     from .walk import Walker, digits, exact, floats, rounded
 
     mode = mode or tape.problem.arithmetic.mode
     decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
     if mode not in MODES:
         raise ProblemError(f"unknown arithmetic mode {mode!r} (expected one of: {', '.join(MODES)})")
+    if mode == "exact":
+        m = tape.problem.model
+        check_sizes(tape.problem.T, max(m.input_size, m.hidden_size, m.output_size), mode)
     failure = f"cannot be computed in {mode} arithmetic"
+    heard = progress if len(tape.steps) >= _LONG_TAPE else None
     if mode != "exact":
         walker = Walker(tape, floats() if mode == "float" else rounded(decimals), failure)
-        return Evaluation(tape, mode, decimals, walker.run())
-    # exact: closed forms while they stay small, and a 40-digit twin for the rest
-    twin = Walker(tape, digits(40), failure).run()
-    walker = Walker(tape, exact(), failure)
-    approximate: set[str] = set()
+        ev = Evaluation(tape, mode, decimals, walker.run(progress=heard))
+    else:
+        # closed forms while they stay small, and a 40-digit twin for the rest
+        twin = Walker(tape, digits(40), failure).run()
+        walker = Walker(tape, exact(), failure)
+        approximate: set[str] = set()
 
-    def carry(step, values):
-        if not approximate.intersection(step.inputs):
-            out = walker.step(step, values)
-            if all(_small(v) for v in out):
-                return out
-        approximate.add(step.name)  # too large to carry exactly: 40 digits instead
-        return tuple(sp.Float(str(v), 40) for v in twin[step.name])
+        def carry(step, values):
+            if not approximate.intersection(step.inputs):
+                out = walker.step(step, values)
+                if all(_small(v) for v in out):
+                    return out
+            approximate.add(step.name)  # too large to carry exactly: 40 digits instead
+            return tuple(sp.Float(str(v), 40) for v in twin[step.name])
 
-    values = walker.run(hook=carry)
-    numbers = {k: tuple(float(v) for v in vs) for k, vs in twin.items()}
-    return Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+        values = walker.run(hook=carry, progress=heard)
+        numbers = {k: tuple(float(v) for v in vs) for k, vs in twin.items()}
+        ev = Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
+    _finite(ev)
+    return ev
+
+
+_LONG_TAPE = 5_000  # steps: below this a run takes about a second and needs no bar
+
+
+def _finite(ev: Evaluation) -> None:
+    """Refuse values that overflow a float (or are not numbers): every mode says so alike,
+    rather than printing Infinity in JSON or inf in a document."""
+    for step in ev.tape.steps:
+        try:
+            numbers = ev.as_float(step.name) if ev.mode != "float" else ev.values[step.name]
+        except (OverflowError, TypeError, ValueError):
+            numbers = [math.inf]
+        for x in numbers:
+            try:
+                ok = math.isfinite(x)
+            except (TypeError, OverflowError):
+                ok = False
+            if not ok:
+                raise ProblemError(
+                    f"{step.name} is {x} in {ev.mode} arithmetic: the values overflow (the "
+                    "inputs are too large for this network; scale them down)")
 
 
 EXACT_BUDGET = 400  # nodes: a larger closed form is carried as a 40-digit number instead

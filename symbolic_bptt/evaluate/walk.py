@@ -116,12 +116,18 @@ class Walker:
         return tuple(self.apply(self.tape.rules[step.kind], values, step.inputs, *extra,
                                 name=step.name))
 
-    def run(self, values: Values | None = None, hook: Hook | None = None) -> Values:
+    def run(self, values: Values | None = None, hook: Hook | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> Values:
         """Every step in tape order, from `values` (the parameters and data by default); a hook
-        may give a step's value instead of the tape's own rule."""
+        may give a step's value instead of the tape's own rule; `progress` hears
+        ("solving", done, total) a hundred times along the way."""
         values = self.start() if values is None else values
-        for step in self.tape.steps:
+        total = len(self.tape.steps)
+        every = max(1, total // 100) if progress is not None else 0
+        for done, step in enumerate(self.tape.steps, 1):
             out = hook(step, values) if hook is not None else None
             values[step.name] = self.step(step, values) if out is None else out
+            if every and (done % every == 0 or done == total):
+                progress("solving", done, total)
         return values
 

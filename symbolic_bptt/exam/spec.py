@@ -40,6 +40,7 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..inputs.files import input_name, parse_toml, read_text
+from ..inputs.limits import MAX_T_EXAM, MAX_TEXT_CHARS, MAX_TRIES, MAX_VARIANTS, check_text
 from ..inputs.problem import Model, _parse_model, _show, weight_shapes
 
 KINDS = ("forward", "loss", "dL/do", "dL/dh", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h",
@@ -52,7 +53,7 @@ _TOP = {"title", "course", "date", "instructions", "author", "seed", "variants",
 _DRAWN = ("T", "x", "y", "h0", "W_xh", "W_hh", "W_hy", "b_h", "b_y")
 _QUESTION_KEYS = {"kind", "points", "t", "codes", "correct", "given"}
 MAX_DECIMALS = 6
-MAX_VARIANTS = 999
+MAX_DRAWN = 1000  # the largest magnitude of a drawn or fixed number
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def parse_spec(raw: dict[str, Any], name: str = "exam") -> ExamSpec:
         value = raw.get(key, "")
         if not isinstance(value, str):
             raise ProblemError(f"{key} must be a string, got {_show(_plain(value))}")
-        text[key] = value
+        text[key] = check_text(value, key, 20 * MAX_TEXT_CHARS if key == "instructions"
+                               else MAX_TEXT_CHARS)
     seed = _whole(raw.get("seed", 0), "seed", 0, 2**63)
     variants = _whole(raw.get("variants", 3), "variants", 1, MAX_VARIANTS)
     model_table = _table(raw, "model", "activation, loss and sizes, as in a problem file")
@@ -172,10 +174,10 @@ def parse_spec(raw: dict[str, Any], name: str = "exam") -> ExamSpec:
     if saturation is False:
         saturation = None
     elif isinstance(saturation, bool) or not isinstance(saturation, int | Decimal) \
-            or not 0 < saturation <= 1:
+            or not Decimal(saturation).is_finite() or not 0 < saturation <= 1:
         raise ProblemError("reject.saturation must be a number in (0, 1] (or false to allow "
                            f"saturated states), got {_show(_plain(saturation))}")
-    max_tries = _whole(reject.get("max_tries", 1000), "reject.max_tries", 1, 10**6)
+    max_tries = _whole(reject.get("max_tries", 1000), "reject.max_tries", 1, MAX_TRIES)
     return ExamSpec(name=name, seed=seed, variants=variants, model=model,
                     model_table={k: _plain(v) for k, v in model_table.items()}, mode=mode,
                     decimals=decimals, draws=draws,
@@ -224,6 +226,9 @@ def _number(value: Any, where: str) -> Decimal:
     d = Decimal(value)
     if not d.is_finite():
         raise ProblemError(f"{where} must be a finite number, got {value}")
+    if abs(d) > MAX_DRAWN:
+        raise ProblemError(f"{where} = {_show(_plain(value))} is beyond the limit of "
+                           f"+-{MAX_DRAWN} for an exam's numbers")
     return d
 
 
@@ -247,6 +252,10 @@ def _draws(table: dict, model: Model) -> dict[str, Draw]:
     T = draws["T"]
     if T.minimum() < 1:
         raise ProblemError(f"draw.T must draw sequence lengths >= 1, got {T.minimum()}")
+    longest = max(T.values) if T.values else Decimal(T.hi)
+    if longest > MAX_T_EXAM:
+        raise ProblemError(f"draw.T can draw T = {longest}, beyond the limit of {MAX_T_EXAM} "
+                           "for an exam (the limits are in the README)")
     if model.loss == "cross_entropy":
         y = draws["y"]
         values = y.values or (Decimal(y.lo), Decimal(y.hi))

@@ -19,6 +19,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,9 +27,16 @@ from pathlib import Path
 import jinja2
 
 from ..documents.document import escape_text
-from ..documents.render import CompileError, environment, generated_header, publish
+from ..documents.render import (
+    CompileError,
+    environment,
+    generated_header,
+    publish,
+    render_wide,
+    stop_compiles,
+)
 from ..errors import ProblemError
-from ..inputs.files import write_atomic
+from ..inputs.staging import Staging
 from .draw import Variant, draw_variant, seed_stream
 from .keys import Entry, Keyed, KeyMaker
 from .moodle import moodle_xml
@@ -142,7 +150,8 @@ def exam_tex(exam: Exam, answers: bool, keyed: Iterable[Keyed] | None = None,
                        f"every answer to {spec.decimals} decimals.",
             "float": f"Give every answer to {spec.decimals} decimals.",
             "exact": f"Give every answer to {spec.decimals} decimals."}[spec.mode]
-    return generated_header(command or exam_command(exam)) + template.render(
+    return generated_header(command or exam_command(exam)) + render_wide(
+        template,
         exam={"title": escape_text(spec.title or "Backpropagation Through Time"),
               "course": escape_text(spec.course), "date": escape_text(spec.date),
               "author": escape_text(spec.author),
@@ -230,27 +239,37 @@ def outputs(exam: Exam, out: Path, command: str | None = None) -> Outputs:
 
 
 def write_exam(exam: Exam, out: str | Path, pdf: bool = False,
-               progress: Progress | None = None, command: str | None = None) -> list[Path]:
+               progress: Progress | None = None, command: str | None = None,
+               stage: Staging | None = None) -> list[Path]:
     """Write the run's files into `out`; with pdf, compile every document in parallel (one
-    latexmk per core). Raises CompileError (the first failure, in file order) after all ran."""
+    latexmk per core). Raises CompileError (the first failure, in file order) after all ran.
+    Every file is staged (in `stage`, or a run of its own): a failure writes none of them."""
     out = Path(out)
     plan = outputs(exam, out, command)
-    written = [write_atomic(path, text) for path, text in plan.files]
-    if not pdf:
-        return written + [write_atomic(path, text) for path, text in plan.documents]
-    results: dict[Path, list[Path] | CompileError] = {}
-    total = len(plan.documents)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = {pool.submit(publish, text, path, True): path for path, text in plan.documents}
-        for done, future in enumerate(as_completed(futures), 1):
+    with nullcontext(stage) if stage is not None else Staging(out) as st:
+        written = [st.write(path, text) for path, text in plan.files]
+        if not pdf:
+            return written + [st.write(path, text) for path, text in plan.documents]
+        results: dict[Path, list[Path] | CompileError] = {}
+        total = len(plan.documents)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            futures = {pool.submit(publish, text, path, True, st): path
+                       for path, text in plan.documents}
             try:
-                results[futures[future]] = future.result()
-            except CompileError as exc:
-                results[futures[future]] = exc
-            if progress:
-                progress("compiling", done, total)
-    for path, _ in plan.documents:
-        if isinstance(results[path], CompileError):
-            raise results[path]
-        written += results[path]
-    return written
+                for done, future in enumerate(as_completed(futures), 1):
+                    try:
+                        results[futures[future]] = future.result()
+                    except CompileError as exc:
+                        results[futures[future]] = exc
+                    if progress:
+                        progress("compiling", done, total)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                stop_compiles()
+                raise
+        for path, _ in plan.documents:
+            if isinstance(results[path], CompileError):
+                raise results[path]
+            written += results[path]
+        return written

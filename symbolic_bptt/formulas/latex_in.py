@@ -26,7 +26,8 @@ from pylatexenc.latexwalker import (
     LatexWalkerParseError,
 )
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
+from ..inputs.limits import MAX_FORMULA_CHARS, MAX_FORMULA_DEPTH, MAX_NUMBER_DIGITS
 from .formula_ast import (
     BIAS_NAMES,
     WEIGHT_NAMES,
@@ -692,5 +693,40 @@ def read_latex(source: str) -> Formula:
     """The formula in `source` (with or without $...$) as a syntax tree; ProblemError if unread."""
     if not source.strip():
         raise ProblemError("the formula is empty")
-    tokens = tokenize(source)
-    return _Parser(tokens, source, len(source)).formula()
+    check_formula_text(source)
+    try:
+        tokens = tokenize(source)
+        for tok in _flat(tokens):
+            if tok.kind == "num" and len(tok.text) > MAX_NUMBER_DIGITS:
+                raise ProblemError(f"a number in the formula has more than {MAX_NUMBER_DIGITS} "
+                                   f"digits (at position {tok.pos + 1})")
+        return _Parser(tokens, source, len(source)).formula()
+    except RecursionError:
+        raise ProblemError(f"the formula is nested too deeply (limit: {MAX_FORMULA_DEPTH} "
+                           "levels)") from None
+
+
+def check_formula_text(source: str) -> None:
+    """Refuse, before any parsing, a formula too long, too deep or with control characters."""
+    if len(source) > MAX_FORMULA_CHARS:
+        raise ProblemError(f"the formula has {len(source)} characters, more than the limit of "
+                           f"{MAX_FORMULA_CHARS}")
+    bad = next((c for c in source if ord(c) < 32 and c not in "\t\n" or ord(c) == 127), None)
+    if bad is not None:
+        raise ProblemError(f"the formula holds the control character {quoted(bad)}")
+    depth = deepest = 0
+    for k, c in enumerate(source):
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        deepest = max(deepest, depth)
+    if deepest > MAX_FORMULA_DEPTH:
+        raise ProblemError(f"the formula is nested {deepest} levels deep, more than the limit "
+                           f"of {MAX_FORMULA_DEPTH}")
+
+
+def _flat(tokens):
+    for tok in tokens:
+        yield tok
+        yield from _flat(tok.body or ())

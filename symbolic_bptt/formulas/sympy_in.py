@@ -1,15 +1,15 @@
 """Read a BPTT formula written in SymPy syntax (verify --sympy) into the shared syntax tree.
 
 h(t), dL_dh(t+1), W_hh, transpose(W_hh), hadamard(a, b), Sum(body, (i, t, T)); products of
-quantities keep their order. The text is evaluated by SymPy's parser (Python, with no builtins),
-so pass only formulas you wrote yourself.
+quantities keep their order. The text is read by `safe_syntax` (Python's `ast` walked with a
+whitelist), never run, so formulas from anyone are safe to read.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
 from .formula_ast import (
     BIAS_NAMES,
     WEIGHT_NAMES,
@@ -30,6 +30,7 @@ from .formula_ast import (
     Transpose,
     index_symbol,
 )
+from .safe_syntax import read_expression
 
 _SYMPY_QUANTITIES = {**{n: n for n in ("h", "z", "o", "x", "y", "l")},
                      "dL_dh": "dL/dh", "dL_dz": "dL/dz", "dL_do": "dL/do", "dl_do": "dl/do",
@@ -39,19 +40,13 @@ _SYMPY_FUNCTIONS = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False),
                     "phi": ("phi", False), "dphi": ("phi", True), "exp": ("exp", False),
                     "log": ("log", False), "softmax": ("softmax", False)}
 _SYMPY_OTHER = ("transpose", "hadamard", "norm")
-_SYMPY_GLOBALS = {"__builtins__": {}, "Integer": sp.Integer, "Float": sp.Float,
-                  "Rational": sp.Rational, "Symbol": sp.Symbol, "Function": sp.Function}
 
 
 def read_sympy(source: str) -> Formula:
     """`lhs = rhs` (or Eq(lhs, rhs)) in SymPy syntax as a syntax tree; ProblemError if unread.
 
-    The text is evaluated by SymPy's parser (Python), so pass only formulas you wrote yourself.
+    The text is read, never run: only numbers, the names below, arithmetic and calls.
     """
-    from tokenize import TokenError
-
-    from sympy.parsing.sympy_parser import parse_expr
-
     local: dict = {n: index_symbol(n) for n in ("t", "T", "i", "j", "k", "s", "tau")}
     for name in (*_SYMPY_QUANTITIES, *_SYMPY_STEPS, *_SYMPY_FUNCTIONS, *_SYMPY_OTHER):
         local[name] = sp.Function(name, commutative=False)
@@ -61,15 +56,12 @@ def read_sympy(source: str) -> Formula:
                   **{f"dL_db_{k}": "dL/d" + v for k, v in BIAS_NAMES.items()}, "L": "L"}
     for name in parameters:
         local[name] = sp.Symbol(name, commutative=False)
-    local.update(Sum=sp.Sum, Product=sp.Product, Eq=sp.Eq, Rational=sp.Rational)
+    local.update(Sum=sp.Sum, Product=sp.Product, Eq=sp.Eq, Rational=sp.Rational,
+                 Integer=sp.Integer)
     notes: list[str] = []
     text = source.strip()
     pieces = _split_equals(text)
-    try:
-        exprs = [parse_expr(p, local_dict=local, global_dict=_SYMPY_GLOBALS) for p in pieces]
-    except (SyntaxError, TokenError, TypeError, ValueError, NameError, AttributeError,
-            sp.SympifyError) as exc:
-        raise ProblemError(f"cannot read the SymPy formula: {exc}") from None
+    exprs = [read_expression(p, local) for p in pieces]
     if len(exprs) == 1 and isinstance(exprs[0], sp.Equality):
         exprs = list(exprs[0].args)
     if len(exprs) < 2:
@@ -123,7 +115,7 @@ class _SympyConverter:
             return BigOp("sum" if isinstance(e, sp.Sum) else "prod", var, lo, hi, self(e.function))
         if isinstance(e, sp.core.function.AppliedUndef):
             return self.applied(e)
-        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")
+        raise ProblemError(f"cannot read {quoted(e)} in the SymPy formula: not supported by verify")
 
     def product(self, e: sp.Mul) -> Node:
         coefficient, factors = e.as_coeff_mul()
@@ -139,7 +131,7 @@ class _SympyConverter:
         name, args = e.func.__name__, e.args
         if name in _SYMPY_QUANTITIES or name in _SYMPY_STEPS:
             if len(args) != 1 or not args[0].is_integer:
-                raise ProblemError(f"cannot read {e} in the SymPy formula: {name}(...) takes one "
+                raise ProblemError(f"cannot read {quoted(e)} in the SymPy formula: {name}(...) takes one "
                                    "time step such as t or t+1")
             return Ref({**_SYMPY_QUANTITIES, **_SYMPY_STEPS}[name], args[0])
         nodes = [self(a) for a in args]
@@ -152,4 +144,4 @@ class _SympyConverter:
             return Norm(nodes[0])
         if name == "hadamard" and len(nodes) >= 2:
             return Hadamard(tuple(nodes))
-        raise ProblemError(f"cannot read {e} in the SymPy formula: not supported by verify")
+        raise ProblemError(f"cannot read {quoted(e)} in the SymPy formula: not supported by verify")

@@ -33,6 +33,7 @@ import sympy as sp
 
 from ..audit.catalog import Catalog, Hypothesis
 from ..errors import ProblemError
+from ..inputs.limits import MAX_EXPONENT, MAX_FUNCTION_NESTING, MAX_VERIFY_T
 from ..inputs.problem import Model, Problem
 from ..model import ACTIVATIONS, LOSSES
 from ..tape import Tape, unroll
@@ -65,6 +66,7 @@ _TOLERANCE = sp.Float(10) ** -30
 _SIZE_BUDGET = 8000
 _HARD_BUDGET = 400
 _HARD_ROUNDS = 3
+_WORK_BUDGET = 20_000  # formula nodes evaluated for one (T, t): sums written out
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,15 @@ def verify(model: Model, formula: Formula, max_T: int = 5) -> Verdict:
     """Check `formula` for the model at T = 1..max_T and every valid t."""
     if max_T < 1:
         raise ProblemError(f"--max-T must be at least 1, got {max_T}")
+    if max_T > MAX_VERIFY_T:
+        raise ProblemError(f"--max-T {max_T} is beyond the limit of {MAX_VERIFY_T} (an identity "
+                           "that holds for T = 1..5 rarely fails later; the limit keeps a check "
+                           "under a few minutes)")
+    for side in formula.sides:
+        if _nested_functions(side) > MAX_FUNCTION_NESTING:
+            raise ProblemError(f"the formula nests functions (tanh, exp, ...) more than "
+                               f"{MAX_FUNCTION_NESTING} deep, the limit (SymPy slows down "
+                               "steeply beyond it)")
     notes = list(formula.notes)  # instances add theirs; kept once each, in order
     Ts = _sequence_lengths(formula, max_T, notes)
     free_t = any(t_ in _free(side) for side in formula.sides)
@@ -136,6 +147,7 @@ def verify(model: Model, formula: Formula, max_T: int = 5) -> Verdict:
             except _Missing as exc:
                 missing.append(f"{exc.name} at T = {T}")
                 continue
+            _defined(sides, T, t)
             cases.append((u, t, _same_shapes(sides, formula)))
     if not cases:
         raise ProblemError(f"nothing to check: the formula names {missing[0]}, which does not "
@@ -198,6 +210,12 @@ def _children(node: Node) -> tuple[Node, ...]:
         case BigOp(body=b):
             return (b,)
     return ()
+
+
+def _nested_functions(node: Node) -> int:
+    """How deep function applications nest in a node (tanh(exp(h_t)): 2)."""
+    inner = max((_nested_functions(c) for c in _children(node)), default=0)
+    return inner + isinstance(node, Apply | Norm)
 
 
 def _free(node: Node) -> set[sp.Symbol]:
@@ -349,12 +367,17 @@ class _Instance:
         if t is not None:
             self.env[t_] = sp.Integer(t)
         self.depth = 0
+        self.work = 0
 
     def side(self, node: Node) -> sp.Matrix:
         value = self.eval(node)
         return sp.Matrix([[int(value.op == "prod")]]) if isinstance(value, _Empty) else value
 
     def eval(self, node: Node):
+        self.work += 1
+        if self.work > _WORK_BUDGET:
+            raise ProblemError(f"the formula is too large to check at T = {self.u.T}: more than "
+                               f"{_WORK_BUDGET:,} terms once its sums and products are written out")
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ProblemError(f"{show(node)}: {type(node).__name__} is not supported by verify")
@@ -443,6 +466,9 @@ class _Instance:
     def _Pow(self, node: Pow):
         base = self.plain(self.eval(node.base))
         k = self.index(node.exp)
+        if abs(k) > MAX_EXPONENT:
+            raise ProblemError(f"{show(node)}: the exponent {k} is beyond the limit of "
+                               f"{MAX_EXPONENT}")
         rows, cols = base.shape
         if (rows, cols) == (1, 1):
             return sp.Matrix([[base[0] ** k]])
@@ -457,6 +483,9 @@ class _Instance:
 
     def _BigOp(self, node: BigOp):
         lo, hi = self.index(node.lo), self.index(node.hi)
+        if hi - lo >= _WORK_BUDGET:
+            raise ProblemError(f"{show(node)}: a sum or product of {hi - lo + 1:,} terms at "
+                               f"T = {self.u.T} is too large to check")
         self.depth += 1
         try:
             parts = []
@@ -565,11 +594,21 @@ def _compare(u: _Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
         values = u.values(k)
         for a, b in pairs:
             va, vb = _numbers(a, values), _numbers(b, values)
+            _defined((va, vb), u.T, t)
             if not _close(va, vb):
                 return Check(u.T, t, False, "numeric"), _counterexample(u, t, k, va, vb)
     if all(_prove(u, a - b) for a, b in pairs):
         return Check(u.T, t, True, "symbolic"), None
     return Check(u.T, t, True, "numeric"), None
+
+
+def _defined(sides, T: int, t: int | None) -> None:
+    """Refuse a formula with an undefined value (x/0, log 0): it never `holds`."""
+    undefined = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+    if any(e.has(*undefined) for side in sides for e in side):
+        where = f"T = {T}" + (f", t = {t}" if t is not None else "")
+        raise ProblemError(f"the formula is undefined at {where}: a division by zero, the log "
+                           "of 0 or another value that does not exist")
 
 
 def _prove(u: _Unrolled, diff: sp.Matrix) -> bool:

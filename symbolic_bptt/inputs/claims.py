@@ -23,12 +23,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
 from ..tape import Quantity, Tape
 from .files import input_name, parse_toml, read_text
+from .limits import MAX_CLAIM_DIGITS, check_text
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
-_ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d+)\s*(?:,\s*(?P<j>\d+)\s*)?\]$")
+_ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d{1,9})\s*(?:,\s*(?P<j>\d{1,9})\s*)?\]$")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
     for key in ("title", "author"):
         if not isinstance(raw.get(key, ""), str):
             raise ProblemError(f"{key} must be a string")
+        check_text(raw.get(key, ""), key)
     if "claims" not in raw:
         raise ProblemError("missing table [claims]")
     table = raw["claims"]
@@ -116,7 +118,11 @@ def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
 
 
 def _quote(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key):
+        return key
+    if key.isprintable() and len(key) <= 60 and '"' not in key:
+        return f'"{key}"'
+    return quoted(key)  # one line, cut: a key cannot forge lines or flood the terminal
 
 
 def _claim(key: str, value: Any, tape: Tape, decimals: int | None) -> Claim:
@@ -196,8 +202,14 @@ def _shaped_values(value: Any, q: Quantity, where: str) -> list:
 
 def _number(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ProblemError(f"{where} must be a number, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 60 else quoted(value)
+        raise ProblemError(f"{where} must be a number, got {shown}")
     d = Decimal(value)
     if not d.is_finite():
         raise ProblemError(f"{where} must be a finite number, got {value}")
+    if d and d.adjusted() >= MAX_CLAIM_DIGITS:
+        raise ProblemError(f"{where}: a claimed number has at most {MAX_CLAIM_DIGITS} digits "
+                           "before the point")
+    if -d.as_tuple().exponent > 30:
+        raise ProblemError(f"{where}: a claimed number has at most 30 decimals")
     return d

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..model.cell import Cell, bind, infer_shapes
+from .limits import check_sizes
 from .problem import (
     Model,
     Problem,
@@ -51,11 +52,13 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
                            f"classes, but {bound.output}_t has {out} entry")
     y = targets(y_raw, model.loss, out)
     dims = [d for s in (*shapes.values(), *params.values()) for d in s]
+    check_sizes(len(x_raw), max(dims + [size]))
     model = Model(cell=model.cell, activation=model.activation, input_size=size,
                   hidden_size=max(dims + [size]), output_size=out, bias=model.bias,
                   loss=model.loss)
     return Problem(model=model, x=x, y=y, h0=(), weights=weights, name=name, custom_cell=cell,
-                   initial=initial, vectors=frozenset(vectors), **_common(raw))
+                   initial=initial, vectors=frozenset(vectors),
+                   **_common(raw, ("x", "y", "l", "L", *bound.quantities, *bound.parameters)))
 
 
 def _weights(table: dict[str, Any], cell: Cell) -> tuple[dict, list[str]]:

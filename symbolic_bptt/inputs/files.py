@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
+from .limits import MAX_FILE_BYTES
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write text to a temporary file beside `path`, then rename it into place."""
+    """Write one file as a run of its own: staged aside, then swapped in (inputs/staging.py)."""
+    from .staging import Staging
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with Staging(path.parent) as stage:
+        stage.write(path, text)
     return path
 
 
@@ -36,20 +32,48 @@ def read_text(path: str | Path, what: str) -> str:
     `what` names the expected file in messages: "a .toml problem file".
     """
     path = Path(path)
+    shown = quoted(path) if not str(path).isprintable() or len(str(path)) > 200 else str(path)
     try:
         if str(path) == STDIN:
-            return sys.stdin.buffer.read().decode("utf-8")
-        return path.read_text(encoding="utf-8")
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            with open(path, "rb", opener=_open_regular) as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ProblemError(f"{shown}: larger than the limit of {MAX_FILE_BYTES:,} bytes for "
+                               f"{what}")
+        return data.decode("utf-8")
+    except _NotRegular:
+        raise ProblemError(f"{shown}: not a regular file (a pipe, device or socket), expected "
+                           f"{what}") from None
     except FileNotFoundError:
-        raise ProblemError(f"{path}: no such file") from None
+        raise ProblemError(f"{shown}: no such file") from None
     except IsADirectoryError:
-        raise ProblemError(f"{path}: is a directory, expected {what}") from None
+        raise ProblemError(f"{shown}: is a directory, expected {what}") from None
     except UnicodeDecodeError as exc:
         raise ProblemError(
-            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}),"
+            f"{shown}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}),"
             f" expected {what}") from None
     except OSError as exc:
-        raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise ProblemError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+
+
+class _NotRegular(Exception):
+    """An input path that is a FIFO, device or socket: reading it could block or never end."""
+
+
+def _open_regular(path, flags: int) -> int:
+    """Open without blocking on a FIFO, then refuse anything but a regular file or folder."""
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        os.close(fd)
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _NotRegular(path)
+    os.set_blocking(fd, True)
+    return fd
 
 
 def input_name(path: str | Path) -> tuple[str, str]:
@@ -68,3 +92,6 @@ def parse_toml(text: str, parse_float=float) -> dict:
         raise ProblemError(f"not valid TOML ({' '.join(str(exc).split())})") from None
     except RecursionError:
         raise ProblemError("not valid TOML (lists or tables nested too deeply)") from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        raise ProblemError("not valid TOML for this tool: an integer of more than 4300 "
+                           "digits") from None

@@ -14,9 +14,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProblemError
+from ..errors import ProblemError, quoted
 from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
+from ..model.notation import BASES, check_notation
 from .files import input_name, parse_toml, read_text
+from .limits import check_sequence, check_sizes, check_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
@@ -168,6 +170,7 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
     x_raw, y_raw = sequences(data)
+    check_sizes(len(x_raw), max(model.input_size, model.hidden_size, model.output_size))
     x = tuple(_vector(v, model.input_size, f"data.x[{t}]") for t, v in enumerate(x_raw))
     y = targets(y_raw, model.loss, model.output_size)
     # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
@@ -177,23 +180,30 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
     return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, **_common(raw))
 
 
-def _common(raw: dict[str, Any]) -> dict[str, Any]:
-    """The keys every problem file shares: arithmetic, title and the like, notation."""
+def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, Any]:
+    """The keys every problem file shares: arithmetic, title and the like, notation (whose
+    keys are `symbols`, its values checked here once for solve, check and render alike)."""
     arithmetic = _parse_arithmetic(raw.get("arithmetic", {}))
     text = {}
     for key in ("title", "author", "institute", "date"):
         value = raw.get(key, "")
         if not isinstance(value, str):
             raise ProblemError(f"{key} must be a string, got {_show(value)}")
-        text[key] = value
+        text[key] = check_text(value, key)
     notation = raw.get("notation", {})
     if not isinstance(notation, dict):
         raise ProblemError("notation must be a table [notation] of strings (symbol = \"LaTeX\"),"
                            f" got {_show(notation)}")
     for k, v in notation.items():
         if not isinstance(v, str):
-            raise ProblemError(f"notation.{k} must be a string (LaTeX), got {_show(v)}")
-    return {"arithmetic": arithmetic, "notation": dict(notation), **text}
+            raise ProblemError(f"notation.{_key(k)} must be a string (LaTeX), got {_show(v)}")
+    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols), **text}
+
+
+def _key(key: str) -> str:
+    """A key for a message: as written when plain, quoted (one line, cut) otherwise."""
+    return key if key.replace("/", "").replace("_", "").isalnum() and len(key) < 40 \
+        else quoted(key)
 
 
 def sequences(data: dict[str, Any]) -> tuple[list, list]:
@@ -204,6 +214,7 @@ def sequences(data: dict[str, Any]) -> tuple[list, list]:
         if not isinstance(data[key], list):
             raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
     x_raw, y_raw = data["x"], data["y"]
+    check_sequence(len(x_raw))
     if len(x_raw) == 0:
         raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
     if len(x_raw) != len(y_raw):
@@ -272,6 +283,7 @@ def _parse_model(table: dict[str, Any]) -> Model:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProblemError(f"model.{key} must be a whole number >= 1, got {_show(value)}")
+            check_sizes(1, value)
             values[key] = value
     if "cell" in table:
         values["cell"] = table["cell"]

@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..errors import ProblemError
 from ..formulas.latex_in import Tok, tokenize
+from ..inputs.limits import MAX_EXPONENT, MAX_NUMBER_DIGITS
 
 FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "sigmoid": "sigmoid", "ReLU": "relu",
              "relu": "relu", "exp": "exp", "log": "log", "ln": "log", "phi": "phi"}
@@ -223,14 +224,18 @@ class _Reader:
             text = tok.text if tok.kind == "num" else (
                 tok.body[0].text if tok.kind == "group" and len(tok.body) == 1
                 and tok.body[0].kind == "num" else None)
-            if text is None or not text.isdigit() or int(text) < 1:
-                raise self.error(hat, "only whole powers such as ^2 are read; got a power at")
+            if text is None or not text.isdigit() or not 1 <= int(text[:9]) <= MAX_EXPONENT \
+                    or len(text) > 9:
+                raise self.error(hat, f"only whole powers from ^1 to ^{MAX_EXPONENT} are read; "
+                                      "got a power at")
             node = Pow(node, int(text))
         return node
 
     def atom(self) -> Node:
         tok = self.next()
         if tok.kind == "num":
+            if len(tok.text) > MAX_NUMBER_DIGITS:
+                raise self.error(tok, f"a number of more than {MAX_NUMBER_DIGITS} digits at")
             return Num(sp.Rational(tok.text))
         if tok.kind == "open" and tok.text == "(":
             inner = self.expression()

@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pylatexenc.latexwalker import LatexMacroNode, LatexWalker, LatexWalkerError
+from pylatexenc.latexwalker import (
+    LatexCharsNode,
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexWalker,
+    LatexWalkerError,
+)
 
-from ..errors import ProblemError
+from ..errors import ProblemError, one_line, quoted
+from ..inputs.limits import MAX_NOTATION_CHARS, MAX_NOTATION_DEPTH
 
 DECK = {
     "x": "x", "y": "y", "h": "h", "z": "z", "o": "o", "l": r"\ell", "L": "L",
@@ -32,7 +40,13 @@ _SAFE_MACROS = {
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ell",
     "mathbf", "boldsymbol", "mathrm", "mathit", "mathcal", "bm", "hat", "tilde", "bar", "vec",
     "frac", "partial", "nabla", "prime", "operatorname", "text",
+    "upsilon", "iota", "kappa", "omicron", "vartheta", "varrho", "varsigma", "varpi", "Upsilon",
+    "mathsf", "mathbb", "dot", "ddot", "check", "breve", "widehat", "widetilde", "overline",
+    "top", "intercal", "star", "ast", "circ", ",", ";", "!", " ",
 }
+_FORBIDDEN_CHARS = ("%", "#", "$", "&", "~", "@")
+_PLAIN_KEY = re.compile(r"[\w/]{1,40}", re.ASCII)
+_EMPTY_SCRIPT = re.compile(r"[_^]\s*($|[_^}])")
 
 
 @dataclass(frozen=True)
@@ -90,31 +104,84 @@ def make_notation(preset: str = "deck", overrides: dict[str, str] | None = None,
         raise ProblemError(f"unknown notation preset {preset!r} (expected one of: {', '.join(PRESETS)})")
     table = dict(PRESETS[preset]) if names is None else {
         "x": "x", "y": "y", "l": r"\ell", "L": "L"} | names
+    check_notation(overrides or {}, tuple(table))
     for key, tex in (overrides or {}).items():
-        if key not in table:
-            raise ProblemError(f"notation.{key} is not a symbol (expected one of: {', '.join(table)})")
-        _check_safe(tex, f"notation.{key}")
-        table[key] = tex
+        table[key] = _grouped(tex)
     return Notation(table, bold_vectors, row_convention,
                     frozenset(_VECTOR_BASES if vectors is None else vectors))
 
 
-def _check_safe(tex: str, where: str) -> None:
-    """User LaTeX in [notation] may use math macros only: no \\input, \\write18, \\def, catcodes."""
-    if any(c in tex for c in "%#$&~^\n") or "@" in tex:
-        raise ProblemError(f"{where} = {tex!r}: use plain math LaTeX (no % # $ & ~ ^ @)")
+def _grouped(tex: str) -> str:
+    """A user's symbol that carries its own script or prime (W_1, h') in braces, so that the
+    time index added after it is not a double subscript."""
+    depth, top = 0, False
+    for c in tex:
+        depth += (c == "{") - (c == "}")
+        top = top or (depth == 0 and c in "_^'")
+    return f"{{{tex}}}" if top else tex
+
+
+def check_notation(table: dict, keys) -> dict[str, str]:
+    """The [notation] table, each key one of `keys` and each value whitelisted math LaTeX.
+
+    The one validation of notation: problem files run it on load (solve, check, render alike),
+    and make_notation runs it again for its preset's keys.
+    """
+    for key, tex in table.items():
+        where = "notation." + (key if _PLAIN_KEY.fullmatch(key) else quoted(key))
+        if key not in keys:
+            raise ProblemError(f"{where} is not a symbol (expected one of: {', '.join(keys)})")
+        if not isinstance(tex, str):
+            raise ProblemError(f"{where} must be a string (LaTeX)")
+        check_math(tex, where)
+    return dict(table)
+
+
+def check_math(tex: str, where: str) -> None:
+    """`tex` is plain math from a whitelist: letters, digits, sub/superscripts, braces and the
+    commands of _SAFE_MACROS; checked by parsing, so no environment, \\input, \\write18,
+    \\def or catcode trick gets through. ProblemError naming `where` otherwise."""
+    shown = f"{where} = {quoted(tex)}"
+    if not tex.strip():
+        raise ProblemError(f"{shown}: empty")
+    if len(tex) > MAX_NOTATION_CHARS:
+        raise ProblemError(f"{shown}: longer than the limit of {MAX_NOTATION_CHARS} characters")
+    for c in tex:
+        if ord(c) < 32 or ord(c) == 127:
+            raise ProblemError(f"{shown}: holds the control character {quoted(c)}")
+        if ord(c) > 126:
+            raise ProblemError(f"{shown}: {quoted(c)} cannot be set in math by the document's "
+                               "fonts; write it as a command such as \\alpha")
+        if c in _FORBIDDEN_CHARS:
+            raise ProblemError(f"{shown}: use plain math LaTeX (no {' '.join(_FORBIDDEN_CHARS)})")
+    if "^^" in tex.replace(" ", ""):
+        raise ProblemError(f"{shown}: ^^ (a character code) is not allowed")
+    if _EMPTY_SCRIPT.search(tex):
+        raise ProblemError(f"{shown}: a _ or ^ without its subscript or superscript")
+    depth = 0
+    for c in tex:
+        depth += (c == "{") - (c == "}")
+        if depth > MAX_NOTATION_DEPTH:
+            raise ProblemError(f"{shown}: braces nested more than {MAX_NOTATION_DEPTH} deep")
     try:
-        nodes, _, _ = LatexWalker(tex, tolerant_parsing=False).get_latex_nodes()
+        walker = LatexWalker(tex, tolerant_parsing=False)
+        nodes, _, _ = walker.get_latex_nodes(
+            pos=0, parsing_state=walker.make_parsing_state(in_math_mode=True))
     except LatexWalkerError as exc:
-        raise ProblemError(f"{where} = {tex!r} is not valid LaTeX ({exc.msg})") from None
+        raise ProblemError(f"{shown} is not valid LaTeX ({one_line(str(exc.msg))})") from None
     stack = list(nodes)
     while stack:
         node = stack.pop()
-        if node is None:
+        if node is None or isinstance(node, LatexCharsNode):
             continue
-        if isinstance(node, LatexMacroNode):
-            if node.macroname not in _SAFE_MACROS:
-                raise ProblemError(f"{where} = {tex!r}: \\{node.macroname} is not allowed in notation")
+        if isinstance(node, LatexGroupNode) and node.delimiters == ("{", "}"):
+            stack.extend(node.nodelist or [])
+        elif isinstance(node, LatexMacroNode) and node.macroname in _SAFE_MACROS:
             if node.nodeargd is not None:
                 stack.extend(node.nodeargd.argnlist)
-        stack.extend(getattr(node, "nodelist", None) or [])
+        elif isinstance(node, LatexMacroNode):
+            raise ProblemError(f"{shown}: \\{node.macroname} is not allowed in notation")
+        elif isinstance(node, LatexEnvironmentNode):
+            raise ProblemError(f"{shown}: environments (\\begin...) are not allowed in notation")
+        else:
+            raise ProblemError(f"{shown}: only symbols, _ ^, braces and math commands are allowed")
