@@ -233,3 +233,17 @@ def test_lstm_question_and_key_pdfs(tmp_path):
     for log in ("key.log", "exam.log"):
         text = (tmp_path / log).read_text(errors="replace")
         assert "Overfull \\hbox" not in text, log
+
+
+def test_a_cell_file_is_the_same_as_its_table(tmp_path):
+    """`cell = "leaky_cell.toml"` (beside the exam file) draws the same versions as [cell]."""
+    cell = LEAKY[LEAKY.index("[cell]"):LEAKY.index("[shapes]")]
+    (tmp_path / "leaky_cell.toml").write_text(cell, encoding="utf-8")
+    spec_file = tmp_path / "exam.toml"
+    spec_file.write_text(LEAKY.replace(cell, "").replace('cell = "custom"',
+                                                        'cell = "leaky_cell.toml"'),
+                         encoding="utf-8")
+    from_file = draw_exam(load_spec(spec_file), 2)
+    from_table = draw_exam(leaky_spec(), 2)
+    assert [k.variant.text for k in from_file.keyed] == [k.variant.text for k in from_table.keyed]
+    assert key_json(from_file) == key_json(from_table)

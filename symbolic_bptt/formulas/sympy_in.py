@@ -3,8 +3,8 @@
 h(t), dL_dh(t+1), W_hh, transpose(W_hh), hadamard(a, b), Sum(body, (i, t, T)); products of
 quantities keep their order. The names are the cell's (its vocabulary, vocabulary.py), each
 written as a Python name: c(t), dL_dc(t), W_hf, dL_dW_hf, dL_dW_hf_t(t) for one step's
-contribution; `delta(t)` is the deck's dL/dz_t for the Elman cell. The text is evaluated by SymPy's parser (Python, with no builtins),
-so pass only formulas you wrote yourself.
+contribution; `delta(t)` is the deck's dL/dz_t for the Elman cell. The text is evaluated by
+SymPy's parser (Python, with no builtins), so pass only formulas you wrote yourself.
 """
 
 from __future__ import annotations

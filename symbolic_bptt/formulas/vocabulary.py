@@ -27,7 +27,7 @@ class Vocabulary:
     quantities: tuple[str, ...]  # left sides, in order of computation
     states: frozenset[str]  # quantities read at t-1: they exist at t = 0
     parameters: dict[str, str] = field(hash=False)  # as written (W_hx) -> the tape's (W_xh)
-    output: str = "o"  # the quantity the loss compares with y_t
+    output: str  # the quantity the loss compares with y_t
     delta: str | None = None  # \delta_t alone is dL/d<delta>_t (the deck's shorthand)
     biases: tuple[str, ...] = ()  # parameters a model without biases leaves out
 
