@@ -194,6 +194,8 @@ def test_moodle_says_which_cell():
     assert "Elman" not in first
     assert r"\mathbf{c}_{t} = \mathbf{f}_{t} \odot \mathbf{c}_{t-1}" in first
     assert r"\(\mathbf{c}_{0} = " in first
+    # b_i is a parameter like b_f (not b at a step i): both print bold, as vectors
+    assert r"\(\mathbf{b_{i}} = " in first and r"\(\mathbf{b_{f}} = " in first
 
 
 @pytest.mark.parametrize("change, message", [

@@ -59,6 +59,8 @@ class Notation:
         """LaTeX for a quantity name: `dL/dh_2` -> `\\delta h_{2}`."""
         m = _NAME.match(name)
         base, t, part = m["base"], m["t"], m["part"]
+        if t is not None and name.removeprefix("dL/d") in self.names:
+            base, t = name, None  # a parameter such as b_i, not b at step i
         if part is not None:  # the contribution of step t to a shared weight's gradient
             inner = self.base(base[4:])
             return rf"\frac{{\partial L}}{{\partial {inner}^{{({part})}}}}"
