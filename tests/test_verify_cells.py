@@ -54,8 +54,13 @@ def jordan(w, x, prev):
     return {"h": h, "o": w["W_ho"] @ h + w["b_o"]}
 
 
+def indrnn(w, x, prev):
+    h = torch.relu(w["W_xh"] @ x + w["u"] * prev["h"] + w["b_h"])
+    return {"h": h, "o": w["W_hy"] @ h}
+
+
 CELLS = {"lstm_custom": (lstm, "y^"), "gru_custom": (gru, "y^"), "leaky": (leaky, "o"),
-         "jordan": (jordan, "o")}
+         "jordan": (jordan, "o"), "indrnn": (indrnn, "o")}
 
 
 def _shape(value) -> tuple[int, int]:
@@ -65,7 +70,7 @@ def _shape(value) -> tuple[int, int]:
 
 
 class Autograd:
-    """One random instance of a cell (T = 3, half_sse loss) through torch autograd: every
+    """One random instance of a cell (T = 3, its example's loss) through torch autograd: every
     quantity q[name, t] (states at t = 0 too), its gradient g[name, t], each parameter w[name]
     and its gradient, summed over t, gw[name]."""
 
@@ -84,6 +89,7 @@ class Autograd:
                 if k not in ("x", "y")}
         self.q = {(n, 0): v for n, v in prev.items()}
         loss = 0
+        scale = {"half_sse": 0.5, "mse": 1 / T}[raw["model"]["loss"]]
         for t in range(1, T + 1):
             x = self.q["x", t] = rand((x_size, 1))
             qs = step(self.w, x, prev)
@@ -91,7 +97,7 @@ class Autograd:
                 v.retain_grad()
             y = rand((y_size, 1))
             self.q["y", t] = y
-            loss = loss + 0.5 * ((qs[output] - y) ** 2).sum()
+            loss = loss + scale * ((qs[output] - y) ** 2).sum()
             self.q |= {(n, t): v for n, v in qs.items()}
             prev = qs
         for v in prev.values():
@@ -102,6 +108,10 @@ class Autograd:
         self.gw = {n: v.grad.detach() for n, v in self.w.items()}
         self.q = {k: v.detach() for k, v in self.q.items()}
         self.w = {n: v.detach() for n, v in self.w.items()}
+
+
+def relu_prime(v):
+    return (v > 0).to(F64)
 
 
 def sig_prime(v):
@@ -180,6 +190,25 @@ IDENTITIES = [
                    + a.w["W_oh"].T @ (a.g["h", t + 1] * (1 - a.q["h", t + 1] ** 2)))),
     ("jordan", r"\frac{\partial L}{\partial o_t} = o_t - y_t", False,
      lambda a, t: (a.g["o", t], a.q["o", t] - a.q["y", t])),
+    ("indrnn", r"h_t = \operatorname{ReLU}(W_{xh} x_t + u \odot h_{t-1} + b_h)", True,
+     lambda a, t: (a.q["h", t], torch.relu(a.w["W_xh"] @ a.q["x", t] + a.w["u"] * a.q["h", t - 1]
+                                           + a.w["b_h"]))),
+    ("indrnn", (r"\frac{\partial L}{\partial h_t} = W_{hy}^\top \frac{\partial L}{\partial o_t} "
+                r"+ u \odot \frac{\partial L}{\partial h_{t+1}} \odot "
+                r"\operatorname{ReLU}'(W_{xh} x_{t+1} + u \odot h_t + b_h)"), True,
+     lambda a, t: (a.g["h", t], a.w["W_hy"].T @ a.g["o", t] + a.w["u"] * a.g["h", t + 1]
+                   * relu_prime(a.w["W_xh"] @ a.q["x", t + 1] + a.w["u"] * a.q["h", t]
+                                + a.w["b_h"]))),
+    ("indrnn",  # ReLU' dropped
+     (r"\frac{\partial L}{\partial h_t} = W_{hy}^\top \frac{\partial L}{\partial o_t} "
+      r"+ u \odot \frac{\partial L}{\partial h_{t+1}}"), False,
+     lambda a, t: (a.g["h", t], a.w["W_hy"].T @ a.g["o", t] + a.w["u"] * a.g["h", t + 1])),
+    ("indrnn", (r"\frac{\partial L}{\partial u} = \sum_{k=1}^{T} \frac{\partial L}{\partial h_k}"
+                r" \odot \operatorname{ReLU}'(W_{xh} x_k + u \odot h_{k-1} + b_h) \odot h_{k-1}"),
+     True,
+     lambda a, _: (a.gw["u"], sum(a.g["h", k] * relu_prime(a.w["W_xh"] @ a.q["x", k] + a.w["u"]
+                                                           * a.q["h", k - 1] + a.w["b_h"])
+                                  * a.q["h", k - 1] for k in range(1, T + 1)))),
     ("jordan", r"h_1 = \tanh(W_{xh} x_1 + W_{oh} o_0 + b_h)", True,
      lambda a, _: (a.q["h", 1], torch.tanh(a.w["W_xh"] @ a.q["x", 1] + a.w["W_oh"] @ a.q["o", 0]
                                            + a.w["b_h"]))),
