@@ -126,6 +126,8 @@ def hand(raw: dict, d: int, mistake: str | None = None, slip_at: str | None = No
                 g = [a + b for a, b in zip(g, matvec(W_hh, inner, transpose=True))]
             elif mistake == "missing-activation-derivative":
                 g = [a + b for a, b in zip(g, matvec(W_hh, dh[t + 1], transpose=True))]
+            elif mistake == "missing-path":
+                pass  # the gradient from the future, W_hh^T dL/dz_(t+1), left out
             else:
                 g = [a + b for a, b in zip(g, matvec(W_hh, dz[t + 1], transpose=True))]
         dh[t] = out[f"dL/dh_{t}"] = slip(f"dL/dh_{t}", g)
@@ -310,6 +312,7 @@ MISTAKES = {
     "derivative-index": lambda T: {f"dL/dh_{t}" for t in range(1, T)},
     "missing-activation-derivative": lambda T: {f"dL/dh_{t}" for t in range(1, T)},
     "state-off-by-one": lambda T: {f"dL/dW_hh^({t})" for t in range(1, T + 1)},
+    "missing-path": lambda T: {f"dL/dh_{t}" for t in range(1, T)},
     "loss-scale": lambda T: {"L"} | {f"dL/do_{t}" for t in range(1, T + 1)},
     "sign-error": lambda T: {f"dL/do_{t}" for t in range(1, T + 1)},
     "arithmetic": lambda T: {"h_2"},

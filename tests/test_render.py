@@ -223,3 +223,24 @@ def test_notation_table_overrides_symbols_and_refuses_unsafe_latex(cli, tmp_path
         assert run.code == 2, bad
         assert "notation.h" in run.err and len(run.err.strip().splitlines()) == 1
         assert not (tmp_path / "out").exists()
+
+
+def test_a_gated_step_shows_every_path_and_its_slides_fit_unshrunk():
+    """An LSTM's dL/dh_t sums five paths (the output and the four gates at t+1): the worked
+    solution prints all five, and no slide holds more than a frame's budget of rows."""
+    from symbolic_bptt.documents.cell_document import FRAME_BUDGET, _cost, build_cell
+    from symbolic_bptt.evaluate.arithmetic import evaluate
+    from symbolic_bptt.tape import unroll
+
+    ev = evaluate(unroll(load_problem(EXAMPLES / "lstm_custom.toml")), "rounded", 4)
+    doc = build_cell(ev)
+    dh_1 = next(line for group in doc.sections["backward"] if group for line in group
+                if line.name == "dL/dh_1")
+    for gate in "ifgo":
+        assert f"W_{{h{gate}}}" in dh_1.formula
+    assert r"\cdots" not in dh_1.formula + dh_1.substituted
+    frames = doc.sections["forward_frames"] + doc.sections["backward_frames"]
+    assert len(frames) > 2 * ev.tape.T  # a gated step per frame is several frames per t
+    for title, lines in frames:
+        costs = [_cost(line) for line in lines]
+        assert sum(costs) <= FRAME_BUDGET or sum(costs[:-1]) <= 2, title

@@ -31,10 +31,10 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..errors import ProblemError
-from ..evaluate.arithmetic import parameter_values, round_half_up, to_decimal
-from ..evaluate.intervals import Interval, carried, compile_rule
+from ..evaluate.arithmetic import round_half_up
+from ..evaluate.intervals import Interval, carried
 from ..evaluate.solution import shaped
+from ..evaluate.walk import Walker, intervals
 from ..inputs.claims import Claim, Claims
 from ..inputs.problem import Problem
 from ..tape import Rule, Step, Tape
@@ -165,17 +165,10 @@ class _Auditor:
             self.by_step.setdefault(c.quantity, []).append(c)
             self.claimed.setdefault(c.quantity, {}).update(
                 zip(c.elements, zip(c.values, c.decimals)))
-        self.params = {k: [Interval.point(v) for v in vs]
-                       for k, vs in parameter_values(tape, to_decimal).items()}
-        self._compiled: dict[str, object] = {}
+        self.walker = Walker(tape, intervals(), "cannot be computed from the claimed numbers")
+        self.params = {k: list(vs) for k, vs in self.walker.start().items()}
         self._templates: dict[str, str] = {}
         self._walks: dict[str, _Walk] = {}
-
-    def compiled(self, rule: Rule):
-        fn = self._compiled.get(rule.kind)
-        if fn is None:
-            fn = self._compiled[rule.kind] = compile_rule(list(rule.explicit), rule.slot_symbols)
-        return fn
 
     def template(self, rule: Rule) -> str:
         """The rule's display formula as text with a numbered token for each slot."""
@@ -200,20 +193,12 @@ class _Auditor:
         return self.tape.rules[step.kind], step.inputs, False
 
     def apply(self, rule: Rule, values: dict, inputs, decimals: int | None, name: str):
-        args = [v for n in inputs for v in values[n]]
-        try:
-            return self.compiled(rule)(args, decimals)
-        except (ValueError, ArithmeticError) as exc:
-            raise ProblemError(f"{name} cannot be computed from the claimed numbers ({exc})") from None
+        return self.walker.apply(rule, values, inputs, decimals, name=name)
 
     @cached_property
     def truth(self) -> dict[str, list[Interval]]:
         """Tight enclosures of the exact value of every quantity."""
-        values = dict(self.params)
-        for step in self.tape.steps:
-            values[step.name] = self.apply(self.tape.rules[step.kind], values, step.inputs, None,
-                                           step.name)
-        return values
+        return self.walker.run(dict(self.params))
 
     def walk(self, h: Hypothesis | None = None) -> _Walk:
         key = "" if h is None else f"{h.code}|{h.label}"
@@ -251,35 +236,38 @@ class _Walk:
     Intervals (`iv`) for the rounding test, points (`pt`) for the numbers an explanation shows."""
 
     def __init__(self, auditor: _Auditor, h: Hypothesis | None, base: _Walk | None):
-        self.iv = dict(auditor.params)
+        self.a, self.h, self.base = auditor, h, base
         self.pt = dict(auditor.params)
         self.changed: set[str] = set()
-        d0 = auditor.d0
-        for step in auditor.tape.steps:
-            claimed = auditor.claimed.get(step.name, {})
-            rule, inputs, rewritten = auditor.resolve(step, h)
-            size = len(auditor.tape.quantities[step.name].elements)
-            if base is not None and (len(claimed) == size or not (
-                    rewritten or self.changed.intersection(inputs))):
-                self.iv[step.name], self.pt[step.name] = base.iv[step.name], base.pt[step.name]
-                continue
-            if len(claimed) == size:
-                self.iv[step.name] = [Interval.around(*claimed[e]) for e in range(size)]
-                self.pt[step.name] = [Interval.point(claimed[e][0]) for e in range(size)]
-                continue
-            R = auditor.apply(rule, self.iv, inputs, d0, step.name)
-            P = auditor.apply(rule, self.pt, inputs, None, step.name)
-            iv, pt = [], []
-            for e in range(size):
-                if e in claimed:
-                    value, d = claimed[e]
-                    iv.append(Interval.around(value, d))
-                    pt.append(Interval.point(value))
-                else:
-                    iv.append(carried(R[e], d0))
-                    pt.append(Interval.point(round_half_up(P[e].mid, d0)))
-            self.iv[step.name], self.pt[step.name] = iv, pt
-            self.changed.add(step.name)
+        self.iv = auditor.walker.run(dict(auditor.params), hook=self.person)
+
+    def person(self, step: Step, iv: dict) -> list:
+        """The person's number at one step (an interval), its point value kept in `pt`."""
+        a, d0 = self.a, self.a.d0
+        claimed = a.claimed.get(step.name, {})
+        rule, inputs, rewritten = a.resolve(step, self.h)
+        size = len(a.tape.quantities[step.name].elements)
+        if self.base is not None and (len(claimed) == size or not (
+                rewritten or self.changed.intersection(inputs))):
+            self.pt[step.name] = self.base.pt[step.name]
+            return self.base.iv[step.name]
+        if len(claimed) == size:
+            self.pt[step.name] = [Interval.point(claimed[e][0]) for e in range(size)]
+            return [Interval.around(*claimed[e]) for e in range(size)]
+        R = a.apply(rule, iv, inputs, d0, step.name)
+        P = a.apply(rule, self.pt, inputs, None, step.name)
+        out, pt = [], []
+        for e in range(size):
+            if e in claimed:
+                value, d = claimed[e]
+                out.append(Interval.around(value, d))
+                pt.append(Interval.point(value))
+            else:
+                out.append(carried(R[e], d0))
+                pt.append(Interval.point(round_half_up(P[e].mid, d0)))
+        self.pt[step.name] = pt
+        self.changed.add(step.name)
+        return out
 
 
 @dataclass(frozen=True)
@@ -493,9 +481,8 @@ class _Plain(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         (var,), body = expr.function.variables, expr.function.expr
         name = getattr(expr.expr, "name", None)
-        if name is None:
-            return f"phi'({self._print(expr.expr)})"
-        body = body.xreplace({var: sp.Symbol(name)})
+        # f' of a value with no name of its own (tanh'(c_t) = 1 - tanh(c_t)^2) reads it as written
+        body = body.xreplace({var: sp.Symbol(name or self._print(expr.expr))})
         return f"({self._print(body)})" if isinstance(body, sp.Add) else self._print(body)
 
     # display-only nodes of the tape's vector formulas (symbolic_bptt.display_exprs)

@@ -16,10 +16,12 @@ from ..evaluate.arithmetic import evaluate
 from ..model.notation import Notation
 from .check import Audit, Formula, Verdict
 
-WHAT_WENT_WRONG = {  # one line per catalog code (symbolic_bptt.mistakes.CODES), for readers
+WHAT_WENT_WRONG = {  # one line per catalog code (audit.catalog.CODES), for readers
     "derivative-index": "the activation's derivative taken at the wrong time step",
     "missing-activation-derivative": "the activation's derivative left out, as for a linear RNN",
     "state-off-by-one": "the state or input of the wrong time step",
+    "missing-path": "a path of the chain rule left out: one of the quantities that read it "
+                    "sends no gradient back",
     "loss-scale": "the loss's factor ($1/2$ or $1/T$) dropped or changed",
     "sign-error": r"the output error with the wrong sign, $y_t - o_t$ for $o_t - y_t$",
 }
@@ -64,7 +66,11 @@ def formula_latex(formula: Formula, notation: Notation) -> str:
     rhs = latex_out.formula(eq.rhs, notation)
     subst = latex_out.substituted(eq.rhs, notation, _values(formula))
     result = _number(_short(formula.value))
-    return f"{lhs} = {rhs} = {subst} = {result}"
+    if formula.tape.model.is_scalar:
+        return f"{lhs} = {rhs} = {subst} = {result}"
+    # vectors and matrices: the formula, the numbers and the result each on a line of its own
+    return (rf"\begin{{aligned}} {lhs} &= {rhs} \\ &= {subst} \\ &= {result} "
+            rf"\end{{aligned}}")
 
 
 def _short(value):
@@ -109,7 +115,12 @@ def mark(v: Verdict, notation: Notation) -> Mark:
 def audit_document(audit: Audit, tape, options: Options | None = None) -> Document:
     """The worked solution in the person's precision, with the audit attached."""
     ev = evaluate(tape, "rounded", audit.claims.carried_decimals)
-    doc = build(ev, options or Options())
+    if tape.problem.custom_cell is not None:
+        from ..documents.cell_document import build_cell
+
+        doc = build_cell(ev, options or Options())
+    else:
+        doc = build(ev, options or Options())
     notation = doc.notation
     marks: dict[str, list[Mark]] = {}
     for v in audit.verdicts:

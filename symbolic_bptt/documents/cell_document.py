@@ -8,6 +8,7 @@ forward by time step, backward by time step going back, then each parameter's gr
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import sympy as sp
 
@@ -65,6 +66,65 @@ def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: in
     return out
 
 
+def _rows(printed: list[str], per_row: int) -> str:
+    """Terms of a sum, `per_row` to a row of an align environment, each sign kept."""
+    out = printed[0]
+    for k, tex in enumerate(printed[1:], start=1):
+        sign = "-" if tex.startswith("-") else "+"
+        out += (r" \\ &\quad " if k % per_row == 0 else " ") + f"{sign} {tex.lstrip('-')}"
+    return out
+
+
+def step_line(step, fmt: _Formatter):
+    """A step as `line` shows it; a sum of vectors over several paths is broken into rows: the
+    formula two terms to a row, the numbers one term to a row."""
+    out = line(step, fmt)
+    expr = fmt.ev.tape.display(step)
+    if not (isinstance(expr, sp.MatAdd) and len(expr.args) > 2):
+        return out
+    n = fmt.notation
+    values = fmt.substitution(expr)
+    subst = _rows([latex_out.substituted(t, n, values) for t in expr.args], 1)
+    return replace(out, formula=_rows([latex_out.formula(t, n) for t in expr.args], 2),
+                   substituted=subst)
+
+
+_ROW = r"\\ &\quad"
+FRAME_BUDGET = 12  # rows a slide holds at its normal size: a row with a vector counts twice
+
+
+def _cost(step) -> int:
+    """How much of a slide a step takes in `show_compact`: its formula's rows, then its
+    numbers' rows on rows of their own; a row of vectors is twice as tall."""
+    tall = 2 if "bmatrix" in (step.substituted or "") + step.result else 1
+    rows = step.formula.count(_ROW) + 1
+    if tall == 2:
+        rows += (step.substituted or "").count(_ROW) + 1 + 1  # the numbers, then the result
+    return rows * tall
+
+
+def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
+    """Groups of steps cut into frames that fit a slide unshrunk: (frame title, steps); a
+    group that needs several frames is numbered (1/2), (2/2)."""
+    frames = []
+    for group in groups:
+        if not group:
+            continue
+        parts, current, used = [], [], 0
+        for step in group:
+            cost = _cost(step)
+            if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
+                parts.append(current)
+                current, used = [], 0
+            current.append(step)
+            used += cost
+        parts.append(current)
+        head = title.format(t=group[0].t)
+        frames += [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
+                   for k, part in enumerate(parts, start=1)]
+    return frames
+
+
 def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     """The document data for an evaluated problem of any cell."""
     options = options or Options()
@@ -74,6 +134,8 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     T = p.T
     notation = cell_notation(ev, options)
     fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
+    # a step's sum over the quantities that read it is shown whole; only sums over t collapse
+    each = _Formatter(ev, notation, None)
     by_name = tape.by_name
     shown = shown_steps(T, options)
     setup = {
@@ -98,22 +160,25 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
         author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
         mode=ev.mode, decimals=ev.decimals, T=T, setup=setup, shown_t=shown, notation=notation)
     doc.sections["forward"] = [
-        None if t is None else [line(by_name[f"{q}_{t}"], fmt) for q in cell.quantities]
+        None if t is None else [step_line(by_name[f"{q}_{t}"], each) for q in cell.quantities]
         for t in shown]
-    doc.sections["loss_terms"] = [None if t is None else line(by_name[f"l_{t}"], fmt)
+    doc.sections["loss_terms"] = [None if t is None else step_line(by_name[f"l_{t}"], each)
                                   for t in shown]
     doc.sections["loss"] = [line(by_name["L"], fmt)]
     doc.sections["backward"] = [
-        None if t is None else [line(by_name[f"dL/d{q}_{t}"], fmt)
+        None if t is None else [step_line(by_name[f"dL/d{q}_{t}"], each)
                                 for q in reversed(cell.quantities)]
         for t in reversed(shown)]
     params = [n for n, q in tape.quantities.items() if q.role == "param"]
     doc.sections["parameters"] = []
     for w in params:
         contributions = f"dL/d{w}^(1)" in by_name
-        lines = [None if t is None else line(by_name[f"dL/d{w}^({t})"], fmt) for t in shown] \
+        lines = [None if t is None else step_line(by_name[f"dL/d{w}^({t})"], each) for t in shown] \
             if contributions else []
         doc.sections["parameters"].append((notation.symbol(f"dL/d{w}"),
                                            lines + [line(by_name[f"dL/d{w}"], fmt)]))
     doc.summary = [line(by_name[g], fmt) for g in ["L", *(f"dL/d{w}" for w in params)]]
+    doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
+    doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
+                                                   "Backward pass: $t = {t}$")
     return doc

@@ -88,65 +88,32 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
 
 def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None) -> Evaluation:
     """Walk the tape once, computing every step from the values before it."""
+    from .walk import Walker, digits, exact, floats, rounded
+
     mode = mode or tape.problem.arithmetic.mode
     decimals = tape.problem.arithmetic.decimals if decimals is None else decimals
     if mode not in MODES:
         raise ProblemError(f"unknown arithmetic mode {mode!r} (expected one of: {', '.join(MODES)})")
-    if mode == "rounded":
-        convert = to_decimal
-    elif mode == "exact":
-        convert = to_rational
-    else:
-        convert = float
-    values = parameter_values(tape, convert)
-    compiled: dict[str, Callable] = {}
+    failure = f"cannot be computed in {mode} arithmetic"
+    if mode != "exact":
+        walker = Walker(tape, floats() if mode == "float" else rounded(decimals), failure)
+        return Evaluation(tape, mode, decimals, walker.run())
+    # exact: closed forms while they stay small, and a 40-digit twin for the rest
+    twin = Walker(tape, digits(40), failure).run()
+    walker = Walker(tape, exact(), failure)
     approximate: set[str] = set()
-    shadow = _Shadow(tape) if mode == "exact" else None
-    for step in tape.steps:
-        fn = compiled.get(step.kind)
-        if fn is None:
-            fn = compiled[step.kind] = compile_rule(tape.rules[step.kind], mode, decimals)
-        args = [v for name in step.inputs for v in values[name]]
-        try:
-            if shadow is not None:
-                shadow.step(step)
-                if approximate.intersection(step.inputs):
-                    approximate.add(step.name)
-                else:
-                    values[step.name] = tuple(fn(args))
-                    if not all(_small(v) for v in values[step.name]):
-                        approximate.add(step.name)
-                if step.name in approximate:  # too large to carry exactly: 40 digits instead
-                    values[step.name] = tuple(sp.Float(str(v), 40) for v in shadow[step.name])
-            else:
-                values[step.name] = tuple(fn(args))
-        except (ArithmeticError, ValueError) as exc:
-            raise ProblemError(f"{step.name} cannot be computed in {mode} arithmetic "
-                               f"({type(exc).__name__}: {exc})") from None
-    numbers = None if shadow is None else {k: tuple(float(v) for v in vs)
-                                           for k, vs in shadow.values.items()}
+
+    def carry(step, values):
+        if not approximate.intersection(step.inputs):
+            out = walker.step(step, values)
+            if all(_small(v) for v in out):
+                return out
+        approximate.add(step.name)  # too large to carry exactly: 40 digits instead
+        return tuple(sp.Float(str(v), 40) for v in twin[step.name])
+
+    values = walker.run(hook=carry)
+    numbers = {k: tuple(float(v) for v in vs) for k, vs in twin.items()}
     return Evaluation(tape, mode, decimals, values, frozenset(approximate), numbers)
-
-
-class _Shadow:
-    """Exact mode's 40-digit twin of the evaluation: the decimal value of every quantity, and the
-    value itself where a closed form grows too large to carry."""
-
-    def __init__(self, tape: Tape):
-        self.tape = tape
-        self.compiled: dict[str, Callable] = {}
-        with mpmath.workdps(40):
-            self.values = parameter_values(tape, lambda v: mpmath.mpf(str(to_rational(v).p))
-                                           / mpmath.mpf(str(to_rational(v).q)))
-
-    def __getitem__(self, name: str) -> tuple:
-        return self.values[name]
-
-    def step(self, step) -> None:
-        fn = self.compiled.get(step.kind)
-        if fn is None:
-            fn = self.compiled[step.kind] = _compile_mp(self.tape.rules[step.kind])
-        self.values[step.name] = tuple(fn([v for n in step.inputs for v in self.values[n]]))
 
 
 EXACT_BUDGET = 400  # nodes: a larger closed form is carried as a 40-digit number instead
@@ -165,19 +132,6 @@ def _small(value) -> bool:
             return False
         stack.extend(stack.pop().args)
     return True
-
-
-def _compile_mp(rule: Rule) -> Callable[[Sequence], list]:
-    """A rule in 40-digit mpmath arithmetic."""
-    outputs = [e.doit() for e in rule.explicit]
-    fn = sp.lambdify(rule.slot_symbols, outputs,
-                     modules=[{"Heaviside": lambda x, h0=0: mpmath.mpf(1 if x > 0 else 0),
-                               "Max": max}, "mpmath"])
-
-    def run(args: Sequence) -> list:
-        with mpmath.workdps(40):
-            return [mpmath.mpf(v) for v in fn(*args)]
-    return run
 
 
 def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], list]:

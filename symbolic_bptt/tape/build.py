@@ -12,7 +12,6 @@ t+1); one Rule per kind of tree, shared by every t.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import sympy as sp
 
@@ -21,72 +20,16 @@ from ..model import ACTIVATIONS, LOSSES, loss_gradient, scaled
 from ..model.cell import INPUT, TARGET, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from .display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
-from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape, make_rule
-
-# ---------------------------------------------------------------------------------------------
-# Op trees over relative names
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A quantity: `base` at t + offset (offset None: a parameter)."""
-
-    base: str
-    offset: int | None = None
-
-    def name(self, t: int) -> str:
-        return self.base if self.offset is None else f"{self.base}_{t + self.offset}"
-
-
-@dataclass(frozen=True)
-class Op:
-    """op(args): add, neg, mm, tr, scale, had, fill, sum, num, fn (args[0] a Lambda), loss."""
-
-    op: str
-    args: tuple
-
-
-def refs(tree) -> list[Ref]:
-    """The quantities a tree reads, in the order written, each once."""
-    out: dict[Ref, None] = {}
-
-    def walk(x):
-        if isinstance(x, Ref):
-            out.setdefault(x)
-        elif isinstance(x, Op):
-            for a in x.args:
-                walk(a)
-    walk(tree)
-    return list(out)
-
-
-def interpret(tree, ops, env: dict[Ref, Quantity]):
-    """The tree as a SymPy formula under `ops` (explicit matrices or display symbols)."""
-    if isinstance(tree, Ref):
-        return ops.var(env[tree])
-    a = tree.args
-    if tree.op == "num":
-        return ops.num(a[0])
-    if tree.op == "fill":
-        return ops.fill(interpret(a[0], ops.scalar_ops, env), a[1])
-    if tree.op == "scale":
-        return ops.scale(interpret(a[0], ops.scalar_ops, env), interpret(a[1], ops, env))
-    if tree.op == "fn":
-        return ops.elementwise(a[0], interpret(a[1], ops, env))
-    if tree.op == "loss":
-        return a[0](ops, *(interpret(x, ops, env) for x in a[1:]))
-    args = [interpret(x, ops, env) for x in a]
-    if tree.op == "tr" and ops is ScalarDisplayOps:
-        return args[0]
-    return {"add": ops.add, "neg": ops.neg, "mm": ops.mm, "tr": ops.tr, "had": ops.had,
-            "sum": ops.sum_entries}[tree.op](*args)
-
+from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape
+from .trees import Op, Ref, refs, shift, tree_rule
 
 # ---------------------------------------------------------------------------------------------
 # Entrywise functions and their derivatives
 
 _d = sp.Dummy("d")
 _Y = sp.Dummy("y")
+# How a function's name is written in a mistake's label: phi' for Elman's activation, sigma'.
+_NOTES_NAME = {"sigmoid": "sigma", "relu": "ReLU", **{f"phi:{a}": "phi" for a in ACTIVATIONS}}
 _DERIVE = {"tanh": sp.tanh, "sigmoid": Sigmoid, "relu": ReLU, "exp": sp.exp, "log": sp.log}
 
 
@@ -110,14 +53,6 @@ def _prime(fn: str) -> tuple[sp.Lambda, bool]:
     if _d not in in_value.free_symbols:
         return sp.Lambda(_Y, in_value), True
     return sp.Lambda(_d, derivative), False
-
-
-def _explicit(expr):
-    """Functions kept by name while deriving, written out for arithmetic."""
-    if not expr.has(Sigmoid, ReLU):
-        return expr
-    return expr.replace(Sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
-        ReLU, lambda x: sp.Max(0, x))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,20 +188,13 @@ class _Trees:
             at = self.forward(node.arg)
         if prime.expr == prime.variables[0]:  # exp' = exp: the value itself
             return Op("had", (grad, at))
-        return Op("had", (grad, Op("fn", (prime, at))))
+        if not prime.expr.free_symbols:  # a constant derivative (the identity's 1) stays
+            return Op("had", (grad, Op("fn", (prime, at))))
+        return Op("had", (grad, Op("prime", (prime, at, _NOTES_NAME.get(node.fn, node.fn)))))
 
     @staticmethod
     def _reads(node: Node, target: Sym) -> bool:
         return target in symbols(node)
-
-
-def _shift(tree, by: int):
-    """A tree read at another time step (the contributions of the step that reads q_t)."""
-    if isinstance(tree, Ref):
-        return tree if tree.offset is None else Ref(tree.base, tree.offset + by)
-    if isinstance(tree, Op):
-        return Op(tree.op, tuple(_shift(a, by) for a in tree.args))
-    return tree
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,20 +223,13 @@ class _Builder:
         inputs = refs(tree)
         actual = names if names is not None else [r.name(t) for r in inputs]
         if kind not in self.rules:
-            self.rules[kind] = _rule(kind, tree, inputs, [self.quantities[n] for n in actual],
+            self.rules[kind] = tree_rule(kind, tree, inputs, [self.quantities[n] for n in actual],
                                      self.scalar)
             self.trees[kind] = tree
         elif self.trees[kind] != tree:
             raise AssertionError(f"two trees for the kind {kind}")
         self.quantity(name, self.rules[kind].explicit.shape, role, indexing)
         self.steps.append(Step(name, kind, t, tuple(actual)))
-
-
-def _rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar: bool) -> Rule:
-    slots = [Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(actual)]
-    env = dict(zip(inputs, slots))
-    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar)
-    return Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
 
 
 def unroll(problem: Problem) -> Tape:
@@ -332,7 +253,7 @@ def unroll(problem: Problem) -> Tape:
     loss = LOSSES[problem.model.loss]
     _loss(b, T, loss, cell.output)
     _backward(b, problem, trees, loss, params)
-    return Tape(problem, b.quantities, b.rules, tuple(b.steps))
+    return Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
 
 
 def _loss(b: _Builder, T: int, loss, output: str) -> None:
@@ -398,7 +319,7 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
         for lag, e, sym in _readers(cell, q):
             grad = Ref(f"dL/d{e.lhs}", 0)
             for term in trees.vjp(e.rhs, sym, grad, e.lhs):
-                terms.append((lag, _shift(term, lag)))
+                terms.append((lag, shift(term, lag)))
         full[q] = terms
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):

@@ -255,6 +255,7 @@ class Tape:
     quantities: dict[str, Quantity] = field(hash=False)
     rules: dict[str, Rule] = field(hash=False)
     steps: tuple[Step, ...]
+    trees: dict[str, object] = field(hash=False, default_factory=dict)  # kind -> tape.trees tree
 
     @property
     def model(self) -> Model:

@@ -1,0 +1,127 @@
+"""The one walker of the tape: each step's rule, compiled once per kind for one arithmetic (a
+backend), applied in tape order to the values of the names the step reads.
+
+Every stage that needs numbers walks the tape through here: `solve` and the documents (exact,
+float, rounded by hand, and exact mode's 40-digit twin), the audit (intervals: the truth, and
+the person's own numbers with their claims and a mistake's rewritten rules put in by a hook),
+exam keys and `verify`'s numeric test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+
+from ..errors import ProblemError
+from ..tape import Rule, Step, Tape
+
+Values = dict[str, tuple]
+# hook(step, values) -> the step's value, or None to compute the tape's own rule
+Hook = Callable[[Step, Values], "tuple | None"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An arithmetic: how a problem's numbers enter it, and how a rule is compiled for it."""
+
+    name: str
+    convert: Callable[[object], object]
+    compile: Callable[[Rule], Callable]
+
+
+def exact() -> Backend:
+    """Rationals and closed forms (SymPy)."""
+    from .arithmetic import compile_rule, to_rational
+    return Backend("exact", to_rational, lambda rule: compile_rule(rule, "exact", 0))
+
+
+def floats() -> Backend:
+    """IEEE double precision."""
+    from .arithmetic import compile_rule
+    return Backend("float", float, lambda rule: compile_rule(rule, "float", 0))
+
+
+def rounded(decimals: int) -> Backend:
+    """Decimals rounded half up at every node, as a person carries them on paper."""
+    from .arithmetic import compile_rule, to_decimal
+    return Backend(f"rounded({decimals})", to_decimal,
+                   lambda rule: compile_rule(rule, "rounded", decimals))
+
+
+def digits(n: int = 40) -> Backend:
+    """mpmath numbers of n significant digits."""
+    from .arithmetic import to_rational
+
+    def convert(value):
+        q = to_rational(value)
+        with mpmath.workdps(n):
+            return mpmath.mpf(str(q.p)) / mpmath.mpf(str(q.q))
+
+    return Backend(f"digits({n})", convert, lambda rule: _compile_mp(rule, n))
+
+
+def intervals() -> Backend:
+    """Intervals enclosing every value a person may have carried; the compiled rule takes the
+    precision carried as a second argument (None: exact enclosures)."""
+    from .arithmetic import to_decimal
+    from .intervals import Interval, compile_rule
+    return Backend("intervals", lambda v: Interval.point(to_decimal(v)),
+                   lambda rule: compile_rule(list(rule.explicit), rule.slot_symbols))
+
+
+def _compile_mp(rule: Rule, n: int) -> Callable[[Sequence], list]:
+    outputs = [e.doit() for e in rule.explicit]
+    fn = sp.lambdify(rule.slot_symbols, outputs,
+                     modules=[{"Heaviside": lambda x, h0=0: mpmath.mpf(1 if x > 0 else 0),
+                               "Max": max}, "mpmath"])
+
+    def run(args: Sequence) -> list:
+        with mpmath.workdps(n):
+            return [mpmath.mpf(v) for v in fn(*args)]
+    return run
+
+
+class Walker:
+    """A tape under one backend: rules compiled on first use, once per kind."""
+
+    def __init__(self, tape: Tape, backend: Backend, failure: str = "cannot be computed"):
+        self.tape = tape
+        self.backend = backend
+        self.failure = failure  # how an error at a step is worded: "h_3 cannot be computed (...)"
+        self._compiled: dict[str, Callable] = {}
+
+    def start(self) -> Values:
+        """The problem's parameters and data in this arithmetic, flat row-major."""
+        from .arithmetic import parameter_values
+        return parameter_values(self.tape, self.backend.convert)
+
+    def apply(self, rule: Rule, values: Values, inputs: Sequence[str], *extra, name: str = ""):
+        """A rule on the values of `inputs` (its slots, in order); `extra` goes to the compiled
+        rule (the intervals' precision)."""
+        fn = self._compiled.get(rule.kind)
+        if fn is None:
+            fn = self._compiled[rule.kind] = self.backend.compile(rule)
+        args = [v for n in inputs for v in values[n]]
+        try:
+            return fn(args, *extra)
+        except (ArithmeticError, ValueError) as exc:
+            raise ProblemError(f"{name or rule.kind} {self.failure} "
+                               f"({type(exc).__name__}: {exc})") from None
+
+    def step(self, step: Step, values: Values, *extra) -> tuple:
+        """The tape's own rule at one step."""
+        return tuple(self.apply(self.tape.rules[step.kind], values, step.inputs, *extra,
+                                name=step.name))
+
+    def run(self, values: Values | None = None, hook: Hook | None = None) -> Values:
+        """Every step in tape order, from `values` (the parameters and data by default); a hook
+        may give a step's value instead of the tape's own rule."""
+        values = self.start() if values is None else values
+        for step in self.tape.steps:
+            out = hook(step, values) if hook is not None else None
+            values[step.name] = self.step(step, values) if out is None else out
+        return values
+

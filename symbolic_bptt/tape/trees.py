@@ -1,0 +1,117 @@
+"""Op trees over relative names: how a step of the tape is written before it becomes a Rule.
+
+A tree reads quantities by `Ref` (a name at t + offset, or a parameter) and combines them with
+`Op`s (matrix product, transpose, Hadamard product, an entrywise function, a local derivative,
+a loss). One tree per kind of step, shared by every t: the builder derives the backward trees
+from the equations, and the mistake catalog rewrites them (a local derivative moved to another
+t, dropped, a path left out) before they are read as Rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .rules import Quantity, Rule, ScalarDisplayOps, make_rule
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A quantity: `base` at t + offset (offset None: a parameter)."""
+
+    base: str
+    offset: int | None = None
+
+    def name(self, t: int) -> str:
+        return self.base if self.offset is None else f"{self.base}_{t + self.offset}"
+
+
+@dataclass(frozen=True)
+class Op:
+    """op(args): add, neg, mm, tr, scale, had, fill, sum, num, fn (args[0] a Lambda), loss, and
+    prime: a local derivative f'(...) (args: the Lambda, its argument tree, f's name as notes
+    write it), computed like fn and marked so that the catalog can find it."""
+
+    op: str
+    args: tuple
+
+
+def refs(tree) -> list[Ref]:
+    """The quantities a tree reads, in the order written, each once."""
+    out: dict[Ref, None] = {}
+
+    def walk(x):
+        if isinstance(x, Ref):
+            out.setdefault(x)
+        elif isinstance(x, Op):
+            for a in x.args:
+                walk(a)
+    walk(tree)
+    return list(out)
+
+
+def interpret(tree, ops, env: dict[Ref, Quantity]):
+    """The tree as a SymPy formula under `ops` (explicit matrices or display symbols)."""
+    if isinstance(tree, Ref):
+        return ops.var(env[tree])
+    a = tree.args
+    if tree.op == "num":
+        return ops.num(a[0])
+    if tree.op == "fill":
+        return ops.fill(interpret(a[0], ops.scalar_ops, env), a[1])
+    if tree.op == "scale":
+        return ops.scale(interpret(a[0], ops.scalar_ops, env), interpret(a[1], ops, env))
+    if tree.op in ("fn", "prime"):
+        return ops.elementwise(a[0], interpret(a[1], ops, env))
+    if tree.op == "loss":
+        return a[0](ops, *(interpret(x, ops, env) for x in a[1:]))
+    args = [interpret(x, ops, env) for x in a]
+    if tree.op == "tr" and ops is ScalarDisplayOps:
+        return args[0]
+    return {"add": ops.add, "neg": ops.neg, "mm": ops.mm, "tr": ops.tr, "had": ops.had,
+            "sum": ops.sum_entries}[tree.op](*args)
+
+
+def shift(tree, by: int):
+    """A tree read at another time step (the contributions of the step that reads q_t)."""
+    if isinstance(tree, Ref):
+        return tree if tree.offset is None else Ref(tree.base, tree.offset + by)
+    if isinstance(tree, Op):
+        return Op(tree.op, tuple(shift(a, by) for a in tree.args))
+    return tree
+
+
+def transform(tree, fn: Callable):
+    """The tree with every node x (leaves first) replaced by fn(x); fn returns x to keep it."""
+    if isinstance(tree, Op):
+        tree = Op(tree.op, tuple(transform(a, fn) for a in tree.args))
+    return fn(tree) if isinstance(tree, Op | Ref) else tree
+
+
+def nodes(tree):
+    """Every Op and Ref of a tree, parents before children."""
+    if isinstance(tree, Op | Ref):
+        yield tree
+    if isinstance(tree, Op):
+        for a in tree.args:
+            yield from nodes(a)
+
+
+def _explicit(expr):
+    """Functions kept by name while deriving, written out for arithmetic."""
+    from .display_exprs import ReLU, Sigmoid
+
+    if not expr.has(Sigmoid, ReLU):
+        return expr
+    return expr.replace(Sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
+        ReLU, lambda x: sp.Max(0, x))
+
+
+def tree_rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar: bool) -> Rule:
+    """The Rule of a tree whose Refs `inputs` are filled, in order, by quantities like `actual`."""
+    slots = [Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(actual)]
+    env = dict(zip(inputs, slots))
+    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar)
+    return Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
