@@ -296,3 +296,13 @@ def test_cli_verifies_in_the_cells_names(cli):
     assert answer["counterexample"]["lhs"] != answer["counterexample"]["rhs"]
     run = cli("verify", EXAMPLES / "lstm_custom.toml", "--latex", r"\delta_t = 0")
     assert run.code == 2 and run.err.startswith("symbolic-bptt: error: ")
+
+
+@pytest.mark.parametrize("index, code", [(1, "missing-path"), (2, "state-off-by-one")])
+def test_the_catalog_names_the_lstm_mistakes(index, code):
+    """The mistake catalog rewrites any cell's derived steps: an LSTM recursion without the path
+    through c_{t+1}, or with f_t for f_{t+1}, is that mistake."""
+    stem, latex, holds, _ = IDENTITIES[index]
+    verdict = verify_latex(load_problem(EXAMPLES / f"{stem}.toml"), latex, max_T=T)
+    assert not holds and (verdict.holds, verdict.code) == (False, code)
+    assert f"it holds where BPTT makes the mistake {code}" in verdict.explanation
