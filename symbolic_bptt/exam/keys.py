@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -26,7 +25,7 @@ import sympy as sp
 
 from ..documents import latex_out
 from ..documents.cell_document import build_cell
-from ..documents.document import Document, Line, Options, _Formatter, build
+from ..documents.document import Document, Line, Options, build
 from ..evaluate.arithmetic import (
     Evaluation,
     compile_rule,
@@ -218,9 +217,6 @@ class KeyMaker:
         custom = self.spec.cell is not None
         doc = (build_cell if custom else build)(solved.ev, Options(all_steps=True))
         lines = _lines_by_name(doc)
-        if custom:  # a gated cell's recursions are long sums: their formulas go on rows too
-            fmt = _Formatter(solved.ev, doc.notation, None)
-            lines = {name: _fit(line, fmt) for name, line in lines.items()}
         shown: set[str] = set()
         parts = []
         for q in self.spec.questions:
@@ -485,20 +481,6 @@ def _closure(tape: Tape, targets: list[str], stop: set[str]) -> list[str]:
         need.add(name)
         stack.extend(tape.by_name[name].inputs)
     return [s.name for s in tape.steps if s.name in need]
-
-
-def _fit(line: Line, fmt: _Formatter, most: int = 60) -> Line:
-    """A line of a sum of more than two matrices (a gated cell's recursion) fitted to the
-    page: its formula on rows of two terms when long, its numbers on rows of one."""
-    tape, notation = fmt.ev.tape, fmt.notation
-    expr = tape.display(tape.by_name[line.name])
-    if not isinstance(expr, sp.MatAdd) or len(expr.args) <= 2:
-        return line
-    formula = line.formula
-    if len(re.sub(r"\\[a-zA-Z]+|[{}\\ ]", "", formula)) > most:
-        formula = latex_out.matrix_sum_rows(expr, notation, None) or formula
-    numbers = latex_out.matrix_sum_rows(expr, notation, fmt.substitution(expr), per_row=1)
-    return replace(line, formula=formula, substituted=numbers or line.substituted)
 
 
 def _lines_by_name(doc: Document) -> dict[str, Line]:
