@@ -161,7 +161,8 @@ def test_questions_ask_the_cells_quantities():
                         for q, i in (("h", "[0]"), ("h", "[1]"), ("o", ""))]
     assert asked[1] == ["dL/dh_1[0]", "dL/dh_1[1]", f"dL/dh_{T}[0]", f"dL/dh_{T}[1]"]
     assert asked[2] == ["dL/da"]
-    assert "the gradients $\\frac{\\partial L}{\\partial h_{t}}$ for $t = 1, " in keyed.parts[1].prompt
+    prompt = keyed.parts[1].prompt
+    assert "the gradients $\\frac{\\partial L}{\\partial h_{t}}$ for $t = 1, " in prompt
 
 
 def test_version_files_hold_the_cell_and_solve(cli, tmp_path):
