@@ -370,3 +370,42 @@ def test_the_good_cell_solves_and_a_cell_file_is_the_same(cli, tmp_path):
     from_file = cli("solve", path, "--json")
     assert from_file.code == 0, from_file.err
     assert from_file.json() == inline.json()
+
+
+# ---------------------------------------------------------------------------------------------
+# One step's Jacobian, derived from the tape, against torch.autograd.functional.jacobian
+
+
+def _elman_step(w, x):
+    return lambda h: torch.tanh(w["W_hh"] @ h + w["W_xh"] @ x + w["b_h"].flatten())
+
+
+def _lstm_step(w, x, c_prev):
+    def step(h):
+        gate = {g: w[f"W_i{g}"] @ x + w[f"W_h{g}"] @ h + w[f"b_{g}"].flatten() for g in "ifgo"}
+        i, f, o = (torch.sigmoid(gate[g]) for g in "ifo")
+        c = f * c_prev + i * torch.tanh(gate["g"])
+        return o * torch.tanh(c)
+    return step
+
+
+@pytest.mark.parametrize("example", ["vector_bias", "lstm_custom"])
+def test_a_step_jacobian_is_autograds(example):
+    """dh_k/dh_{k-1} (c_{k-1} held, for the LSTM) at every k, from the tape and from torch."""
+    from symbolic_bptt.tape.jacobian import jacobians
+
+    path = EXAMPLES / f"{example}.toml"
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    tape = unroll(parse_problem(raw, name=example))
+    ev = evaluate(tape, "float")
+    values = {n: ev.as_float(n) for n in ev.values}
+    ours = jacobians(tape, "h", "h", values, list(range(2, tape.T + 1)))
+    w = {n: param(v).squeeze(-1) if not (isinstance(v, list) and isinstance(v[0], list))
+         else param(v) for n, v in raw["weights"].items()}
+    for k in range(2, tape.T + 1):
+        x = torch.tensor(raw["data"]["x"][k - 1], dtype=F64)
+        h_prev = torch.tensor(values[f"h_{k - 1}"], dtype=F64)
+        step = _elman_step(w, x) if example == "vector_bias" else _lstm_step(
+            w, x, torch.tensor(values[f"c_{k - 1}"], dtype=F64))
+        theirs = torch.autograd.functional.jacobian(step, h_prev)
+        assert torch.allclose(torch.tensor(ours[k], dtype=F64), theirs, rtol=1e-12, atol=1e-14)

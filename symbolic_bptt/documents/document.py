@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import sympy as sp
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
-from ..evaluate.arithmetic import Evaluation, _rounded_node, to_decimal, to_float
+from ..evaluate.arithmetic import Evaluation, _rounded_node, evaluate, to_decimal, to_float
 from ..model import ACTIVATIONS, LOSSES
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Step, rule_display
+from ..tape.jacobian import jacobians
 from . import latex_out
 
 _ENCODER = UnicodeToLatexEncoder(
@@ -351,20 +352,19 @@ def _general(ev: Evaluation, n: Notation) -> dict:
 
 def _jacobians(ev: Evaluation, n: Notation) -> dict:
     """How much dL/dh_T reaches back: the factors dh_k/dh_{k-1} and their running products."""
-    tape = ev.tape
-    m = tape.model
-    act = ACTIVATIONS[m.activation]
     import numpy as np
 
+    tape = ev.tape
+    m = tape.model
+
     W = np.array(ev.as_float("W_hh")).reshape(m.hidden_size, m.hidden_size)
-    var = "h" if act.prime_of == "h" else "z"
-    x = sp.Symbol("x")
-    prime = sp.lambdify(x, act.prime(x), modules=[{"Heaviside": lambda v, h0=0: float(v > 0)},
-                                                   "math"])
+    ks = list(range(tape.T, 1, -1))
+    # the factors at the values themselves, not at numbers carried rounded
+    walked = ev if ev.mode == "float" else evaluate(tape, "float")
+    factors = jacobians(tape, "h", "h", {n: walked.as_float(n) for n in walked.values}, ks)
     rows, running = [], np.eye(m.hidden_size)
-    for k in range(tape.T, 1, -1):
-        d = np.array([prime(v) for v in ev.as_float(f"{var}_{k}")])
-        J = np.diag(d) @ W  # dh_k / dh_{k-1}
+    for k in ks:
+        J = np.array(factors[k])  # dh_k / dh_{k-1}, derived from the tape
         running = running @ J
         rows.append({"k": k, "factor": float(np.linalg.norm(J, 2)),
                      "product": float(np.linalg.norm(running, 2))})

@@ -1,0 +1,63 @@
+"""Jacobians of one time step, read off the tape: d q_t / d s_{t-1} for a state s.
+
+The forward steps of time t are composed into one formula for q_t in the values it reads from
+step t-1, the parameters and x_t, and differentiated by SymPy; nothing about the cell is written
+here, so the Elman factor diag(phi'(z_t)) W_hh and an LSTM's dh_t/dh_{t-1} come the same way.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .rules import Tape
+
+
+def step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
+    """d of_t / d wrt_{t-1} (rows: entries of of_t; columns: entries of wrt_{t-1}), in the
+    element symbols of the quantities step t reads."""
+    inner = {}  # element symbol of a quantity computed at step t -> its formula
+    for step in tape.steps:
+        if step.t == t and step.name in tape.quantities and tape.quantities[step.name].role == "forward":
+            inner.update(zip(tape.quantities[step.name].elements, tape.explicit(step)))
+    expr = sp.Matrix(tape.explicit(f"{of}_{t}"))
+    for _ in range(len(inner) + 1):  # each pass writes out one more level of the step
+        if not expr.free_symbols & inner.keys():
+            break
+        expr = expr.xreplace(inner)
+    return expr.jacobian(list(tape.quantities[f"{wrt}_{t - 1}"].elements))
+
+
+def numeric(matrix: sp.Matrix, values: dict[str, list[float]], tape: Tape) -> list[list[float]]:
+    """A matrix of element symbols at the walked values (`values`: name -> flat floats)."""
+    point = {}
+    for name, q in tape.quantities.items():
+        if name in values:
+            point.update(zip(q.elements, values[name]))
+    filled = matrix.xreplace({s: sp.Float(point[s], 30) for s in matrix.free_symbols})
+    return [[float(filled[i, j]) for j in range(filled.cols)] for i in range(filled.rows)]
+
+
+def jacobians(tape: Tape, of: str, wrt: str, values: dict[str, list[float]],
+              steps: list[int]) -> dict[int, list[list[float]]]:
+    """d of_k / d wrt_{k-1} at the walked values for each k of `steps` (each k >= 2): derived
+    once at t = 2 and read at every other k with its names shifted."""
+    if not steps:
+        return {}
+    J = step_jacobian(tape, of, wrt, 2)
+    where = {}  # element symbol at t = 2 -> (quantity, offset from 2 or None, entry)
+    for name, q in tape.quantities.items():
+        base, _, k = name.rpartition("_")
+        shift = int(k) - 2 if q.role != "param" and k.isdigit() else None
+        for i, s in enumerate(q.elements):
+            where[s] = (base if shift is not None else name, shift, i)
+    symbols = sorted(J.free_symbols, key=str)
+    fn = sp.lambdify(symbols, J.tolist(), modules=[{"Heaviside": lambda v, h0=0: float(v > 0),
+                                            "Max": max}, "math"])
+    out = {}
+    for k in steps:
+        args = []
+        for s in symbols:
+            base, shift, i = where[s]
+            args.append(values[base if shift is None else f"{base}_{k + shift}"][i])
+        out[k] = [[float(v) for v in row] for row in fn(*args)]
+    return out
