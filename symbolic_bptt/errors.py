@@ -5,3 +5,8 @@ from __future__ import annotations
 
 class ProblemError(Exception):
     """Bad input: a problem file, claims file, option or formula, explained in one line."""
+
+
+class MissingResource(Exception):
+    """The installation lacks a file the package ships (a template, an example): not the user's
+    input and not a write failure, so the CLI says which file and suggests reinstalling."""

@@ -306,3 +306,11 @@ def test_the_catalog_names_the_lstm_mistakes(index, code):
     verdict = verify_latex(load_problem(EXAMPLES / f"{stem}.toml"), latex, max_T=T)
     assert not holds and (verdict.holds, verdict.code) == (False, code)
     assert f"it holds where BPTT makes the mistake {code}" in verdict.explanation
+
+
+def test_the_python_api_verifies_in_the_cells_names():
+    import symbolic_bptt.api as sb
+
+    lstm_problem = sb.load(EXAMPLES / "lstm_custom.toml")
+    assert sb.verify(lstm_problem, latex=IDENTITIES[0][1], max_T=2).result.holds
+    assert not lstm_problem.verify(latex=IDENTITIES[2][1], max_T=2).result.holds

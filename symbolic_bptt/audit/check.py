@@ -28,6 +28,7 @@ from decimal import Decimal
 from functools import cached_property
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
@@ -122,6 +123,10 @@ class Audit:
     claims: Claims
     verdicts: tuple[Verdict, ...]
     roots: tuple[RootCause, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        wrong = sum(v.verdict == "wrong" for v in self.verdicts)
+        return f"<Audit {self.problem.name!r}: {len(self.verdicts)} claims, {wrong} wrong>"
 
     @property
     def exit_code(self) -> int:
@@ -481,13 +486,29 @@ class _Plain(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         (var,), body = expr.function.variables, expr.function.expr
         name = getattr(expr.expr, "name", None)
-        # f' of a value with no name of its own (tanh'(c_t) = 1 - tanh(c_t)^2) reads it as written
-        body = body.xreplace({var: sp.Symbol(name or self._print(expr.expr))})
+        if name is None:  # a function of a compound argument: sigma(W_io·x_1 + ...)
+            inner = self._print(expr.expr)
+            if isinstance(body, sp.Function) and body.args == (var,):
+                fname = {"Sigmoid": "sigma", "ReLU": "relu"}.get(type(body).__name__,
+                                                                 type(body).__name__)
+                return f"{fname}({inner})"
+            # tanh'(c_t) = 1 - tanh(c_t)^2; a sum inside keeps its parentheses
+            plain = isinstance(expr.expr, sp.Function | sp.Symbol | sp.MatrixSymbol
+                               | ElementwiseApplyFunction)
+            body = body.xreplace({var: sp.Symbol(inner if plain else f"({inner})")})
+        else:
+            body = body.xreplace({var: sp.Symbol(name)})
         return f"({self._print(body)})" if isinstance(body, sp.Add) else self._print(body)
 
     # display-only nodes of the tape's vector formulas (symbolic_bptt.display_exprs)
     def _print_SquaredNorm(self, expr):
         return f"||{self._print(expr.args[0])}||^2"
+
+    def _print_Filled(self, expr):
+        return self._print(expr.args[0])
+
+    def _print_SumEntries(self, expr):
+        return f"sum({self._print(expr.args[0])})"
 
     def _print_Softmax(self, expr):
         return f"softmax({self._print(expr.args[0])})"

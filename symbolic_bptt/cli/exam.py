@@ -14,7 +14,7 @@ def add_exam_parser(sub) -> None:
     exam = sub.add_parser("exam", help="seeded versions of an exercise: question and key "
                                        "documents, key.json, key.csv and a Moodle XML quiz")
     exam.add_argument("spec", help="exam file (EXAM.toml): the model, how numbers are drawn, "
-                                   "the questions")
+                                   "the questions; - reads it from standard input")
     exam.add_argument("--variants", type=_whole(1, 999), metavar="N",
                       help="how many versions (default: the file's variants, else 3)")
     exam.add_argument("--seed", type=_whole(0, 2**63), metavar="S",
@@ -22,7 +22,7 @@ def add_exam_parser(sub) -> None:
     exam.add_argument("--variant-seed", type=_whole(0, 2**63), action="append", metavar="SEED",
                       help="draw exactly the version with this seed, as a version prints it "
                            "(repeatable; instead of --variants and --seed)")
-    exam.add_argument("--out", help="output folder (default: output/<exam name>/)")
+    exam.add_argument("-o", "--out", help="output folder (default: output/<exam name>/)")
     exam.add_argument("--pdf", action="store_true",
                       help="also compile every document (exam, key and each version's), in "
                            "parallel on the machine's cores")
@@ -54,6 +54,7 @@ def run_exam(args: argparse.Namespace) -> int:
         raise ProblemError("--variant-seed draws the versions given: it cannot be combined "
                            "with --variants or --seed")
     bar = ProgressBar()
+    bar.enabled = bar.enabled and not args.quiet
     exam = draw_exam(spec, args.variants, args.seed, args.variant_seed,
                      source=Path(args.spec).name, progress=bar)
     for v in exam.variants:
@@ -67,7 +68,7 @@ def run_exam(args: argparse.Namespace) -> int:
         print(f"compiling {2 + 2 * len(exam.keyed)} documents on {cores} "
               f"core{'s' * (cores != 1)} ...", flush=True)
     try:
-        written = write_exam(exam, out, args.pdf, progress=bar)
+        written = write_exam(exam, out, args.pdf, progress=bar, command=args.command_line)
     except CompileError as exc:
         print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
         return 1

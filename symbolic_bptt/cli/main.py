@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import shlex
 import sys
 
 from .. import __version__
-from ..errors import ProblemError
+from ..errors import MissingResource, ProblemError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,17 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbolic-bptt",
                      description="Exact Backpropagation Through Time, written up and checked.")
     parser.add_argument("--version", action="version", version=f"symbolic-bptt {__version__}")
+    _quiet_option(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     solve = sub.add_parser("solve", help="print every forward and BPTT quantity of a problem")
-    solve.add_argument("problem", help="problem file (.toml)")
+    solve.add_argument("problem", help=PROBLEM_HELP)
     _arithmetic_options(solve)
-    solve.add_argument("--json", action="store_true", help='print {"quantities": {...}}')
+    solve.add_argument("-j", "--json", action="store_true", help='print {"quantities": {...}}')
     render = sub.add_parser("render", help="write a worked solution or slides as LaTeX (and PDF)")
-    render.add_argument("problem", help="problem file (.toml)")
+    render.add_argument("problem", help=PROBLEM_HELP)
     render.add_argument("--format", choices=("article", "beamer"), default="article",
                         help="article: worked solution; beamer: slides (default: article)")
     _arithmetic_options(render)
-    render.add_argument("--out", help="output folder (default: output/<problem name>/)")
+    render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
     render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
                         help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
@@ -43,17 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show every time step (default: long sequences show the first two "
                              "and the last)")
     check = sub.add_parser("check", help="audit a hand calculation: a verdict for every claimed number")
-    check.add_argument("problem", help="problem file (.toml)")
-    check.add_argument("claims", help="claims file (.toml): [claims] quantity = number")
-    check.add_argument("--json", action="store_true", help='print {"verdicts": [...]}')
+    check.add_argument("problem", help=PROBLEM_HELP)
+    check.add_argument("claims", help="claims file (.toml): [claims] quantity = number; "
+                                      "- reads it from standard input")
+    check.add_argument("-j", "--json", action="store_true", help='print {"verdicts": [...]}')
     check.add_argument("--report", metavar="DIR",
                        help="also write DIR/audit.tex and DIR/audit.pdf: the worked solution "
                             "with each claimed step marked")
     demo = sub.add_parser("demo", help="the main job: reproduce the lecture deck's example into output/deck/")
-    demo.add_argument("--out", default="output", help="folder for the generated files (default: output)")
+    demo.add_argument("-o", "--out", default="output",
+                      help="folder for the generated files (default: output of this folder)")
     demo.add_argument("--no-pdf", action="store_true", help="write the .tex files only")
     verify = sub.add_parser("verify", help="check a BPTT identity for every t and T = 1..N")
-    verify.add_argument("problem", help="problem file (.toml): its model is used, not its numbers")
+    verify.add_argument("problem", help="problem file (.toml): its model is used, not its "
+                                        "numbers; - reads it from standard input")
     formula = verify.add_mutually_exclusive_group(required=True)
     formula.add_argument("--latex", metavar="FORMULA",
                          help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t'")
@@ -61,15 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
     verify.add_argument("--max-T", dest="max_T", type=int, default=5,
                         help="check T = 1..N (default: 5)")
-    verify.add_argument("--json", action="store_true",
+    verify.add_argument("-j", "--json", action="store_true",
                         help='print {"holds", "checked", "counterexample", "code", "explanation"}')
     from .exam import add_exam_parser
     add_exam_parser(sub)
+    for command in sub.choices.values():  # -q after the command too; absent, it keeps main's
+        _quiet_option(command, argparse.SUPPRESS)
     return parser
 
 
+PROBLEM_HELP = "problem file (.toml); - reads it from standard input"
+
+
+def _quiet_option(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="print only errors (the exit code tells the outcome)")
+
+
 def _arithmetic_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=("exact", "float", "rounded"),
+    p.add_argument("-m", "--mode", choices=("exact", "float", "rounded"),
                    help="arithmetic (default: the problem file's, else float)")
     p.add_argument("--decimals", type=_decimals, help="decimals carried in rounded mode")
 
@@ -117,7 +134,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("output") / problem.name
     text = problem_tex(problem, args.format, args.mode, args.decimals,
                        Options(notation=args.notation, all_steps=args.all_steps,
-                               row_convention=args.row_convention))
+                               row_convention=args.row_convention), args.command_line)
     if args.pdf:
         print(f"compiling {out / (args.format + '.pdf')} ...", flush=True)
     try:
@@ -136,6 +153,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..inputs.problem import load_problem
     from ..tape import unroll
 
+    if args.problem == "-" and args.claims == "-":
+        raise ProblemError("only one of PROBLEM and CLAIMS can be read from standard input (-)")
     tape = unroll(load_problem(args.problem))
     audit = check(tape, load_claims(args.claims, tape))
     if args.report:
@@ -145,12 +164,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         from ..documents.render import CompileError, publish, render_tex
 
         try:
-            written = publish(render_tex("article", audit_document(audit, tape)),
+            written = publish(render_tex("article", audit_document(audit, tape),
+                                         args.command_line),
                               Path(args.report) / "audit.tex", pdf=True)
         except CompileError as exc:
             print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
             return 2
-        for path in written:
+        for path in written if not args.quiet else ():
             print(f"wrote {path}", file=sys.stderr)
     if args.json:
         json.dump(audit.as_json(), sys.stdout, indent=1, ensure_ascii=False)
@@ -178,7 +198,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     try:
-        for line in run_demo(args.out, pdf=not args.no_pdf):
+        for line in run_demo(args.out, pdf=not args.no_pdf, command=args.command_line):
             print(line, flush=True)
     except CompileError as exc:
         print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
@@ -197,13 +217,27 @@ COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; a ProblemError is one line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; a ProblemError is one line on stderr and exit code 2. Without
+    arguments, print the usage (as pip does)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    args.command_line = shlex.join(["symbolic-bptt", *argv])  # for the .tex headers
     try:
+        if args.quiet:  # errors still reach stderr: they are printed below, or by the command
+            with contextlib.redirect_stdout(io.StringIO()):
+                return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except ProblemError as exc:
         print(f"symbolic-bptt: error: {exc}", file=sys.stderr)
         return 2
+    except MissingResource as exc:
+        print(f"symbolic-bptt: error: incomplete installation: {exc} "
+              "(reinstall symbolic-bptt)", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     except OSError as exc:  # an output folder that cannot be made or written

@@ -16,20 +16,20 @@ from ..evaluate.arithmetic import Evaluation
 from ..model.cell import INPUT, TARGET
 from ..model.equations import name_latex
 from ..model.notation import Notation, make_notation
-from ..tape import Quantity, rule_display
+from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, _loss_latex, escape_text, line, shown_steps
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
 
-def cell_notation(ev: Evaluation, options: Options) -> Notation:
+def cell_notation(tape: Tape, options: Options) -> Notation:
     """The deck's notation, with every name of the cell printed as it was written."""
-    p = ev.tape.problem
+    p = tape.problem
     cell = p.cell
     names = {q: name_latex(q) for q in (*cell.quantities, *cell.parameters)}
     vectors = {q for q in cell.quantities if p.shapes[q] != (1, 1)}
-    vectors |= {w for w in cell.parameters if ev.tape.quantities[w].indexing == "vector"}
+    vectors |= {w for w in cell.parameters if tape.quantities[w].indexing == "vector"}
     vectors |= {f"dL/d{v}" for v in vectors}
     vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
     return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
@@ -132,7 +132,7 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     p = tape.problem
     cell = p.cell
     T = p.T
-    notation = cell_notation(ev, options)
+    notation = cell_notation(tape, options)
     fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
     # a step's sum over the quantities that read it is shown whole; only sums over t collapse
     each = _Formatter(ev, notation, None)

@@ -70,12 +70,18 @@ class Line:
         return out
 
     @property
+    def matrices(self) -> bool:
+        """Whether the line prints a vector or matrix of numbers: a row that cannot break."""
+        return "bmatrix" in "".join((self.formula, self.substituted or "", self.partial or "",
+                                     self.result))
+
+    @property
     def length(self) -> int:
         """Roughly how many characters the one-line form prints (huge when it holds a matrix)."""
-        parts = [self.formula, self.substituted or "", self.partial or "", self.result]
-        if "bmatrix" in "".join(parts):
+        if self.matrices:
             return 10**6
-        return sum(_visible(p) for p in parts)
+        return sum(_visible(p) for p in (self.formula, self.substituted or "", self.partial or "",
+                                         self.result))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ class Evaluation:
     def value(self, name: str) -> tuple:
         return self.values[name]
 
+    def __repr__(self) -> str:  # the default printed the whole tape: 12,600 characters
+        extra = f", {self.decimals} decimals" if self.mode == "rounded" else ""
+        return (f"<Evaluation {self.tape.problem.name!r}: {self.mode}{extra}, "
+                f"{len(self.values)} quantities>")
+
     def as_float(self, name: str) -> list[float]:
         """The flat values of one quantity as Python floats."""
         if self.numbers is not None:

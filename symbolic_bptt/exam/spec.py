@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProblemError
-from ..inputs.files import parse_toml, read_text
+from ..inputs.files import input_name, parse_toml, read_text
 from ..inputs.problem import Model, _parse_model, _show, weight_shapes
 from ..model.cell import Cell
 
@@ -144,12 +144,13 @@ class ExamSpec:
 
 def load_spec(path: str | Path) -> ExamSpec:
     """Read and validate an EXAM.toml; ProblemError with a one-line reason."""
-    path = Path(path)
     text = read_text(path, "an EXAM.toml file")
+    shown, name = input_name(path)
     try:
-        return parse_spec(parse_toml(text, parse_float=Decimal), path.stem, path.parent)
+        base = None if shown == "<stdin>" else Path(path).parent
+        return parse_spec(parse_toml(text, parse_float=Decimal), name, base)
     except ProblemError as exc:
-        raise ProblemError(f"{path}: {exc}") from None
+        raise ProblemError(f"{shown}: {exc}") from None
 
 
 def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None) -> ExamSpec:

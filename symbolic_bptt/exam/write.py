@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,7 +26,7 @@ from pathlib import Path
 import jinja2
 
 from ..documents.document import escape_text
-from ..documents.render import CompileError, environment, publish
+from ..documents.render import CompileError, environment, generated_header, publish
 from ..errors import ProblemError
 from ..inputs.files import write_atomic
 from .draw import Variant, draw_variant, seed_stream
@@ -121,9 +122,19 @@ def _impossible(spec: ExamSpec, number: int, streak: Counter, examples: dict[str
 # Documents and key files
 
 
+def exam_command(exam: Exam) -> str:
+    """The `symbolic-bptt exam` command line that draws this run again."""
+    if exam.seed is None:
+        seeds = [w for v in exam.variants for w in ("--variant-seed", str(v.seed))]
+        return shlex.join(["symbolic-bptt", "exam", exam.source, *seeds])
+    return shlex.join(["symbolic-bptt", "exam", exam.source, "--variants",
+                       str(len(exam.keyed)), "--seed", str(exam.seed)])
+
+
 def exam_tex(exam: Exam, answers: bool, keyed: Iterable[Keyed] | None = None,
-             env: jinja2.Environment | None = None) -> str:
-    """The LaTeX source (exam class) of the questions, or with answers=True of the key."""
+             env: jinja2.Environment | None = None, command: str | None = None) -> str:
+    """The LaTeX source (exam class) of the questions, or with answers=True of the key,
+    headed by how to regenerate it (`command`, default: exam_command)."""
     spec = exam.spec
     versions = list(exam.keyed if keyed is None else keyed)
     template = (env or environment()).get_template("exam.tex.j2")
@@ -131,7 +142,7 @@ def exam_tex(exam: Exam, answers: bool, keyed: Iterable[Keyed] | None = None,
                        f"every answer to {spec.decimals} decimals.",
             "float": f"Give every answer to {spec.decimals} decimals.",
             "exact": f"Give every answer to {spec.decimals} decimals."}[spec.mode]
-    return template.render(
+    return generated_header(command or exam_command(exam)) + template.render(
         exam={"title": escape_text(spec.title or "Backpropagation Through Time"),
               "course": escape_text(spec.course), "date": escape_text(spec.date),
               "author": escape_text(spec.author),
@@ -201,27 +212,29 @@ class Outputs:
     documents: list[tuple[Path, str]]
 
 
-def outputs(exam: Exam, out: Path) -> Outputs:
-    """Every file of a run, as text, before anything is written."""
+def outputs(exam: Exam, out: Path, command: str | None = None) -> Outputs:
+    """Every file of a run, as text, before anything is written (`command`: how to run it
+    again, for the documents' headers)."""
     files = [(out / "key.json", key_json(exam)), (out / "key.csv", key_csv(exam)),
              (out / "moodle.xml", moodle_xml(exam))]
     env = environment()  # one environment: each template is compiled once for the run
-    documents = [(out / "exam.tex", exam_tex(exam, False, env=env)),
-                 (out / "key.tex", exam_tex(exam, True, env=env))]
+    documents = [(out / "exam.tex", exam_tex(exam, False, env=env, command=command)),
+                 (out / "key.tex", exam_tex(exam, True, env=env, command=command))]
     for k in exam.keyed:
         label = k.variant.label
         files.append((out / "variants" / f"{label}.toml", k.variant.text))
-        documents.append((out / "variants" / f"{label}-exam.tex", exam_tex(exam, False, [k], env)))
-        documents.append((out / "variants" / f"{label}-key.tex", exam_tex(exam, True, [k], env)))
+        for kind, answers in (("exam", False), ("key", True)):
+            documents.append((out / "variants" / f"{label}-{kind}.tex",
+                              exam_tex(exam, answers, [k], env, command)))
     return Outputs(files, documents)
 
 
 def write_exam(exam: Exam, out: str | Path, pdf: bool = False,
-               progress: Progress | None = None) -> list[Path]:
+               progress: Progress | None = None, command: str | None = None) -> list[Path]:
     """Write the run's files into `out`; with pdf, compile every document in parallel (one
     latexmk per core). Raises CompileError (the first failure, in file order) after all ran."""
     out = Path(out)
-    plan = outputs(exam, out)
+    plan = outputs(exam, out, command)
     written = [write_atomic(path, text) for path, text in plan.files]
     if not pdf:
         return written + [write_atomic(path, text) for path, text in plan.documents]

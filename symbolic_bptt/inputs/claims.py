@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..tape import Quantity, Tape
-from .files import parse_toml, read_text
+from .files import input_name, parse_toml, read_text
 
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
 _ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d+)\s*(?:,\s*(?P<j>\d+)\s*)?\]$")
@@ -70,17 +70,20 @@ class Claims:
 
 def load_claims(path: str | Path, tape: Tape) -> Claims:
     """Read and validate a claims file against a problem's tape; ProblemError on bad input."""
-    path = Path(path)
     text = read_text(path, "a .toml claims file")
     try:
         return parse_claims(text, tape)
     except ProblemError as exc:
-        raise ProblemError(f"{path}: {exc}") from None
+        raise ProblemError(f"{input_name(path)[0]}: {exc}") from None
 
 
 def parse_claims(text: str, tape: Tape) -> Claims:
     """Validate the text of a claims file against a problem's tape."""
-    raw = parse_toml(text, parse_float=Decimal)
+    return claims_from_table(parse_toml(text, parse_float=Decimal), tape)
+
+
+def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
+    """Validate a claims table (numbers as Decimals or ints, as parse_claims reads them)."""
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ProblemError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -25,13 +26,19 @@ def write_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
+STDIN = "-"  # the file name that means standard input, by the usual convention
+
+
 def read_text(path: str | Path, what: str) -> str:
-    """The text of a UTF-8 input file; a ProblemError naming the file when it cannot be read.
+    """The text of a UTF-8 input file (`-`: standard input); a ProblemError naming the file
+    when it cannot be read.
 
     `what` names the expected file in messages: "a .toml problem file".
     """
     path = Path(path)
     try:
+        if str(path) == STDIN:
+            return sys.stdin.buffer.read().decode("utf-8")
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProblemError(f"{path}: no such file") from None
@@ -43,6 +50,14 @@ def read_text(path: str | Path, what: str) -> str:
             f" expected {what}") from None
     except OSError as exc:
         raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def input_name(path: str | Path) -> tuple[str, str]:
+    """(how messages name an input file, the name its outputs take): ("<stdin>", "stdin") for
+    `-`, else (the path as given, its stem)."""
+    if str(path) == STDIN:
+        return "<stdin>", "stdin"
+    return str(path), Path(path).stem
 
 
 def parse_toml(text: str, parse_float=float) -> dict:

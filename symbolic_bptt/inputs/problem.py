@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ProblemError
 from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
-from .files import parse_toml, read_text
+from .files import input_name, parse_toml, read_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
@@ -79,6 +79,11 @@ class Problem:
         """Sequence length."""
         return len(self.x)
 
+    def __repr__(self) -> str:  # the default printed every number of the data and weights
+        cell = "custom" if self.custom_cell is not None else self.model.cell
+        return (f"<problem {self.name!r}: {cell} cell, {self.model.activation}, T = {self.T}, "
+                f"loss {self.model.loss}>")
+
     @cached_property
     def cell(self) -> Cell:
         """The cell this problem runs, with phi and the biases bound by [model]."""
@@ -130,14 +135,15 @@ def load_problem(path: str | Path) -> Problem:
     """Read and validate a problem file; raises ProblemError with a one-line reason."""
     path = Path(path)
     text = read_text(path, "a .toml problem file")
+    shown, name = input_name(path)
     try:
         raw = parse_toml(text)
     except ProblemError as exc:
-        raise ProblemError(f"{path}: {exc}") from None
+        raise ProblemError(f"{shown}: {exc}") from None
     try:
-        return parse_problem(raw, name=path.stem, base=path.parent)
+        return parse_problem(raw, name=name, base=path.parent)
     except ProblemError as exc:
-        raise ProblemError(f"{path}: {exc}") from None
+        raise ProblemError(f"{shown}: {exc}") from None
 
 
 def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None = None) -> Problem:

@@ -261,6 +261,10 @@ class Tape:
     def model(self) -> Model:
         return self.problem.model
 
+    def __repr__(self) -> str:  # the default printed every quantity and rule
+        return (f"<Tape {self.problem.name!r}: T = {self.T}, {len(self.steps)} steps, "
+                f"{len(self.rules)} rules>")
+
     @property
     def T(self) -> int:
         return self.problem.T
