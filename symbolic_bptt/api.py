@@ -325,7 +325,8 @@ def verify(problem: Problem, latex: str | None = None, sympy: str | None = None,
            max_T: int = 5) -> Verified:
     """Whether an identity of BPTT, in LaTeX (or SymPy syntax), holds for the problem's model
     for T = 1..max_T and every valid t; otherwise a counterexample and, when the formula is a
-    known mistake, its code. Only the model is used, not the problem's numbers."""
+    known mistake, its code. Only the model (and a custom cell's shapes) is used, not the
+    problem's numbers; the formula is read in the names of the problem's cell."""
     spec = problem.spec if isinstance(problem, Problem) else problem
-    result = _verify.verify_formula(spec.model, latex, sympy, max_T)
+    result = _verify.verify_formula(spec, latex, sympy, max_T)
     return Verified(result, latex if latex is not None else sympy or "")

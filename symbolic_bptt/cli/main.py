@@ -183,7 +183,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..formulas.verify import verify_formula
     from ..inputs.problem import load_problem
 
-    verdict = verify_formula(load_problem(args.problem).model, args.latex, args.sympy, args.max_T)
+    verdict = verify_formula(load_problem(args.problem), args.latex, args.sympy, args.max_T)
     if args.json:
         json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..inputs.problem import Problem, parse_problem, weight_shapes
+from ..model.cell import bind, infer_shapes
 from .spec import ExamSpec
 
 SEED_LIMIT = 10**9  # variant seeds have at most 9 digits: easy to read out and type
@@ -58,7 +59,10 @@ def draw_variant(spec: ExamSpec, seed: int, number: int,
 
 
 def draw_numbers(spec: ExamSpec, rng: random.Random) -> dict:
-    """Every number of one variant, in a fixed order: T, x, y, h0, then the weights."""
+    """Every number of one variant, in a fixed order: T, x, y, h0, then the weights (a cell of
+    its own: T, x, y, each state's initial value, then its parameters in the cell's order)."""
+    if spec.cell is not None:
+        return _cell_numbers(spec, rng)
     m, d = spec.model, spec.draws
     T = int(d["T"].sample(rng))
 
@@ -83,21 +87,45 @@ def draw_numbers(spec: ExamSpec, rng: random.Random) -> dict:
     return {"x": x, "y": y, "h0": h0, "weights": weights}
 
 
+def _cell_numbers(spec: ExamSpec, rng: random.Random) -> dict:
+    d, shapes = spec.draws, spec.shapes
+    T = int(d["T"].sample(rng))
+
+    def value(key: str, shape: tuple[int, int], flat: bool):
+        rows, cols = shape
+        if rows == cols == 1:
+            return d[key].sample(rng)
+        if flat:
+            return [d[key].sample(rng) for _ in range(rows)]
+        return [[d[key].sample(rng) for _ in range(cols)] for _ in range(rows)]
+
+    sizes = _cell_sizes(spec)
+    out = sizes[spec.cell.output]
+    x = [value("x", shapes["x"], True) for _ in range(T)]
+    if spec.model.loss == "cross_entropy":
+        y = [int(d["y"].sample(rng)) for _ in range(T)]
+    else:
+        y = [value("y", out, True) for _ in range(T)]
+    initial = {f"{s}0": value(f"{s}0", sizes[s], True) for s in _bound(spec).states}
+    weights = {p: value(p, shapes[p], p in spec.vectors) for p in _bound(spec).parameters}
+    return {"x": x, "y": y, "initial": initial, "weights": weights}
+
+
+def _bound(spec: ExamSpec):
+    return bind(spec.cell, spec.model.activation, spec.model.bias)
+
+
+def _cell_sizes(spec: ExamSpec) -> dict[str, tuple[int, int]]:
+    params = {p: s for p, s in spec.shapes.items() if p != "x"}
+    return infer_shapes(_bound(spec), params, spec.shapes["x"][0])
+
+
 def problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int, source: str) -> str:
     """The variant's problem file: valid input for solve, render and check."""
+    if spec.cell is not None:
+        return _cell_problem_text(spec, numbers, seed, number, source)
     m = spec.model
-    title = f"{spec.title or 'Exam'}, version {number:02d}"
-    lines = [
-        (f"# Version {number:02d} of the exam {_comment(spec.title or spec.name)} ({source}), "
-         f"drawn with seed {seed}."),
-        f"# Regenerate it alone:  symbolic-bptt exam {source} --variant-seed {seed}",
-        (f"# Re-derive or audit:   symbolic-bptt solve {number:02d}.toml; "
-         f"symbolic-bptt check {number:02d}.toml CLAIMS.toml"),
-        f"title = {_string(title)}",
-    ]
-    for key, value in (("author", spec.author), ("institute", spec.course), ("date", spec.date)):
-        if value:
-            lines.append(f"{key} = {_string(value)}")
+    lines = problem_text_head(spec, seed, number, source)
     lines += [
         "",
         "[model]",
@@ -123,6 +151,45 @@ def problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int, source: 
         "",
     ]
     return "\n".join(lines)
+
+
+def _cell_problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int,
+                       source: str) -> str:
+    """A variant of a cell of its own: the cell written out as a [cell] table, so that the file
+    stands alone."""
+    m, cell = spec.model, spec.cell
+    head = problem_text_head(spec, seed, number, source)
+    lines = [*head, "", "[model]", 'cell = "custom"', f"activation = {_string(m.activation)}",
+             f"bias = {'true' if m.bias else 'false'}", f"loss = {_string(m.loss)}", "",
+             "[cell]", f"output = {_string(cell.output)}", "equations = ["]
+    lines += [f"  {_string(e.source)}," for e in cell.equations]
+    lines.append("]")
+    if cell.biases:
+        lines.append(f"biases = [{', '.join(_string(b) for b in cell.biases)}]")
+    if cell.description:
+        lines.append(f"description = {_string(cell.description)}")
+    lines += ["", "[data]", f"x = {_value(numbers['x'])}", f"y = {_value(numbers['y'])}",
+              *(f"{k} = {_value(v)}" for k, v in numbers["initial"].items()),
+              "", "[weights]", *(f"{name} = {_value(v)}" for name, v in numbers["weights"].items()),
+              "", "[arithmetic]", f"mode = {_string(spec.mode)}", f"decimals = {spec.decimals}", ""]
+    return "\n".join(lines)
+
+
+def problem_text_head(spec: ExamSpec, seed: int, number: int, source: str) -> list[str]:
+    """The comment lines and the title block of a variant's problem file."""
+    title = f"{spec.title or 'Exam'}, version {number:02d}"
+    lines = [
+        (f"# Version {number:02d} of the exam {_comment(spec.title or spec.name)} ({source}), "
+         f"drawn with seed {seed}."),
+        f"# Regenerate it alone:  symbolic-bptt exam {source} --variant-seed {seed}",
+        (f"# Re-derive or audit:   symbolic-bptt solve {number:02d}.toml; "
+         f"symbolic-bptt check {number:02d}.toml CLAIMS.toml"),
+        f"title = {_string(title)}",
+    ]
+    for key, value in (("author", spec.author), ("institute", spec.course), ("date", spec.date)):
+        if value:
+            lines.append(f"{key} = {_string(value)}")
+    return lines
 
 
 def _value(value) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 
 from ..documents import latex_out
+from ..documents.cell_document import build_cell
 from ..documents.document import Document, Line, Options, build
 from ..evaluate.arithmetic import (
     Evaluation,
@@ -37,6 +38,7 @@ from ..evaluate.arithmetic import (
 from ..evaluate.intervals import Interval, carried
 from ..evaluate.intervals import compile_rule as interval_rule
 from ..model import ACTIVATIONS
+from ..model.equations import Call
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Rule, Tape, unroll
 from .choices import Choice, formula_choices
@@ -169,7 +171,11 @@ class KeyMaker:
         tape, d = solved.tape, self.decimals
         s = self.spec.saturation
         act = self.spec.model.activation
-        if s is not None and act in ("tanh", "sigmoid"):
+        if self.spec.cell is not None:
+            reason = self._saturated(solved) if s is not None else None
+            if reason is not None:
+                return reason
+        elif s is not None and act in ("tanh", "sigmoid"):
             for t in range(1, tape.T + 1):
                 for name, iv in zip(element_names(tape.quantities[f"h_{t}"]),
                                     solved.truth[f"h_{t}"]):
@@ -188,11 +194,28 @@ class KeyMaker:
                 return f"Jacobian product too close to 1: {norm:.4f}"
         return None
 
+    def _saturated(self, solved: Solved) -> str | None:
+        """A cell of its own: a quantity defined as tanh or sigma of something, saturated."""
+        tape, d, s = solved.tape, self.decimals, self.spec.saturation
+        cell = tape.problem.cell
+        squashed = {e.lhs: e.rhs.fn.removeprefix("phi:") for e in cell.equations
+                    if isinstance(e.rhs, Call) and e.rhs.fn.removeprefix("phi:")
+                    in ("tanh", "sigmoid")}
+        for t in range(1, tape.T + 1):
+            for q, fn in squashed.items():
+                name = f"{q}_{t}"
+                for label, iv in zip(element_names(tape.quantities[name]), solved.truth[name]):
+                    v = iv.mid
+                    if (abs(v) > s if fn == "tanh" else not 1 - s <= v <= s):
+                        return f"saturated {fn}: {label} = {fixed(v, d)}"
+        return None
+
     # -- the key ---------------------------------------------------------------------------
 
     def key(self, solved: Solved, rng: random.Random) -> Keyed:
         """The answered questions of a solved variant (rng shuffles multiple-choice options)."""
-        doc = build(solved.ev, Options(all_steps=True))
+        custom = self.spec.cell is not None
+        doc = (build_cell if custom else build)(solved.ev, Options(all_steps=True))
         lines = _lines_by_name(doc)
         shown: set[str] = set()
         parts = []
@@ -202,7 +225,8 @@ class KeyMaker:
             elif q.kind == "vanishing":
                 parts.append(self._vanishing_part(solved, q))
             else:
-                parts.append(self._tape_part(solved, q, lines, shown))
+                parts.append(self._tape_part(solved, q, lines, shown,
+                                             doc.notation if custom else self.notation))
         return Keyed(solved.variant, doc, tuple(parts))
 
     def _entry(self, solved: Solved, q: Question, name: str, e: int, label: str,
@@ -226,11 +250,11 @@ class KeyMaker:
                      worked_text, f"{truth:.12g}")
 
     def _tape_part(self, solved: Solved, q: Question, lines: dict[str, Line],
-                   shown: set[str]) -> Part:
-        tape, n = solved.tape, self.notation
+                   shown: set[str], n: Notation) -> Part:
+        tape = solved.tape
         asked = _asked(q, tape.T)
         given: list[str] = []
-        if q.kind == "dL/dh" and q.given:
+        if q.kind == "dL/dh" and q.given and self.spec.cell is None:
             (k,) = q.steps(tape.T)
             v = "h" if self.act.prime_of == "h" else "z"
             given = [f"dL/do_{k}", f"dL/dz_{k + 1}"]
@@ -243,7 +267,8 @@ class KeyMaker:
                   for e, label in enumerate(element_names(tape.quantities[name]))]
         share = _share(q.points, len(labels))
         entries = tuple(self._entry(solved, q, name, e, label, share) for name, e, label in labels)
-        prompt = _prompt(q, tape.T, n, self.spec.model.bias)
+        prompt = (_prompt if self.spec.cell is None else _cell_prompt)(q, tape.T, n,
+                                                                     self.spec.model.bias)
         return Part(q.number, q.kind, q.points, prompt,
                     tuple((n.symbol(g), lines[g].result) for g in given), (), worked, entries)
 
@@ -426,6 +451,11 @@ def _share(points: Decimal, count: int) -> Decimal:
 
 def _asked(q: Question, T: int) -> list[str]:
     """The tape quantities a question asks for."""
+    if q.quantities:  # a cell of its own: forward or dL/d<quantity>, at the question's steps
+        prefix = "" if q.kind == "forward" else "dL/d"
+        return [f"{prefix}{k}_{t}" for t in q.steps(T) for k in q.quantities]
+    if q.kind.startswith("dL/d") and q.kind not in ("dL/do", "dL/dh") + GRADIENTS:
+        return [q.kind]  # a parameter of a cell of its own
     if q.kind == "forward":
         return [f"{k}_{t}" for t in q.steps(T) for k in ("h", "o")]
     if q.kind == "loss":
@@ -490,3 +520,20 @@ def _prompt(q: Question, T: int, n: Notation, bias: bool) -> str:
                 f"${n.symbol(f'dL/dz_{k}')} = \\partial L / \\partial {n.symbol(f'z_{k}')}$.")
     symbol = n.symbol(q.kind[4:])
     return f"Compute the gradient $\\partial L / \\partial {symbol}$."
+
+
+def _cell_prompt(q: Question, T: int, n: Notation, bias: bool) -> str:
+    """A question on a cell of its own (LaTeX with $math$), in the cell's names."""
+    def listed(names: list[str]) -> str:
+        math = [f"${n.symbol(name)}$" for name in names]
+        return math[0] if len(math) == 1 else ", ".join(math[:-1]) + " and " + math[-1]
+
+    if q.kind == "forward":
+        return (f"Compute the forward pass: {listed([f'{k}_t' for k in q.quantities])} for "
+                f"{_steps_text(q.steps(T), T)}.")
+    if q.kind == "loss":
+        return "Compute the loss $L$."
+    if q.quantities:
+        (k,) = q.quantities
+        return f"Compute the gradients ${n.symbol(f'dL/d{k}_t')}$ for {_steps_text(q.steps(T), T)}."
+    return f"Compute the gradient $\\partial L / \\partial {n.symbol(q.kind[4:])}$."

@@ -101,6 +101,8 @@ def _question(keyed: Keyed, part: Part, entry: Entry, setup: str, decimals: int)
 def _setup_html(keyed: Keyed) -> str:
     """The version's network and numbers, as HTML with MathJax math."""
     s = keyed.doc.setup
+    if "equations" in s:
+        return _cell_setup_html(s)
     act = s["activation_latex"]
     parts = [f"\\({s['z_rule']}\\)", f"\\({s['h']} = {act}\\left({s['z']}\\right)\\)",
              f"\\({s['o_rule']}\\)", f"\\({s['loss_latex']}\\)"]
@@ -112,6 +114,25 @@ def _setup_html(keyed: Keyed) -> str:
             f"{html.escape(s['h0'][1])}\\).</p>"
             f"<table border=\"1\"><tr><th>\\(t\\)</th><th>\\({html.escape(s['x'])}\\)</th>"
             f"<th>\\({html.escape(s['y'])}\\)</th></tr>{rows}</table>")
+
+
+def _cell_setup_html(s: dict) -> str:
+    """A cell of its own: its description, its equations at a general t, its numbers."""
+    equations = [e.replace(r" \\ &\quad ", " ").replace("&=", "=") for e in s["equations"]]
+    parts = [f"\\({e}\\)" for e in (*equations, s["loss_latex"])]
+    numbers = [f"\\({name} = {value}\\)" for name, value in (*s["weights"], *s["initial"])]
+    rows = "".join(f"<tr><td>\\({t}\\)</td><td>\\({html.escape(x)}\\)</td>"
+                   f"<td>\\({html.escape(y)}\\)</td></tr>" for t, x, y in s["data"])
+    return (f"<p>{html.escape(_plain_text(s['cell']))}: "
+            f"{html.escape(', '.join(parts))}.</p>"
+            f"<p>{html.escape(', '.join(numbers))}.</p>"
+            f"<table border=\"1\"><tr><th>\\(t\\)</th><th>\\({html.escape(s['x'])}\\)</th>"
+            f"<th>\\({html.escape(s['y'])}\\)</th></tr>{rows}</table>")
+
+
+def _plain_text(latex_text: str) -> str:
+    """A description escaped for LaTeX (escape_text) back as plain text for HTML."""
+    return re.sub(r"\\([#$%&_{}])", r"\1", latex_text).replace(r"\textbackslash{}", "\\")
 
 
 def _html(latex_text: str) -> str:

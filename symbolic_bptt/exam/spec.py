@@ -24,6 +24,10 @@ kind = "forward"
 points = 2
 ```
 
+A cell of its own (`[model] cell = "custom"` with a `[cell]` table, or a cell file's path) also
+needs `[shapes]` (custom_spec.py): the input's size and every parameter's shape; its draws name
+the cell's parameters and initial states, its questions its quantities.
+
 Every number is drawn on a decimal grid ("nice" numbers: one decimal in [-1, 1] by default,
 zero excluded for weights), so a variant's problem file holds exactly the numbers drawn.
 Every mistake in the file is a ProblemError naming the key.
@@ -42,6 +46,7 @@ from ..errors import ProblemError
 from ..inputs.files import input_name, parse_toml, read_text
 from ..inputs.limits import MAX_T_EXAM, MAX_TEXT_CHARS, MAX_TRIES, MAX_VARIANTS, check_text
 from ..inputs.problem import Model, _parse_model, _show, weight_shapes
+from ..model.cell import Cell
 
 KINDS = ("forward", "loss", "dL/do", "dL/dh", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h",
          "dL/db_y", "formula", "vanishing")
@@ -49,7 +54,7 @@ CODES = ("derivative-index", "missing-activation-derivative", "state-off-by-one"
          "sign-error")
 TARGETS = ("dL/dh", "dL/dW_hh", "dL/do")
 _TOP = {"title", "course", "date", "instructions", "author", "seed", "variants", "model",
-        "arithmetic", "draw", "reject", "questions"}
+        "arithmetic", "draw", "reject", "questions", "cell", "shapes"}
 _DRAWN = ("T", "x", "y", "h0", "W_xh", "W_hh", "W_hy", "b_h", "b_y")
 _QUESTION_KEYS = {"kind", "points", "t", "codes", "correct", "given"}
 MAX_DECIMALS = 6
@@ -104,6 +109,7 @@ class Question:
     codes: tuple[str, ...] = CODES  # formula: the distractors' mistakes
     correct: str = "any"  # formula: which formula is the correct option (or drawn)
     given: bool = True  # dL/dh: print dL/do_t and dL/dz_(t+1) as given numbers
+    quantities: tuple[str, ...] = ()  # a custom cell's forward or dL/d<q> question: what it asks
 
     def steps(self, T: int) -> list[int]:
         """The time steps this question asks about, for a sequence of length T."""
@@ -132,6 +138,9 @@ class ExamSpec:
     saturation: float | None
     max_tries: int
     questions: tuple[Question, ...]
+    cell: Cell | None = None  # a cell of its own (None: the Elman cell of [model])
+    shapes: dict[str, tuple[int, int]] | None = None  # its parameters' shapes, and x's as "x"
+    vectors: frozenset[str] = frozenset()  # its parameters written as flat lists
 
 
 def load_spec(path: str | Path) -> ExamSpec:
@@ -139,13 +148,15 @@ def load_spec(path: str | Path) -> ExamSpec:
     text = read_text(path, "an EXAM.toml file")
     shown, name = input_name(path)
     try:
-        return parse_spec(parse_toml(text, parse_float=Decimal), name)
+        base = None if shown == "<stdin>" else Path(path).parent
+        return parse_spec(parse_toml(text, parse_float=Decimal), name, base)
     except ProblemError as exc:
         raise ProblemError(f"{shown}: {exc}") from None
 
 
-def parse_spec(raw: dict[str, Any], name: str = "exam") -> ExamSpec:
-    """Validate a parsed EXAM.toml (floats read as Decimal) into an ExamSpec."""
+def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None) -> ExamSpec:
+    """Validate a parsed EXAM.toml (floats read as Decimal) into an ExamSpec (`base`: where a
+    cell file's path starts)."""
     _known(raw, _TOP, "")
     text = {}
     for key in ("title", "course", "date", "instructions", "author"):
@@ -157,17 +168,40 @@ def parse_spec(raw: dict[str, Any], name: str = "exam") -> ExamSpec:
     seed = _whole(raw.get("seed", 0), "seed", 0, 2**63)
     variants = _whole(raw.get("variants", 3), "variants", 1, MAX_VARIANTS)
     model_table = _table(raw, "model", "activation, loss and sizes, as in a problem file")
+    if model_table.get("cell", "elman") != "elman":
+        from .custom_spec import parse_custom_spec
+
+        return parse_custom_spec(raw, name, base, common={**text, "seed": seed,
+                                                          "variants": variants})
+    for key in ("cell", "shapes"):
+        if key in raw:
+            raise ProblemError(f'[{key}] is for a cell of its own: it needs model.cell = "custom"'
+                               ' (or a cell file)')
     model = _parse_model({k: _plain(v) for k, v in model_table.items()})
+    mode, decimals = arithmetic_of(raw)
+    questions = _questions(raw.get("questions"), model)
+    draws = _draws(_table(raw, "draw", "how each number is drawn"), model)
+    _check_steps(questions, draws["T"])
+    saturation, max_tries = reject_of(raw)
+    return ExamSpec(name=name, seed=seed, variants=variants, model=model,
+                    model_table={k: _plain(v) for k, v in model_table.items()}, mode=mode,
+                    decimals=decimals, draws=draws, saturation=saturation,
+                    max_tries=max_tries, questions=questions, **text)
+
+
+def arithmetic_of(raw: dict) -> tuple[str, int]:
+    """[arithmetic]: the key's mode and decimals."""
     arithmetic = _table(raw, "arithmetic", "mode and decimals")
     _known(arithmetic, {"mode", "decimals"}, "arithmetic.")
     mode = arithmetic.get("mode", "rounded")
     if mode not in ("exact", "float", "rounded"):
         raise ProblemError(f"arithmetic.mode = {_show(_plain(mode))} is not known "
                            "(expected one of: exact, float, rounded)")
-    decimals = _whole(arithmetic.get("decimals", 4), "arithmetic.decimals", 1, 10)
-    questions = _questions(raw.get("questions"), model)
-    draws = _draws(_table(raw, "draw", "how each number is drawn"), model)
-    _check_steps(questions, draws["T"])
+    return mode, _whole(arithmetic.get("decimals", 4), "arithmetic.decimals", 1, 10)
+
+
+def reject_of(raw: dict) -> tuple[float | None, int]:
+    """[reject]: the saturation bound (None: allowed) and max_tries."""
     reject = _table(raw, "reject", "saturation and max_tries")
     _known(reject, {"saturation", "max_tries"}, "reject.")
     saturation = reject.get("saturation", Decimal("0.99"))
@@ -178,11 +212,7 @@ def parse_spec(raw: dict[str, Any], name: str = "exam") -> ExamSpec:
         raise ProblemError("reject.saturation must be a number in (0, 1] (or false to allow "
                            f"saturated states), got {_show(_plain(saturation))}")
     max_tries = _whole(reject.get("max_tries", 1000), "reject.max_tries", 1, MAX_TRIES)
-    return ExamSpec(name=name, seed=seed, variants=variants, model=model,
-                    model_table={k: _plain(v) for k, v in model_table.items()}, mode=mode,
-                    decimals=decimals, draws=draws,
-                    saturation=None if saturation is None else float(saturation),
-                    max_tries=max_tries, questions=questions, **text)
+    return (None if saturation is None else float(saturation)), max_tries
 
 
 # ---------------------------------------------------------------------------------------------

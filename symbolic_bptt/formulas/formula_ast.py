@@ -1,8 +1,7 @@
 """The syntax tree of a BPTT formula, shared by the LaTeX and SymPy-syntax readers.
 
 Indices (t, t+1, T+t-i, a literal 3) are integer SymPy expressions; `verify` instantiates them.
-Weight names are aliases for the column-convention matrices of the tape:
-W_xh = W_hx, W_hy = W_yh = W_qh = W_hq = W_ho = W_oh, b_y = b_q = b_o.
+Names are the tape's, as the reader's vocabulary (vocabulary.py) resolved them from the cell.
 """
 
 from __future__ import annotations
@@ -44,9 +43,9 @@ class IndexValue(Node):
 class Ref(Node):
     """A quantity of the tape: `name` as the tape spells it, `index` its time step (or None).
 
-    Names: h z o x y l (indexed), L, W_hh W_xh W_hy b_h b_y, dL/dh dL/dz dL/do (indexed),
-    dl/do (the per-step loss gradient, indexed), dL/dW_hh ... dL/db_y, and dL/dW_hh^() for the
-    contribution of one step (indexed).
+    Names: the cell's quantities, x, y and l (indexed), L, its parameters (W_hh, b_f, u),
+    dL/d<quantity> (indexed), dl/d<output> (the per-step loss gradient, indexed),
+    dL/d<parameter>, and dL/d<parameter>^() for the contribution of one step (indexed).
     """
 
     name: str
@@ -173,9 +172,3 @@ def show(node: Node) -> str:
 def _wrap(node: Node, kinds) -> str:
     text = show(node)
     return f"({text})" if isinstance(node, kinds) else text
-
-
-# Names lecture notes use for the weights and biases, mapped to the tape's.
-WEIGHT_NAMES = {"hh": "W_hh", "xh": "W_xh", "hx": "W_xh", "hy": "W_hy", "yh": "W_hy", "qh": "W_hy",
-            "hq": "W_hy", "ho": "W_hy", "oh": "W_hy"}
-BIAS_NAMES = {"h": "b_h", "y": "b_y", "q": "b_y", "o": "b_y"}

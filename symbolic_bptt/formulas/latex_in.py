@@ -1,10 +1,11 @@
 """Read a BPTT formula written the way lecture notes write it (LaTeX) into a small syntax tree.
 
 One pipeline: pylatexenc's walker -> flat tokens with positions -> recursive descent -> nodes.
-The reader knows this domain only: quantities of an Elman RNN (h_t, z_t, o_t, x_t, y_t, l_t, L,
-the weights and biases under their usual names), derivatives of the loss written as fractions
-or with the deck's delta shorthands, products, transposes, powers, sums and products over time,
-and a few functions. Anything else is a ProblemError that names the token and its position
+The reader knows this domain only: the quantities and parameters of the model's cell (its
+vocabulary, vocabulary.py: for an LSTM c_t, f_{t+1}, W_{hf}, b_f; for the Elman cell h_t, z_t,
+o_t and the weights under their usual names), x_t, y_t, l_t, L, derivatives of the loss written
+as fractions or with delta shorthands, products, transposes, powers, sums and products over
+time, and a few functions. Anything else is a ProblemError that names the token and its position
 (counting characters from 1); the reader never guesses.
 
 The tree (formula_ast.py) is shared with the SymPy-syntax reader (sympy_in.py).
@@ -12,25 +13,11 @@ The tree (formula_ast.py) is shared with the SymPy-syntax reader (sympy_in.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
-from pylatexenc.latexwalker import (
-    LatexCharsNode,
-    LatexCommentNode,
-    LatexGroupNode,
-    LatexMacroNode,
-    LatexMathNode,
-    LatexSpecialsNode,
-    LatexWalker,
-    LatexWalkerParseError,
-)
 
 from ..errors import ProblemError, quoted
 from ..inputs.limits import MAX_FORMULA_CHARS, MAX_FORMULA_DEPTH, MAX_NUMBER_DIGITS
 from .formula_ast import (
-    BIAS_NAMES,
-    WEIGHT_NAMES,
     Add,
     Apply,
     BigOp,
@@ -48,170 +35,17 @@ from .formula_ast import (
     Transpose,
     index_symbol,
 )
+from .tokens import Tok, token_error, tokenize
 
-# ---------------------------------------------------------------------------------------------
-# Tokens
-
-
-@dataclass(frozen=True)
-class Tok:
-    """kind: letter num op open close macro name group end; `body` holds a group's tokens."""
-
-    kind: str
-    text: str
-    pos: int
-    body: tuple[Tok, ...] = ()
-
-    def shown(self) -> str:
-        if self.kind == "macro":
-            return "\\" + self.text
-        if self.kind == "group":
-            return "{...}"
-        if self.kind == "end":
-            return "the end"
-        return self.text
-
-
-_SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace", "displaystyle",
-            "textstyle", "limits", "nolimits", "big", "Big", "bigg", "Bigg"}
-_TRANSPARENT = {"mathbf", "boldsymbol", "bm", "vec", "mathit", "mathcal", "mathrm", "mathsf",
-                "operatorname", "mathbb", "pmb", "textbf"}
-_DELIMS = {"(", ")", "[", "]", "|", "."}
-
-
-def tokenize(source: str) -> tuple[Tok, ...]:
-    """The formula's tokens: letters, numbers, operators, macros and {groups}, with positions."""
-    walker = LatexWalker(source, tolerant_parsing=False)
-    try:
-        nodes, _, _ = walker.get_latex_nodes(
-            pos=0, parsing_state=walker.make_parsing_state(in_math_mode=True))
-    except LatexWalkerParseError as exc:
-        where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
-        raise ProblemError(f"cannot read the formula{where}: {exc.msg}") from None
-    return tuple(_merge_delimiters(_tokens(nodes, source)))
-
-
-def _tokens(nodes, source: str) -> list[Tok]:
-    out: list[Tok] = []
-    nodes = list(nodes or ())
-    k = 0
-    while k < len(nodes):
-        node = nodes[k]
-        k += 1
-        if isinstance(node, LatexCharsNode):
-            out.extend(_char_tokens(node.chars, node.pos))
-        elif isinstance(node, LatexGroupNode):
-            if node.delimiters == ("{", "}"):
-                out.append(Tok("group", "{", node.pos, tuple(_tokens(node.nodelist, source))))
-            else:
-                raise _error(Tok("op", node.delimiters[0], node.pos), "unexpected bracket", source)
-        elif isinstance(node, LatexMathNode):
-            out.extend(_tokens(node.nodelist, source))
-        elif isinstance(node, LatexCommentNode):
-            continue
-        elif isinstance(node, LatexSpecialsNode):
-            if node.specials_chars in ("~", "&"):
-                continue
-            out.append(Tok("op", node.specials_chars, node.pos))
-        elif isinstance(node, LatexMacroNode):
-            name = node.macroname
-            args = [a for a in (node.nodeargd.argnlist if node.nodeargd else ()) if a is not None]
-            if name in _SPACING:
-                continue
-            if name in _TRANSPARENT:
-                if not args and k < len(nodes) and isinstance(nodes[k], LatexGroupNode):
-                    args = [nodes[k]]
-                    k += 1
-                if len(args) != 1:
-                    raise _error(Tok("macro", name, node.pos), "expected one argument", source)
-                inner = _tokens([args[0]], source)
-                if len(inner) == 1 and inner[0].kind == "group":
-                    inner = list(inner[0].body)
-                letters = "".join(t.text for t in inner if t.kind == "letter")
-                if len(inner) > 1 and len(letters) == len(inner):
-                    out.append(Tok("name", letters, node.pos))
-                else:
-                    out.extend(inner)
-                continue
-            body = tuple(Tok("group", "{", a.pos, tuple(_tokens(
-                a.nodelist if isinstance(a, LatexGroupNode) else [a], source))) for a in args)
-            out.append(Tok("macro", name, node.pos, body))
-        else:
-            raise _error(Tok("op", source[node.pos:node.pos + 12], node.pos),
-                         "environments and other blocks are not formulas verify reads", source)
-    return out
-
-
-def _char_tokens(chars: str, pos: int) -> list[Tok]:
-    out: list[Tok] = []
-    k = 0
-    while k < len(chars):
-        c = chars[k]
-        if c.isspace():
-            k += 1
-        elif c.isdigit() or (c == "." and k + 1 < len(chars) and chars[k + 1].isdigit()):
-            end = k + 1
-            while end < len(chars) and (chars[end].isdigit() or (
-                    chars[end] == "." and end + 1 < len(chars) and chars[end + 1].isdigit())):
-                end += 1
-            out.append(Tok("num", chars[k:end], pos + k))
-            k = end
-        elif c.isalpha():
-            out.append(Tok("letter", c, pos + k))
-            k += 1
-        else:
-            kind = "open" if c in "([" else "close" if c in ")]" else "op"
-            out.append(Tok(kind, c, pos + k))
-            k += 1
-    return out
-
-
-def _merge_delimiters(tokens: list[Tok]) -> list[Tok]:
-    """\\left( and \\right) become plain open/close tokens; \\| and \\lVert become norm bars."""
-    out: list[Tok] = []
-    k = 0
-    while k < len(tokens):
-        tok = tokens[k]
-        k += 1
-        if tok.kind == "macro" and tok.text in ("left", "right"):
-            delim = tokens[k] if k < len(tokens) else Tok("end", "", tok.pos)
-            k += 1
-            text = "\\|" if delim.kind == "macro" and delim.text in ("|", "lVert", "rVert", "Vert") \
-                else delim.text
-            if text not in _DELIMS | {"\\|"} or delim.kind not in ("open", "close", "op", "macro"):
-                raise ProblemError(f"cannot read \\{tok.text} at position {tok.pos + 1} of the "
-                                   f"formula: expected a delimiter such as ( ) [ ] \\| after it")
-            kind = "norm" if text == "\\|" else "open" if text in "([" else "close"
-            out.append(Tok(kind, text, tok.pos))
-        elif tok.kind == "macro" and tok.text in ("|", "lVert", "rVert", "Vert"):
-            out.append(Tok("norm", "\\|", tok.pos))
-        elif tok.kind == "group":
-            out.append(Tok("group", "{", tok.pos, tuple(_merge_delimiters(list(tok.body)))))
-        elif tok.kind == "macro" and tok.body:
-            body = tuple(Tok("group", "{", g.pos, tuple(_merge_delimiters(list(g.body))))
-                         for g in tok.body)
-            out.append(Tok("macro", tok.text, tok.pos, body))
-        else:
-            out.append(tok)
-    return out
-
-
-def _error(tok: Tok, reason: str, source: str) -> ProblemError:
-    if tok.kind == "end":
-        return ProblemError(f"the formula ends too early: {reason}")
-    return ProblemError(f"cannot read {tok.shown()} at position {tok.pos + 1} of the formula: "
-                        f"{reason}")
-
+__all__ = ["Tok", "read_latex", "tokenize"]  # Tok and tokenize: for the cell-equation reader
 
 # ---------------------------------------------------------------------------------------------
 # The parser
 
-_INDEXED = {"h", "z", "o", "x", "y"}
-_GRADIENTS = {"h": "dL/dh", "z": "dL/dz", "o": "dL/do"}
 _FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "phi": "phi", "varphi": "phi", "exp": "exp",
               "log": "log", "ln": "log"}
 _NAMED_FUNCTIONS = {"softmax": "softmax", "tanh": "tanh", "sigmoid": "sigmoid", "exp": "exp",
-                    "log": "log"}
+                    "log": "log", "ReLU": "relu", "relu": "relu"}
 _PRODUCT_OPS = {"cdot", "times", "ast"}
 _TRANSPOSE = {"top", "intercal", "T"}
 _STOP_OPS = {"+", "-", "=", ",", ".", "/"}
@@ -220,8 +54,9 @@ _STOP_OPS = {"+", "-", "=", ",", ".", "/"}
 class _Parser:
     """Recursive descent over one token list (a group's tokens get their own parser)."""
 
-    def __init__(self, tokens, source: str, end: int, bound: tuple[sp.Symbol, ...] = (),
+    def __init__(self, tokens, source: str, end: int, vocab, bound: tuple[sp.Symbol, ...] = (),
                  notes: list[str] | None = None):
+        self.vocab = vocab  # vocabulary.Vocabulary: the names of the model's cell
         self.toks = list(tokens)
         self.k = 0
         self.source = source
@@ -231,7 +66,7 @@ class _Parser:
         self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
 
     def sub(self, tokens, end: int) -> _Parser:
-        return _Parser(tokens, self.source, end, self.bound, self.notes)
+        return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes)
 
     # token helpers
 
@@ -249,7 +84,7 @@ class _Parser:
         return tok.kind == kind and (text is None or tok.text == text)
 
     def fail(self, tok: Tok, reason: str) -> ProblemError:
-        return _error(tok, reason, self.source)
+        return token_error(tok, reason, self.source)
 
     def expect_end(self, what: str) -> None:
         if self.peek().kind != "end":
@@ -383,6 +218,8 @@ class _Parser:
         if tok.kind == "name":
             if tok.text in _NAMED_FUNCTIONS:
                 return self.function(_NAMED_FUNCTIONS[tok.text], tok)
+            if self.vocab.is_name(tok.text):
+                return self.letter(tok)
             raise self.fail(tok, "not a function verify knows "
                                  f"({', '.join(sorted(_NAMED_FUNCTIONS))})")
         if tok.kind == "macro":
@@ -395,10 +232,12 @@ class _Parser:
         name = tok.text
         if name == "frac" or name in ("dfrac", "tfrac"):
             return self.fraction(tok)
-        if name == "delta":
+        if name == "delta" and not self.vocab.is_name("delta"):
             return self.delta(tok)
         if name in ("sum", "prod"):
             return self.big_op(tok)
+        if self.vocab.is_name(base_of(tok)) and not (name in _FUNCTIONS and self.at("open")):
+            return self.letter(tok)  # \alpha, \tilde{c}, \hat{y}: a name of the cell
         if name in _FUNCTIONS:
             return self.function(_FUNCTIONS[name], tok)
         if name == "partial":
@@ -412,7 +251,9 @@ class _Parser:
         raise self.fail(tok, "notation verify does not know")
 
     def letter(self, tok: Tok) -> Node:
-        c = tok.text
+        """A name of the vocabulary (a letter, \\alpha, \\tilde{c}, a bold word), or an index."""
+        c = base_of(tok)
+        v = self.vocab
         if c == "L":
             if self.at("op", "_"):
                 raise self.fail(self.peek(), "L is the whole loss; write l_t for one step's loss")
@@ -423,17 +264,17 @@ class _Parser:
             sup = self.sup_before_sub()
             sub = self.subscript(tok, "the loss of step t is l_t")
             return self.apply_sup(Ref("l", sub), sup)
-        if c == "W" or c == "b":
-            return self.parameter(tok)
-        if c in _INDEXED:
+        if c in v.indexed:
             sup = self.sup_before_sub()
             ref = Ref(c, self.subscript(tok, f"{c} needs a time step, as in {c}_t"))
             return self.apply_sup(ref, sup)
-        symbol = index_symbol(c)
-        if c in ("t", "T") or symbol in self.bound:
-            return IndexValue(symbol)
-        raise self.fail(tok, "not a quantity of the model (h z o x y l L W_{..} b_{..}) "
-                             "nor an index")
+        if c in v.parameter_bases or c in v.parameters:
+            return self.parameter(tok, c)
+        if tok.kind == "letter":
+            symbol = index_symbol(c)
+            if c in ("t", "T") or symbol in self.bound:
+                return IndexValue(symbol)
+        raise self.fail(tok, f"not a quantity of the model ({v.listing()}) nor an index")
 
     def sup_before_sub(self):
         """h^2_t: a superscript written before the subscript, kept for after it."""
@@ -451,29 +292,37 @@ class _Parser:
         self.take()
         return self.index(*self.script(), "a time step")
 
-    def parameter(self, tok: Tok) -> Node:
+    def parameter(self, tok: Tok, base: str) -> Node:
+        """A parameter: W_{hh} (or another name of it, noted), b_h, u, \\alpha; W_{hh}^{(t)}
+        (one step's contribution) inside a derivative's denominator."""
+        v = self.vocab
         sup = self.sup_before_sub()
         if not self.at("op", "_"):
-            raise self.fail(tok, "name the weight, as in W_{hh}, W_{xh}, W_{hy} or b_h")
-        self.take()
-        toks, _ = self.script()
-        letters = "".join(t.text for t in toks)
-        if not all(t.kind in ("letter", "name") for t in toks):
-            letters = ""
-        table = WEIGHT_NAMES if tok.text == "W" else BIAS_NAMES
-        if letters not in table:
-            raise ProblemError(
-                f"cannot read {tok.text}_{{{letters or '...'}}} at position {tok.pos + 1} of the "
-                f"formula: known names are {', '.join(tok.text + '_{' + k + '}' for k in table)}")
-        name = table[letters]
-        if name[2:] != letters:
-            self.notes.append(f"{tok.text}_{{{letters}}} read as {name}")
+            if base not in v.parameters:
+                raise self.fail(tok, "name the weight, as in "
+                                     f"{', '.join(v.written(base, own=True))}")
+            name = written = base
+        else:
+            self.take()
+            toks, _ = self.script()
+            letters = "".join(t.text for t in toks)
+            if not all(t.kind in ("letter", "name", "num") for t in toks):
+                letters = ""
+            written = f"{base}_{letters}"
+            if written not in v.parameters:
+                known = v.written(base) or [base]
+                raise ProblemError(
+                    f"cannot read {base}_{{{letters or '...'}}} at position {tok.pos + 1} of the "
+                    f"formula: known names are {', '.join(known)}")
+            name = v.parameters[written]
+            if name != written:
+                self.notes.append(f"{base}_{{{letters}}} read as {name}")
         if sup is None and self.at("op", "^") and self.at("group", ahead=1) and \
                 self.peek(1).body and self.peek(1).body[0].kind == "open":
             self.take()
             sup = self.script()
         if sup is not None and sup[0] and sup[0][0].kind == "open":
-            if tok.text != "W" or not self.step_allowed:
+            if not self.step_allowed:
                 raise ProblemError(
                     f"cannot read ^({{...}}) at position {sup[1] + 1} of the formula: a step "
                     r"superscript such as W_{hh}^{(t)} is read only inside "
@@ -499,8 +348,9 @@ class _Parser:
         if close.kind != "close" or close.text != ")":
             raise self.fail(close, "expected ')' after l(o_t, y_t)")
         names = {getattr(first, "name", None), getattr(second, "name", None)}
-        if names != {"o", "y"} or first.index != second.index:
-            raise self.fail(tok, "l(...) takes o_t and y_t of the same step")
+        out = self.vocab.output
+        if names != {out, "y"} or first.index != second.index:
+            raise self.fail(tok, f"l(...) takes {out}_t and y_t of the same step")
         return Ref("l", first.index)
 
     def index(self, toks: list[Tok], pos: int, what: str) -> sp.Expr:
@@ -530,7 +380,7 @@ class _Parser:
             if not (self.at("letter") or self.at("macro", "tau")):
                 return coefficient
             tok = self.take()
-        if tok.kind == "letter" and tok.text not in ("h", "z", "o", "x", "y", "W", "b", "L", "l") \
+        if tok.kind == "letter" and not self.vocab.is_name(tok.text) \
                 or tok.kind == "macro" and tok.text == "tau":
             symbol = index_symbol(tok.text)
             if tok.text not in ("t", "T") and symbol not in self.bound:
@@ -583,47 +433,55 @@ class _Parser:
                                          "derivative of h_t or o_t by a weight is ambiguous: "
                                          "total or immediate?)")
         if not isinstance(wrt, Ref):
-            raise self.fail(den.body[0], "expected a quantity such as h_t, o_t or W_{hh}")
+            raise self.fail(den.body[0], "expected a quantity of the cell or a parameter, such "
+                                         f"as {self.vocab.quantities[-1]}_t")
         if of.name == "l":
-            if wrt.name != "o" or wrt.index != of.index:
+            out = self.vocab.output
+            if wrt.name != out or wrt.index != of.index:
                 raise self.fail(den.body[0], "the loss of one step is differentiated only by "
-                                             "the output of the same step")
-            return Ref("dl/do", of.index)
-        if wrt.name in _GRADIENTS:
-            return Ref(_GRADIENTS[wrt.name], wrt.index)
-        if wrt.name.startswith(("W_", "b_")):
+                                             f"the output {out} of the same step")
+            return Ref("dl/d" + out, of.index)
+        if self.vocab.has_gradient(wrt.name):
             return Ref("dL/d" + wrt.name, wrt.index)
         raise self.fail(den.body[0], f"dL/d{wrt.name} is not a quantity of BPTT verify knows "
-                                     "(dL/dh_t, dL/dz_t, dL/do_t, dL/dW_.., dL/db_..)")
+                                     f"({self.vocab.gradients_text()})")
+
+    def names_symbol(self, tok: Tok) -> bool:
+        """True if `tok` starts a quantity or parameter of the cell (not the loss)."""
+        base = base_of(tok)
+        return self.vocab.is_name(base) and base not in ("L", "l")
 
     def delta(self, tok: Tok) -> Node:
-        r"""\delta h_t, \delta o_t, \delta z_t, \delta_{o_t}, \delta_{h_t}, \delta_t (= dL/dz_t)."""
+        r"""\delta h_t, \delta_{o_t}, \delta W_{hh}: dL/d(the quantity); \delta_t alone is the
+        deck's dL/dz_t for the Elman cell (the vocabulary's `delta`)."""
         if self.at("op", "_"):
             self.take()
             toks, pos = self.script()
-            if toks and toks[0].kind == "letter" and toks[0].text in ("h", "o", "z", "W", "b") \
-                    and len(toks) > 1:
+            if len(toks) > 1 and self.names_symbol(toks[0]):
                 inner = self.sub(toks, pos)
                 ref = inner.postfix()
                 inner.expect_end(r"in the subscript of \delta")
                 return self.gradient_of(tok, ref)
-            return Ref("dL/dz", self.index(toks, pos, r"a time step (\delta_t is dL/dz_t)"))
+            if self.vocab.delta is None:
+                raise self.fail(tok, r"a bare \delta_t names no quantity of this cell; write "
+                                     rf"\delta {self.vocab.quantities[-1]}_t or "
+                                     r"\frac{\partial L}{\partial ...}")
+            what = rf"a time step (\delta_t is dL/d{self.vocab.delta}_t)"
+            return Ref("dL/d" + self.vocab.delta, self.index(toks, pos, what))
         nxt = self.peek()
-        if nxt.kind == "letter" and nxt.text in ("h", "o", "z", "W", "b"):
+        if self.names_symbol(nxt):
             self.take()
             return self.gradient_of(tok, self.letter(nxt))
-        raise self.fail(tok, r"expected \delta h_t, \delta o_t, \delta_{o_t} or \delta_t")
+        raise self.fail(tok, r"expected \delta q_t or \delta_{q_t} for a quantity q of the cell"
+                             + (r", or \delta_t" if self.vocab.delta else ""))
 
     def gradient_of(self, tok: Tok, ref: Node) -> Node:
         base = ref.base if isinstance(ref, Pow | Transpose) else ref
         if not isinstance(base, Ref):
             raise self.fail(tok, r"\delta takes a quantity such as h_t or o_t")
-        if base.name in _GRADIENTS:
-            grad = Ref(_GRADIENTS[base.name], base.index)
-        elif base.name.startswith(("W_", "b_")):
-            grad = Ref("dL/d" + base.name, base.index)
-        else:
+        if not self.vocab.has_gradient(base.name):
             raise self.fail(tok, f"\\delta {base.name} is not a quantity of BPTT verify knows")
+        grad = Ref("dL/d" + base.name, base.index)
         if isinstance(ref, Pow):
             return Pow(grad, ref.exp)
         if isinstance(ref, Transpose):
@@ -648,7 +506,7 @@ class _Parser:
             raise ProblemError(f"cannot read the lower bound at position {pos + 1} of the "
                                "formula: expected a variable and its start, as in t=1 or i=t")
         var = index_symbol(toks[0].text)
-        if toks[0].text in ("h", "z", "o", "x", "y", "W", "b", "L", "l"):
+        if self.vocab.is_name(toks[0].text):
             raise self.fail(toks[0], "a quantity's letter cannot be a summation variable")
         lo = self.index(toks[2:], toks[1].pos + 1, "a lower bound")
         hi = self.index(*upper, "an upper bound")
@@ -689,8 +547,11 @@ class _Parser:
         return Pow(node, power) if power is not None else node
 
 
-def read_latex(source: str) -> Formula:
-    """The formula in `source` (with or without $...$) as a syntax tree; ProblemError if unread."""
+def read_latex(source: str, vocab=None) -> Formula:
+    """The formula in `source` (with or without $...$) as a syntax tree, in the names of
+    `vocab` (a vocabulary.Vocabulary; by default the Elman cell's); ProblemError if unread."""
+    from .vocabulary import elman_vocabulary
+
     if not source.strip():
         raise ProblemError("the formula is empty")
     check_formula_text(source)
@@ -700,7 +561,7 @@ def read_latex(source: str) -> Formula:
             if tok.kind == "num" and len(tok.text) > MAX_NUMBER_DIGITS:
                 raise ProblemError(f"a number in the formula has more than {MAX_NUMBER_DIGITS} "
                                    f"digits (at position {tok.pos + 1})")
-        return _Parser(tokens, source, len(source)).formula()
+        return _Parser(tokens, source, len(source), vocab or elman_vocabulary()).formula()
     except RecursionError:
         raise ProblemError(f"the formula is nested too deeply (limit: {MAX_FORMULA_DEPTH} "
                            "levels)") from None
@@ -730,3 +591,11 @@ def _flat(tokens):
     for tok in tokens:
         yield tok
         yield from _flat(tok.body or ())
+
+
+def base_of(tok: Tok) -> str | None:
+    """The name a token starts (vocabulary.base_of, imported late: the cell reader imports
+    this module's tokenizer)."""
+    from .vocabulary import base_of as base
+
+    return base(tok)

@@ -1,8 +1,11 @@
 """Read a BPTT formula written in SymPy syntax (verify --sympy) into the shared syntax tree.
 
 h(t), dL_dh(t+1), W_hh, transpose(W_hh), hadamard(a, b), Sum(body, (i, t, T)); products of
-quantities keep their order. The text is read by `safe_syntax` (Python's `ast` walked with a
-whitelist), never run, so formulas from anyone are safe to read.
+quantities keep their order. The names are the cell's (its vocabulary, vocabulary.py), each
+written as a Python name: c(t), dL_dc(t), W_hf, dL_dW_hf, dL_dW_hf_t(t) for one step's
+contribution; `delta(t)` is the deck's dL/dz_t for the Elman cell. The text is read by
+`safe_syntax` (Python's `ast` walked with a whitelist), never run, so formulas from anyone are
+safe to read.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ import sympy as sp
 
 from ..errors import ProblemError, quoted
 from .formula_ast import (
-    BIAS_NAMES,
-    WEIGHT_NAMES,
     Add,
     Apply,
     BigOp,
@@ -32,28 +33,42 @@ from .formula_ast import (
 )
 from .safe_syntax import read_expression
 
-_SYMPY_QUANTITIES = {**{n: n for n in ("h", "z", "o", "x", "y", "l")},
-                     "dL_dh": "dL/dh", "dL_dz": "dL/dz", "dL_do": "dL/do", "dl_do": "dl/do",
-                     "delta": "dL/dz"}
-_SYMPY_STEPS = {f"dL_d{w}_t": f"dL/d{w}^()" for w in ("W_hh", "W_xh", "W_hy")}
 _SYMPY_FUNCTIONS = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False),
                     "phi": ("phi", False), "dphi": ("phi", True), "exp": ("exp", False),
-                    "log": ("log", False), "softmax": ("softmax", False)}
+                    "log": ("log", False), "softmax": ("softmax", False), "relu": ("relu", False)}
 _SYMPY_OTHER = ("transpose", "hadamard", "norm")
 
 
-def read_sympy(source: str) -> Formula:
-    """`lhs = rhs` (or Eq(lhs, rhs)) in SymPy syntax as a syntax tree; ProblemError if unread.
+def _names(vocab) -> tuple[dict[str, str], dict[str, str]]:
+    """(functions of a time step, symbols): each Python name -> the tree's name."""
+    def ok(name: str) -> bool:
+        return name.isidentifier()
+
+    indexed = {n: n for n in (*sorted(vocab.indexed), "l") if ok(n)}
+    indexed |= {f"dL_d{q}": f"dL/d{q}" for q in vocab.quantities if ok(q)}
+    if ok(vocab.output):
+        indexed[f"dl_d{vocab.output}"] = f"dl/d{vocab.output}"
+    if vocab.delta is not None:
+        indexed["delta"] = f"dL/d{vocab.delta}"
+    indexed |= {f"dL_d{p}_t": f"dL/d{p}^()" for p in vocab.own_parameters if ok(p)}
+    symbols = {w: p for w, p in vocab.parameters.items() if ok(w)}
+    symbols |= {f"dL_d{w}": "dL/d" + p for w, p in vocab.parameters.items() if ok(w)}
+    return indexed, symbols | {"L": "L"}
+
+
+def read_sympy(source: str, vocab=None) -> Formula:
+    """`lhs = rhs` (or Eq(lhs, rhs)) in SymPy syntax as a syntax tree, in the names of `vocab`
+    (the Elman cell's by default); ProblemError if unread.
 
     The text is read, never run: only numbers, the names below, arithmetic and calls.
     """
+    from .vocabulary import elman_vocabulary
+
+    vocab = vocab or elman_vocabulary()
+    indexed, parameters = _names(vocab)
     local: dict = {n: index_symbol(n) for n in ("t", "T", "i", "j", "k", "s", "tau")}
-    for name in (*_SYMPY_QUANTITIES, *_SYMPY_STEPS, *_SYMPY_FUNCTIONS, *_SYMPY_OTHER):
+    for name in (*indexed, *_SYMPY_FUNCTIONS, *_SYMPY_OTHER):
         local[name] = sp.Function(name, commutative=False)
-    parameters = {**{f"W_{k}": v for k, v in WEIGHT_NAMES.items()},
-                  **{f"b_{k}": v for k, v in BIAS_NAMES.items()},
-                  **{f"dL_dW_{k}": "dL/d" + v for k, v in WEIGHT_NAMES.items()},
-                  **{f"dL_db_{k}": "dL/d" + v for k, v in BIAS_NAMES.items()}, "L": "L"}
     for name in parameters:
         local[name] = sp.Symbol(name, commutative=False)
     local.update(Sum=sp.Sum, Product=sp.Product, Eq=sp.Eq, Rational=sp.Rational,
@@ -66,7 +81,7 @@ def read_sympy(source: str) -> Formula:
         exprs = list(exprs[0].args)
     if len(exprs) < 2:
         raise ProblemError("the SymPy formula has no '=': write lhs = rhs or Eq(lhs, rhs)")
-    convert = _SympyConverter(parameters, notes)
+    convert = _SympyConverter(parameters, indexed, notes)
     return Formula(tuple(convert(e) for e in exprs), tuple(dict.fromkeys(notes)), source)
 
 
@@ -86,8 +101,8 @@ def _split_equals(text: str) -> list[str]:
 class _SympyConverter:
     """SymPy expression -> formula nodes, by the expression's class."""
 
-    def __init__(self, parameters: dict[str, str], notes: list[str]):
-        self.parameters, self.notes = parameters, notes
+    def __init__(self, parameters: dict[str, str], indexed: dict[str, str], notes: list[str]):
+        self.parameters, self.indexed, self.notes = parameters, indexed, notes
 
     def __call__(self, e: sp.Basic) -> Node:
         if e.is_Number:
@@ -95,7 +110,7 @@ class _SympyConverter:
         if isinstance(e, sp.Symbol):
             if e.name in self.parameters:
                 name = self.parameters[e.name]
-                if e.name.startswith(("W_", "b_")) and name != e.name:
+                if not e.name.startswith("dL_d") and name != e.name:
                     self.notes.append(f"{e.name} read as {name}")
                 return Ref(name)
             if e.is_integer:
@@ -129,11 +144,11 @@ class _SympyConverter:
 
     def applied(self, e) -> Node:
         name, args = e.func.__name__, e.args
-        if name in _SYMPY_QUANTITIES or name in _SYMPY_STEPS:
+        if name in self.indexed:
             if len(args) != 1 or not args[0].is_integer:
                 raise ProblemError(f"cannot read {quoted(e)} in the SymPy formula: {name}(...) takes one "
                                    "time step such as t or t+1")
-            return Ref({**_SYMPY_QUANTITIES, **_SYMPY_STEPS}[name], args[0])
+            return Ref(self.indexed[name], args[0])
         nodes = [self(a) for a in args]
         if name in _SYMPY_FUNCTIONS and len(nodes) == 1:
             fn, prime = _SYMPY_FUNCTIONS[name]

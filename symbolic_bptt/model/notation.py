@@ -30,6 +30,10 @@ D2L = DECK | {"W_xh": "W_{hx}", "W_hy": "W_{qh}", "b_y": "b_{q}",
               "dL/do": r"\frac{\partial L}{\partial o}", "dL/dh": r"\frac{\partial L}{\partial h}",
               "dL/dz": r"\frac{\partial L}{\partial z}"}
 PRESETS = {"deck": DECK, "d2l": D2L}
+# Other names sources give the Elman cell's parameters (d2l's W_hx, W_qh, b_q, Goodfellow's and
+# others'); `verify` reads them as the cell's own and notes it.
+ELMAN_ALIASES = {"W_hx": "W_xh", "W_yh": "W_hy", "W_qh": "W_hy", "W_hq": "W_hy", "W_ho": "W_hy",
+                 "W_oh": "W_hy", "b_q": "b_y", "b_o": "b_y"}
 BASES = tuple(DECK)
 _VECTOR_BASES = {"x", "y", "h", "z", "o", "b_h", "b_y", "dL/do", "dL/dh", "dL/dz"}
 
@@ -69,6 +73,8 @@ class Notation:
         """LaTeX for a quantity name: `dL/dh_2` -> `\\delta h_{2}`."""
         m = _NAME.match(name)
         base, t, part = m["base"], m["t"], m["part"]
+        if t is not None and name.removeprefix("dL/d") in self.names:
+            base, t = name, None  # a parameter such as b_i, not b at step i
         if part is not None:  # the contribution of step t to a shared weight's gradient
             inner = self.base(base[4:])
             return rf"\frac{{\partial L}}{{\partial {inner}^{{({part})}}}}"

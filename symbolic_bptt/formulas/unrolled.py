@@ -1,0 +1,167 @@
+"""The model `verify` checks formulas against: its cell's vocabulary, and its tape unrolled for one
+sequence length with explicit formulas for every step and values at random points.
+
+A Subject is a model (the Elman cell, sizes from [model]) or, for any other cell, a problem:
+its cell and the shapes its [weights] give; the problem's numbers are never used.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import sympy as sp
+
+from ..audit.catalog import Catalog, Hypothesis
+from ..inputs.problem import Model, Problem
+from ..model import ACTIVATIONS, LOSSES
+from ..model.cell import Cell, load_cell
+from ..model.equations import Call, Sym, symbols
+from ..tape import Tape, unroll
+from .vocabulary import Vocabulary, vocabulary_of
+
+DIGITS = 50
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What formulas are checked against: a model, with the problem that shapes a custom cell."""
+
+    model: Model
+    problem: Problem | None = field(default=None, hash=False)  # None: the shipped model.cell
+
+    @cached_property
+    def cell(self) -> Cell:
+        """The cell as written (before [model] bias = false drops its biases)."""
+        if self.problem is not None and self.problem.custom_cell is not None:
+            return self.problem.custom_cell
+        return load_cell(self.model.cell)
+
+    @cached_property
+    def vocab(self) -> Vocabulary:
+        return vocabulary_of(self.model, None if self.problem is None else self.cell)
+
+    def text(self) -> str:
+        """How explanations name the model: `the tanh model (half_sse loss)`."""
+        m = self.model
+        if self.problem is None:
+            sizes = "" if m.is_scalar else \
+                f", sizes x {m.input_size}, h {m.hidden_size}, o {m.output_size}"
+            bias = ", with biases" if m.bias else ""
+            return f"the {m.activation} model ({m.loss} loss{sizes}{bias})"
+        name = f"the custom cell of {self.problem.name!r}" if self.cell.name == "custom" \
+            else f"the cell {self.cell.name!r}"
+        return f"{name} ({m.loss} loss)"
+
+
+def subject_of(model: Model | Problem | Subject) -> Subject:
+    """A Subject from a model, a problem (its model alone for the Elman cell) or a Subject."""
+    if isinstance(model, Subject):
+        return model
+    if isinstance(model, Problem):
+        return Subject(model.model, model if model.custom_cell is not None else None)
+    return Subject(model)
+
+
+def blank_problem(subject: Subject, T: int) -> Problem:
+    """A problem of length T for the subject; its numbers are never used."""
+    m = subject.model
+    x, y = ((0,) * m.input_size,) * T, ((0,) * m.output_size,) * T
+    if subject.problem is not None:
+        return replace(subject.problem, x=x, y=y)
+    return Problem(model=m, x=x, y=y, h0=(0,) * m.hidden_size, weights={})
+
+
+class Unrolled:
+    """The tape of one sequence length, with its steps' explicit formulas."""
+
+    def __init__(self, subject: Subject, T: int):
+        self.subject, self.model, self.T = subject, subject.model, T
+        self.vocab = subject.vocab
+        self.act = ACTIVATIONS[self.model.activation]
+        self.loss = LOSSES[self.model.loss]
+        self.tape: Tape = unroll(blank_problem(subject, T))
+        self.exprs = {s.name: self.tape.explicit(s).doit() for s in self.tape.steps}
+        self._values: dict[tuple, dict] = {}
+
+    def elements(self, name: str) -> sp.Matrix:
+        return self.tape.quantities[name].elements
+
+    @cached_property
+    def owner(self) -> dict[sp.Symbol, int]:
+        """Element symbol -> the position of the step that defines it."""
+        return {e: k for k, step in enumerate(self.tape.steps) for e in self.elements(step.name)}
+
+    def definition(self, k: int) -> dict:
+        """The elements of step k -> their formulas in the step's inputs."""
+        step = self.tape.steps[k]
+        return dict(zip(self.elements(step.name), self.exprs[step.name]))
+
+    @cached_property
+    def activation(self) -> dict:
+        """Each quantity that is a function of another (h_t -> phi(z_t), f_t -> sigma(...)),
+        by its definition, for every t."""
+        named = {e.lhs for e in self.tape.problem.cell.equations if isinstance(e.rhs, Call | Sym)}
+        return {e: v for k, step in enumerate(self.tape.steps)
+                if step.kind in named and step.t is not None
+                for e, v in self.definition(k).items()}
+
+    @cached_property
+    def dropped(self) -> dict[str, tuple[int, int]]:
+        """The biases a model without biases leaves out -> their shape (that of the quantity
+        whose equation adds them); a formula may still write them, as zero."""
+        kept = set(self.tape.problem.cell.parameters)
+        out = {}
+        for e in self.subject.cell.equations:
+            for s in symbols(e.rhs):
+                if s.lag is None and s.name not in kept and s.name in self.subject.cell.biases:
+                    out.setdefault(s.name, self.tape.quantities[f"{e.lhs}_1"].shape)
+        return out
+
+    def first_step(self, base: str) -> int:
+        """The first time step a quantity exists at: 0 for a state, else 1."""
+        return 0 if base in self.vocab.states else 1
+
+    def point(self, k: int) -> dict:
+        """Parameters and data at random point k (reproducible), as 50-digit Floats."""
+        rng = random.Random(f"symbolic-bptt verify {self.T} {k}")
+        values = {}
+        for name, q in self.tape.quantities.items():
+            if q.role not in ("param", "data"):
+                continue
+            if name.startswith("y_") and self.model.loss == "cross_entropy":
+                hot = rng.randrange(q.shape[0])
+                values.update({s: sp.Integer(int(i == hot)) for i, s in enumerate(q.elements)})
+                continue
+            for s in q.elements:
+                values[s] = sp.Float(rng.choice((-1, 1)) * rng.randint(100, 900) / 1000, DIGITS)
+        return values
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.tape)
+
+    def values(self, k: int, mistake: Hypothesis | None = None) -> dict:
+        """Every element symbol's value at point k, walking the tape (with a mistake's steps
+        rewritten)."""
+        key = (k, mistake.label if mistake else None)
+        if key not in self._values:
+            values = dict(self.point(k))
+            for step in self.tape.steps:
+                rewritten = self.catalog.rewrite(mistake, step) if mistake else None
+                if rewritten is None:
+                    matrix = self.exprs[step.name].xreplace(values)
+                else:
+                    rule, inputs = rewritten
+                    slots = {slot: self.elements(name).xreplace(values)
+                             for slot, name in zip(rule.slots, inputs, strict=True)}
+                    matrix = rule.explicit.xreplace(
+                        {e: v for slot, m in slots.items() for e, v in zip(slot.elements, m)})
+                    matrix = matrix.doit()
+                values.update(zip(self.elements(step.name), matrix.evalf(DIGITS)))
+            self._values[key] = values
+        return self._values[key]
+
+    def value_of(self, name: str, values: dict) -> sp.Matrix:
+        return self.elements(name).xreplace(values)
