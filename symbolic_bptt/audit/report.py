@@ -131,8 +131,8 @@ def audit_document(audit: Audit, tape, options: Options | None = None) -> Docume
     doc.marks = marks
     counts = {k: sum(v.verdict == k for v in audit.verdicts) for k in COLOURS}
     doc.audit = {
-        "title": escape_text(audit.claims.title or ""),
-        "author": escape_text(audit.claims.author or ""),
+        "title": audit.claims.title or "",  # user text: the templates' |tex filter
+        "author": audit.claims.author or "",
         "counts": counts,
         "colours": COLOURS,
         "rows": [{"name": notation.symbol(v.quantity) + _entry(v), "claimed": _number(v.claimed),

@@ -156,8 +156,8 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
         "x": notation.symbol(f"{INPUT}_t"), "y": notation.symbol(f"{TARGET}_t"),
     }
     doc = Document(
-        title=escape_text(p.title or f"Backpropagation Through Time: {p.name}"),
-        author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
+        title=p.title or f"Backpropagation Through Time: {p.name}",  # user text: the |tex filter
+        author=p.author, institute=p.institute, date=p.date,
         mode=ev.mode, decimals=ev.decimals, T=T, setup=setup, shown_t=shown, notation=notation)
     doc.sections["forward"] = [
         None if t is None else [step_line(by_name[f"{q}_{t}"], each) for q in cell.quantities]

@@ -260,8 +260,8 @@ def build(ev: Evaluation, options: Options = Options()) -> Document:
         return [None if t is None else line(by_name[pattern.format(t=t)], fmt) for t in shown]
 
     doc = Document(
-        title=escape_text(p.title or f"Backpropagation Through Time: {p.name}"),
-        author=escape_text(p.author), institute=escape_text(p.institute), date=escape_text(p.date),
+        title=p.title or f"Backpropagation Through Time: {p.name}",  # user text: the |tex filter
+        author=p.author, institute=p.institute, date=p.date,
         mode=ev.mode, decimals=ev.decimals, T=p.T, setup=_setup(ev, fmt), shown_t=shown,
         notation=notation)
     doc.sections["forward"] = [

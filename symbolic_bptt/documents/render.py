@@ -21,7 +21,7 @@ from ..inputs.files import write_atomic
 from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
-from .document import Document, Options, build
+from .document import Document, Options, build, escape_text
 
 # Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
 # through importlib.resources so an installed wheel finds them as a checkout does.
@@ -36,13 +36,15 @@ class CompileError(Exception):
 
 def environment() -> jinja2.Environment:
     """Jinja2 with LaTeX-friendly delimiters; a missing variable is an error, not a blank."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["tex"] = escape_text  # user text (titles, names, instructions) typeset literally
+    return env
 
 
 def _template_source(name: str) -> str:

@@ -152,10 +152,9 @@ def exam_tex(exam: Exam, answers: bool, keyed: Iterable[Keyed] | None = None,
             "exact": f"Give every answer to {spec.decimals} decimals."}[spec.mode]
     return generated_header(command or exam_command(exam)) + render_wide(
         template,
-        exam={"title": escape_text(spec.title or "Backpropagation Through Time"),
-              "course": escape_text(spec.course), "date": escape_text(spec.date),
-              "author": escape_text(spec.author),
-              "instructions": [escape_text(p) for p in _paragraphs(spec.instructions)],
+        exam={"title": spec.title or "Backpropagation Through Time",  # user text: |tex
+              "course": spec.course, "date": spec.date, "author": spec.author,
+              "instructions": _paragraphs(spec.instructions),
               "mode": mode, "decimals": spec.decimals, "rounded": spec.mode == "rounded"},
         versions=versions, answers=answers, max_len=TEX_LINE, approx=spec.mode != "rounded",
         points=_points, space=_space, tt=escape_text)
