@@ -13,8 +13,8 @@ from problems import random_problem
 
 from symbolic_bptt.evaluate.arithmetic import evaluate
 from symbolic_bptt.inputs.problem import Model
+from symbolic_bptt.model import elman_forms as g
 from symbolic_bptt.tape import Tape, unroll
-from symbolic_bptt.tape import general as g
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 SCALAR_LOSSES = ("half_sse", "sse", "mse")  # cross_entropy needs output_size >= 2

@@ -13,8 +13,8 @@ from problems import random_problem
 
 from symbolic_bptt.evaluate.arithmetic import parameter_values, to_rational
 from symbolic_bptt.inputs.problem import Problem, weight_shapes
+from symbolic_bptt.model import elman_forms as g
 from symbolic_bptt.tape import Tape, unroll
-from symbolic_bptt.tape import general as g
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 

@@ -18,7 +18,7 @@ from ..model.equations import name_latex
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
-from .document import Document, Options, _Formatter, _loss_latex, escape_text, line, shown_steps
+from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -148,7 +148,7 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
         "backward_last": [general_rule(ev, notation, f"dL/d{q}_{T}")
                           for q in reversed(cell.quantities)
                           if by_name[f"dL/d{q}_{T}"].kind != by_name[f"dL/d{q}_1"].kind],
-        "loss_latex": _loss_latex(ev, notation, cell.output),
+        "loss_latex": loss_latex(ev, notation, cell.output),
         "weights": [(notation.symbol(w), fmt.value(w)) for w in p.weights],
         "initial": [(notation.symbol(f"{s}_0"), fmt.value(f"{s}_0")) for s in cell.states],
         "data": [(t, fmt.value(f"{INPUT}_{t}"), fmt.value(f"{TARGET}_{t}"))

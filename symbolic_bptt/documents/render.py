@@ -206,9 +206,6 @@ def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None
     options = options or Options()
     command = command or render_command(f"{problem.name}.toml", fmt, mode, decimals, options)
     ev = evaluate(unroll(problem), mode, decimals)
-    if problem.custom_cell is not None:
-        from .cell_document import build_cell
-        return render_tex(fmt, build_cell(ev, options), command)
     return render_tex(fmt, build(ev, options), command)
 
 

@@ -24,7 +24,6 @@ import numpy as np
 import sympy as sp
 
 from ..documents import latex_out
-from ..documents.cell_document import build_cell
 from ..documents.document import Document, Line, Options, build
 from ..evaluate.arithmetic import (
     Evaluation,
@@ -215,7 +214,7 @@ class KeyMaker:
     def key(self, solved: Solved, rng: random.Random) -> Keyed:
         """The answered questions of a solved variant (rng shuffles multiple-choice options)."""
         custom = self.spec.cell is not None
-        doc = (build_cell if custom else build)(solved.ev, Options(all_steps=True))
+        doc = build(solved.ev, Options(all_steps=True))  # the Elman layout, or the cell's own
         lines = _lines_by_name(doc)
         shown: set[str] = set()
         parts = []

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 import sympy as sp
 
 from ..inputs.problem import Model, weight_shapes
-from ..model import ACTIVATIONS, LOSSES, Activation, loss_gradient, scaled
-from . import Tape
+from ..tape import Tape
+from . import ACTIVATIONS, LOSSES, Activation, loss_gradient, scaled
 
 # The symbolic sequence length and the time indices of the general forms.
 T = sp.Symbol("T", integer=True, positive=True)
