@@ -63,6 +63,17 @@ def digits(n: int = 40) -> Backend:
     return Backend(f"digits({n})", convert, lambda rule: _compile_mp(rule, n))
 
 
+def precise(n: int) -> Backend:
+    """SymPy Floats of n digits, each rule's closed form evaluated at them (verify's numbers:
+    an undefined value stays visible as zoo or nan)."""
+    def compile(rule: Rule) -> Callable[[Sequence], list]:
+        outputs = [e.doit() for e in rule.explicit]
+        symbols = rule.slot_symbols
+        return lambda args: [e.xreplace(dict(zip(symbols, args))).evalf(n) for e in outputs]
+
+    return Backend(f"precise({n})", lambda v: sp.Float(v, n), compile)
+
+
 def intervals() -> Backend:
     """Intervals enclosing every value a person may have carried; the compiled rule takes the
     precision carried as a second argument (None: exact enclosures)."""

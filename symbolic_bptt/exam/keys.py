@@ -36,6 +36,7 @@ from ..evaluate.arithmetic import (
 )
 from ..evaluate.intervals import Interval, carried
 from ..evaluate.intervals import compile_rule as interval_rule
+from ..evaluate.walk import Walker, intervals
 from ..model import ACTIVATIONS
 from ..model.equations import Call
 from ..model.notation import Notation, make_notation
@@ -133,7 +134,7 @@ class KeyMaker:
         self.decimals = spec.decimals
         self.unit = Decimal(1).scaleb(-spec.decimals)
         self._tapes: dict[int, Tape] = {}
-        self._interval: dict[tuple[int, str], object] = {}
+        self._walkers: dict[int, Walker] = {}
         self._last_jacobian: tuple[Solved, _Jacobian] | None = None
         m = spec.model
         self.act = ACTIVATIONS[m.activation]
@@ -153,16 +154,17 @@ class KeyMaker:
         ev = evaluate(tape, self.spec.mode, self.decimals)
         params = {k: [Interval.point(v) for v in vs]
                   for k, vs in parameter_values(tape, to_decimal).items()}
-        truth, hand, spread = dict(params), dict(params), {}
-        for step in tape.steps:
-            key = (tape.T, step.kind)
-            fn = self._interval.get(key)
-            if fn is None:
-                rule = tape.rules[step.kind]
-                fn = self._interval[key] = interval_rule(list(rule.explicit), rule.slot_symbols)
-            truth[step.name] = fn([v for n in step.inputs for v in truth[n]], None)
-            spread[step.name] = fn([v for n in step.inputs for v in hand[n]], self.decimals)
-            hand[step.name] = [carried(r, self.decimals) for r in spread[step.name]]
+        walker = self._walkers.get(tape.T)
+        if walker is None:  # one per T: the tapes of one T share their rules
+            walker = self._walkers[tape.T] = Walker(tape, intervals())
+        truth = walker.run(dict(params))
+        spread: dict = {}
+
+        def by_hand(step, hand):
+            spread[step.name] = walker.step(step, hand, self.decimals)
+            return [carried(r, self.decimals) for r in spread[step.name]]
+
+        hand = walker.run(dict(params), hook=by_hand)
         return Solved(variant, tape, ev, truth, hand, spread)
 
     def degenerate(self, solved: Solved) -> str | None:

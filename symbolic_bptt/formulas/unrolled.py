@@ -14,6 +14,7 @@ from functools import cached_property
 import sympy as sp
 
 from ..audit.catalog import Catalog, Hypothesis
+from ..evaluate.walk import Walker, precise
 from ..inputs.problem import Model, Problem
 from ..model import ACTIVATIONS, LOSSES
 from ..model.cell import Cell, load_cell
@@ -147,21 +148,24 @@ class Unrolled:
         rewritten)."""
         key = (k, mistake.label if mistake else None)
         if key not in self._values:
-            values = dict(self.point(k))
-            for step in self.tape.steps:
-                rewritten = self.catalog.rewrite(mistake, step) if mistake else None
-                if rewritten is None:
-                    matrix = self.exprs[step.name].xreplace(values)
-                else:
-                    rule, inputs = rewritten
-                    slots = {slot: self.elements(name).xreplace(values)
-                             for slot, name in zip(rule.slots, inputs, strict=True)}
-                    matrix = rule.explicit.xreplace(
-                        {e: v for slot, m in slots.items() for e, v in zip(slot.elements, m)})
-                    matrix = matrix.doit()
-                values.update(zip(self.elements(step.name), matrix.evalf(DIGITS)))
-            self._values[key] = values
+            point = self.point(k)
+            start = {name: tuple(point[s] for s in q.elements)
+                     for name, q in self.tape.quantities.items() if q.role in ("param", "data")}
+
+            def rewritten(step, values):
+                found = self.catalog.rewrite(mistake, step)
+                if found is None:
+                    return None
+                return tuple(self.walker.apply(found[0], values, found[1], name=step.name))
+
+            walked = self.walker.run(start, hook=rewritten if mistake else None)
+            self._values[key] = {s: v for name, vs in walked.items()
+                                 for s, v in zip(self.elements(name), vs)}
         return self._values[key]
+
+    @cached_property
+    def walker(self) -> Walker:
+        return Walker(self.tape, precise(DIGITS))
 
     def value_of(self, name: str, values: dict) -> sp.Matrix:
         return self.elements(name).xreplace(values)

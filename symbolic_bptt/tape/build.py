@@ -208,6 +208,7 @@ class _Builder:
         self.quantities: dict[str, Quantity] = {}
         self.rules: dict[str, Rule] = {}
         self.trees: dict[str, object] = {}
+        self.refs: dict[str, list[Ref]] = {}  # the inputs of each kind's tree, in slot order
         self.steps: list[Step] = []
 
     def quantity(self, name: str, shape: tuple[int, int], role: str, indexing: str | None = None):
@@ -220,14 +221,15 @@ class _Builder:
     def step(self, name: str, kind: str, t: int | None, tree, role: str,
              indexing: str | None = None, names: list[str] | None = None) -> None:
         """Add `name = tree` at step t; one rule per kind, built on the first step of the kind."""
-        inputs = refs(tree)
+        known = self.trees.get(kind)
+        if known is not None and known is not tree and known != tree:
+            raise AssertionError(f"two trees for the kind {kind}")
+        inputs = self.refs[kind] if known is not None else refs(tree)
         actual = names if names is not None else [r.name(t) for r in inputs]
-        if kind not in self.rules:
+        if known is None:
             self.rules[kind] = tree_rule(kind, tree, inputs, [self.quantities[n] for n in actual],
                                      self.scalar)
-            self.trees[kind] = tree
-        elif self.trees[kind] != tree:
-            raise AssertionError(f"two trees for the kind {kind}")
+            self.trees[kind], self.refs[kind] = tree, inputs
         self.quantity(name, self.rules[kind].explicit.shape, role, indexing)
         self.steps.append(Step(name, kind, t, tuple(actual)))
 
@@ -247,9 +249,10 @@ def unroll(problem: Problem) -> Tape:
     for t in range(1, T + 1):
         b.quantity(f"{INPUT}_{t}", shapes[INPUT], "data")
         b.quantity(f"{TARGET}_{t}", shapes[cell.output], "data")
+    forward = {e.lhs: trees.forward(e.rhs) for e in cell.equations}  # one tree per kind, every t
     for t in range(1, T + 1):
         for e in cell.equations:
-            b.step(f"{e.lhs}_{t}", e.lhs, t, trees.forward(e.rhs), "forward")
+            b.step(f"{e.lhs}_{t}", e.lhs, t, forward[e.lhs], "forward")
     loss = LOSSES[problem.model.loss]
     _loss(b, T, loss, cell.output)
     _backward(b, problem, trees, loss, params)
@@ -321,9 +324,14 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
             for term in trees.vjp(e.rhs, sym, grad, e.lhs):
                 terms.append((lag, shift(term, lag)))
         full[q] = terms
+    built: dict[tuple[str, int], object] = {}  # one tree per kind, shared by every t
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
             present = [tree for lag, tree in full[q] if t + lag <= T]
+            if (q, len(present)) in built:
+                tree, kind = built[q, len(present)]
+                b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
+                continue
             if not present:  # q_t reaches no loss (a quantity nothing reads)
                 zero = Op("num", (sp.Integer(0),))
                 tree = zero if problem.shapes[q] == (1, 1) else Op("fill", (zero, problem.shapes[q]))
@@ -331,6 +339,7 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
             else:
                 tree = present[0] if len(present) == 1 else Op("add", tuple(present))
                 kind = f"dL/d{q}" if len(present) == len(full[q]) else f"dL/d{q}_T"
+            built[q, len(present)] = tree, kind
             b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
     for p in params:
         _parameter(b, problem, trees, p)

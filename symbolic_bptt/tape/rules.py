@@ -225,10 +225,17 @@ class Step:
     inputs: tuple[str, ...]
 
 
-def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool) -> Rule:
-    """A Rule over placeholder slots shaped like `inputs`: `formula` read once on explicit
-    matrices and once in display symbols (plain symbols when the model is scalar)."""
-    slots = tuple(Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(inputs))
+def slots_like(kind: str, inputs: Sequence[Quantity]) -> tuple[Quantity, ...]:
+    """Placeholder slots shaped like `inputs`, named after the rule's kind."""
+    return tuple(Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(inputs))
+
+
+def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool,
+              slots: tuple[Quantity, ...] | None = None) -> Rule:
+    """A Rule over placeholder slots shaped like `inputs` (or `slots`, made already): `formula`
+    read once on explicit matrices and once in display symbols (plain symbols when the model is
+    scalar)."""
+    slots = slots if slots is not None else slots_like(kind, inputs)
     display_ops = ScalarDisplayOps if scalar else MatrixDisplayOps
     explicit = formula(ExplicitOps, *(ExplicitOps.var(q) for q in slots))
     display = formula(display_ops, *(display_ops.var(q) for q in slots))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .rules import Quantity, Rule, ScalarDisplayOps, make_rule
+from .rules import Quantity, Rule, ScalarDisplayOps, make_rule, slots_like
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _explicit(expr):
 
 def tree_rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar: bool) -> Rule:
     """The Rule of a tree whose Refs `inputs` are filled, in order, by quantities like `actual`."""
-    slots = [Quantity(f"{kind}#{i}", q.shape, q.indexing, "slot") for i, q in enumerate(actual)]
+    slots = slots_like(kind, actual)
     env = dict(zip(inputs, slots))
-    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar)
+    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar, slots)
     return Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
