@@ -210,6 +210,7 @@ def test_moodle_says_which_cell():
     ({'loss = "mse"': 'loss = "mse"\ninput_size = 2'}, "model.input_size is for the elman cell"),
     ({'kind = "dL/da"': 'kind = "dL/da"\ngiven = false'}, "unknown key questions[2].given"),
     ({'t = [1, -1]': 't = [1, 5]'}, "questions[1].t = 5 is outside 1..T for T = 3"),
+    ({"T = [3, 4]": "T = [3, 60]"}, "draw.T can draw T = 60, beyond the limit of"),
 ])
 def test_bad_custom_exams_are_one_clear_error(change, message):
     with pytest.raises(ProblemError) as info:

@@ -21,42 +21,10 @@ from symbolic_bptt.inputs.files import parse_toml
 from symbolic_bptt.inputs.problem import load_problem
 
 torch = pytest.importorskip("torch")
+from torch_cells import gru, indrnn, jordan, leaky, lstm
+
 F64 = torch.float64
 T = 3
-
-
-def lstm(w, x, prev):
-    i = torch.sigmoid(w["W_ii"] @ x + w["W_hi"] @ prev["h"] + w["b_i"])
-    f = torch.sigmoid(w["W_if"] @ x + w["W_hf"] @ prev["h"] + w["b_f"])
-    g = torch.tanh(w["W_ig"] @ x + w["W_hg"] @ prev["h"] + w["b_g"])
-    o = torch.sigmoid(w["W_io"] @ x + w["W_ho"] @ prev["h"] + w["b_o"])
-    c = f * prev["c"] + i * g
-    h = o * torch.tanh(c)
-    return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h, "y^": w["W_hy"] @ h + w["b_y"]}
-
-
-def gru(w, x, prev):
-    r = torch.sigmoid(w["W_ir"] @ x + w["b_ir"] + w["W_hr"] @ prev["h"] + w["b_hr"])
-    z = torch.sigmoid(w["W_iz"] @ x + w["b_iz"] + w["W_hz"] @ prev["h"] + w["b_hz"])
-    n = torch.tanh(w["W_in"] @ x + w["b_in"] + r * (w["W_hn"] @ prev["h"] + w["b_hn"]))
-    h = (1 - z) * n + z * prev["h"]
-    return {"r": r, "z": z, "n": n, "h": h, "y^": w["W_hy"] @ h}
-
-
-def leaky(w, x, prev):
-    z = w["W_hh"] @ prev["h"] + w["W_xh"] @ x + w["b_h"]
-    h = w["a"] * prev["h"] + (1 - w["a"]) * torch.tanh(z)
-    return {"z": z, "h": h, "o": w["W_hy"] @ h}
-
-
-def jordan(w, x, prev):
-    h = torch.tanh(w["W_xh"] @ x + w["W_oh"] @ prev["o"] + w["b_h"])
-    return {"h": h, "o": w["W_ho"] @ h + w["b_o"]}
-
-
-def indrnn(w, x, prev):
-    h = torch.relu(w["W_xh"] @ x + w["u"] * prev["h"] + w["b_h"])
-    return {"h": h, "o": w["W_hy"] @ h}
 
 
 CELLS = {"lstm_custom": (lstm, "y^"), "gru_custom": (gru, "y^"), "leaky": (leaky, "o"),

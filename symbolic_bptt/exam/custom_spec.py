@@ -44,6 +44,7 @@ from .spec import (
     _table,
     _whole,
     arithmetic_of,
+    checked_draws,
     reject_of,
 )
 
@@ -138,15 +139,7 @@ def _draws(table: dict, cell: Cell, model) -> dict[str, Draw]:
         defaults["y"] = list(range(model.output_size))
     draws = {k: _draw(table.get(k, defaults[k]), f"draw.{k}",
                       whole=k == "T" or (k == "y" and classes)) for k in keys}
-    if draws["T"].minimum() < 1:
-        raise ProblemError(f"draw.T must draw sequence lengths >= 1, got {draws['T'].minimum()}")
-    if classes:
-        y = draws["y"]
-        values = y.values or (Decimal(y.lo), Decimal(y.hi))
-        if min(values) < 0 or max(values) >= model.output_size:
-            raise ProblemError(f"draw.y must draw class indices 0..{model.output_size - 1} for "
-                               "model.loss = \"cross_entropy\"")
-    return draws
+    return checked_draws(draws, model)
 
 
 def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:

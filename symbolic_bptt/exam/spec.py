@@ -279,6 +279,12 @@ def _draws(table: dict, model: Model) -> dict[str, Draw]:
     for key in [k for k in _DRAWN if k in allowed]:
         draws[key] = _draw(table.get(key, defaults[key]), f"draw.{key}",
                            whole=key == "T" or (key == "y" and model.loss == "cross_entropy"))
+    return checked_draws(draws, model)
+
+
+def checked_draws(draws: dict[str, Draw], model) -> dict[str, Draw]:
+    """The draws of any cell's exam, refused when T can be below 1 or beyond the exam limit, or
+    when a cross-entropy exam could draw a class the output has not."""
     T = draws["T"]
     if T.minimum() < 1:
         raise ProblemError(f"draw.T must draw sequence lengths >= 1, got {T.minimum()}")
