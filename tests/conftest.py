@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -60,3 +61,17 @@ def solve(capsys, *args) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def deck_gradient(name: str, eps: float = 1e-7) -> float:
+    """dL/d(name) of the deck's network (examples/deck.toml) by central finite differences of a
+    forward pass written here, independent of the package."""
+    def loss(w):
+        h, total = 0.0, 0.0
+        for x, y in zip([0.5, 0.1, 0.4], [0.4, 0.2, 0.1], strict=True):
+            h = math.tanh(w["W_hh"] * h + w["W_xh"] * x)
+            total += 0.5 * (w["W_hy"] * h - y) ** 2
+        return total
+    w = {"W_xh": 0.6, "W_hh": 0.9, "W_hy": 0.8}
+    up, down = dict(w, **{name: w[name] + eps}), dict(w, **{name: w[name] - eps})
+    return (loss(up) - loss(down)) / (2 * eps)

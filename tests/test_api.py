@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, deck_gradient
 
 import symbolic_bptt as sb
 from symbolic_bptt.cli.main import main
@@ -185,20 +185,7 @@ def test_the_readmes_api_example_runs_as_written(tmp_path, monkeypatch):
     code = block.replace('out="slides/", pdf=True', f'out="{tmp_path}"')  # no TeX needed here
     names: dict = {}
     exec(compile(code, "README.md", "exec"), names)  # noqa: S102 (our own README)
-    assert names["sol"]["dL/dW_hh"] == round(finite_difference_deck("W_hh"), 4)
+    assert names["sol"]["dL/dW_hh"] == round(deck_gradient("W_hh"), 4)
     assert str(names["step"]).startswith("dL/dz_2 = dL/dh_2·(1 - h_2^2) = ")
     assert names["audit"].verdict("dL/dW_hh").code == "derivative-index"
     assert (tmp_path / "beamer.tex").exists()
-
-
-def finite_difference_deck(name: str, eps: float = 1e-7) -> float:
-    """dL/d(name) of the deck's network (examples/deck.toml), by hand."""
-    def deck_loss(w):
-        h, total = 0.0, 0.0
-        for x, y in zip([0.5, 0.1, 0.4], [0.4, 0.2, 0.1], strict=True):
-            h = math.tanh(w["W_hh"] * h + w["W_xh"] * x)
-            total += 0.5 * (w["W_hy"] * h - y) ** 2
-        return total
-    w = {"W_xh": 0.6, "W_hh": 0.9, "W_hy": 0.8}
-    up, down = dict(w, **{name: w[name] + eps}), dict(w, **{name: w[name] - eps})
-    return (deck_loss(up) - deck_loss(down)) / (2 * eps)

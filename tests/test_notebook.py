@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import nbclient
 import nbformat
 import pytest
-from conftest import EXAMPLES
-
-
-def deck_gradient(name: str, eps: float = 1e-7) -> float:
-    """dL/dW of the deck's network (examples/deck.toml) by finite differences, by hand."""
-    def loss(w):
-        h, total = 0.0, 0.0
-        for x, y in zip([0.5, 0.1, 0.4], [0.4, 0.2, 0.1], strict=True):
-            h = math.tanh(w["W_hh"] * h + w["W_xh"] * x)
-            total += 0.5 * (w["W_hy"] * h - y) ** 2
-        return total
-    w = {"W_xh": 0.6, "W_hh": 0.9, "W_hy": 0.8}
-    up, down = dict(w, **{name: w[name] + eps}), dict(w, **{name: w[name] - eps})
-    return (loss(up) - loss(down)) / (2 * eps)
+from conftest import EXAMPLES, deck_gradient
 
 
 @pytest.fixture(scope="module")

@@ -96,11 +96,10 @@ class Catalog:
         if rewrite is None:
             return None
         tree = self.tape.trees[step.kind] if rewrite.tree is None else rewrite.tree
+        slots = refs(tree)
         if step.t is None:  # a sum over t: its inputs are named, in slot order
-            slots = refs(tree)
             inputs = [rewrite.names(n) if rewrite.names else n for n in step.inputs]
         else:
-            slots = refs(tree)
             inputs = [r.name(step.t) for r in slots]
         if any(n not in self.tape.quantities for n in inputs):
             return None

@@ -58,12 +58,7 @@ def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: in
     expr = rule_display(rule, generic, not tape.model.is_scalar)
     lhs = notation.symbol(general_name(step.name, step.t, sequence))
     terms = expr.args if isinstance(expr, sp.Add) and len(expr.args) > per_row else (expr,)
-    printed = [latex_out.formula(term, notation) for term in terms]
-    out = f"{lhs} &= {printed[0]}"
-    for k, tex in enumerate(printed[1:], start=1):
-        sign = "-" if tex.startswith("-") else "+"
-        out += (r" \\ &\quad " if k % per_row == 0 else " ") + f"{sign} {tex.lstrip('-')}"
-    return out
+    return f"{lhs} &= " + _rows([latex_out.formula(term, notation) for term in terms], per_row)
 
 
 def _rows(printed: list[str], per_row: int) -> str:

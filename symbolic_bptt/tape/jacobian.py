@@ -27,16 +27,6 @@ def step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
     return expr.jacobian(list(tape.quantities[f"{wrt}_{t - 1}"].elements))
 
 
-def numeric(matrix: sp.Matrix, values: dict[str, list[float]], tape: Tape) -> list[list[float]]:
-    """A matrix of element symbols at the walked values (`values`: name -> flat floats)."""
-    point = {}
-    for name, q in tape.quantities.items():
-        if name in values:
-            point.update(zip(q.elements, values[name]))
-    filled = matrix.xreplace({s: sp.Float(point[s], 30) for s in matrix.free_symbols})
-    return [[float(filled[i, j]) for j in range(filled.cols)] for i in range(filled.rows)]
-
-
 def jacobians(tape: Tape, of: str, wrt: str, values: dict[str, list[float]],
               steps: list[int]) -> dict[int, list[list[float]]]:
     """d of_k / d wrt_{k-1} at the walked values for each k of `steps` (each k >= 2): derived
