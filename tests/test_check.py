@@ -55,7 +55,8 @@ def _sigmoid(x):
 
 def hand(raw: dict, d: int, mistake: str | None = None, slip_at: str | None = None) -> dict:
     """Every quantity of `solve` as a person computes it at d decimals (column convention), with
-    one mistake seeded: a catalog code, or `arithmetic` (7 units added to `slip_at`)."""
+    one mistake seeded: a catalog code, `arithmetic` (7 units added to `slip_at`) or `method`
+    (0.3 added)."""
     H = Hand(d)
     r = H.r
     D = Decimal
@@ -91,9 +92,10 @@ def hand(raw: dict, d: int, mistake: str | None = None, slip_at: str | None = No
         return [D(1) - r(x * x) if act == "tanh" else r(x * (D(1) - x)) for x in h]
 
     def slip(name, value):
-        if mistake == "arithmetic" and name == slip_at:
-            unit = D(1).scaleb(-d)
-            return [x + 7 * unit for x in value] if isinstance(value, list) else value + 7 * unit
+        if mistake in ("arithmetic", "method") and name == slip_at:
+            # a slip of 7 units, or (another method) a number 0.3 away
+            unit = 7 * D(1).scaleb(-d) if mistake == "arithmetic" else D("0.3")
+            return [x + unit for x in value] if isinstance(value, list) else value + unit
         return value
 
     f = _tanh if act == "tanh" else _sigmoid
@@ -316,6 +318,7 @@ MISTAKES = {
     "loss-scale": lambda T: {"L"} | {f"dL/do_{t}" for t in range(1, T + 1)},
     "sign-error": lambda T: {f"dL/do_{t}" for t in range(1, T + 1)},
     "arithmetic": lambda T: {"h_2"},
+    "method": lambda T: {"h_2"},
 }
 
 

@@ -36,6 +36,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "the correct formula, applied to the claimed inputs, gives another number "
          "(and no mistake of this catalog reproduces the claim)",
          "any step"),
+    Code("method",
+         "no mistake of this catalog, and the claim is far from what the correct formula gives "
+         "on the claimed inputs (more than 50 units in its last place and 2% of the value): "
+         "another method; the explanation shows which value of each number read would give it",
+         "any step"),
     Code("derivative-index",
          "phi' taken at the wrong time step: dL/dh_t = W_hy^T dL/do_t + W_hh^T (phi'(h_t) ⊙ "
          "dL/dh_{t+1}) where the chain rule needs phi'(h_{t+1}) (that is, dL/dz_{t+1}); or "

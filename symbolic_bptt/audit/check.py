@@ -9,7 +9,9 @@ Every claim gets one verdict, decided in this order:
 - `carried`: the same holds, but those earlier numbers include wrong ones, so the claim is
   wrong only through them (it names them);
 - `wrong`: none of these. A code from the catalog (audit/catalog.py) says why: a mistaken formula
-  that reproduces the claim on the same numbers, else `arithmetic`.
+  that reproduces the claim on the same numbers, else `arithmetic` (a slip near the formula's
+  value) or `method` (far from it: the person computed something else; the explanation shows
+  which value of each number read would give the claim).
 
 The person's numbers are a walk of the tape: a claimed value where claimed, else the formula
 applied to the walk's earlier values (carried at the claims' precision). So an input nobody
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from functools import cached_property
 
 import sympy as sp
@@ -35,6 +37,7 @@ from sympy.printing.str import StrPrinter
 from ..evaluate.arithmetic import round_half_up
 from ..evaluate.intervals import Interval, carried
 from ..evaluate.solution import shaped
+from ..errors import ProblemError
 from ..evaluate.walk import Walker, intervals
 from ..inputs.claims import Claim, Claims
 from ..inputs.problem import Problem
@@ -44,6 +47,8 @@ from .catalog import Catalog, Hypothesis, instantiate
 VERDICTS = ("ok", "rounding", "carried", "wrong")
 NEAR_UNITS = 10  # a mistake is "nearly reproduced" within this many units in the last place ...
 NEAR_RATIO = 4  # ... and this many times closer than the correct formula
+METHOD_UNITS = 50  # a claim further than this many units in the last place from the formula ...
+METHOD_RATIO = Decimal("0.02")  # ... and this fraction of its value: another method, not a slip
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Verdict:
     slip: Decimal | None = None  # claim minus what the formula used gives, when not within rounding
     inherits: tuple[str, ...] = ()  # carried: the earlier wrong claims it inherits from
     note: str = ""
+    would_need: tuple[str, ...] = ()  # `method`: "z_2 = 0.5123 (yours: 0.3222)", one per input
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class Audit:
 def _json(value):
     if isinstance(value, list):
         return [_json(v) for v in value]
-    return float(value)
+    return float(value) + 0.0  # + 0.0: no -0.0
 
 
 def check(tape: Tape, claims: Claims) -> Audit:
@@ -341,7 +347,7 @@ class _Judge:
             else:
                 source = "not claimed"
             readings.append(Reading(n, shaped(self.a.tape.quantities[n], flat), source))
-            numbers.append(str(flat[0]))
+            numbers.append(number_text(flat[0]))
         template = self.a.template(rule)
         return Formula(tuple({r.name: r for r in readings}.values()), self._shape(value),
                        fill(template, inputs), fill(template, numbers) if scalar else "", label,
@@ -350,7 +356,7 @@ class _Judge:
     def verdict(self) -> Verdict:
         c, a = self.claim, self.a
         truth = [a.truth[self.step.name][e] for e in c.elements]
-        correct = [round_half_up(t.mid, d) for t, d in zip(truth, c.decimals)]
+        correct = [unsigned(round_half_up(t.mid, d)) for t, d in zip(truth, c.decimals)]
         ok = all(v in (round_half_up(t.lo, d), round_half_up(t.hi, d))
                  for v, t, d in zip(c.values, truth, c.decimals))
         rule = a.tape.rules[self.step.kind]
@@ -359,7 +365,7 @@ class _Judge:
         inherited = self.tainted(self.step.inputs)
         base = {"name": c.key, "quantity": self.step.name, "t": self.step.t,
                 "claimed": self._shape(list(c.values)), "correct": self._shape(correct),
-                "exact": self._shape([Decimal(f"{t.mid:.12g}") for t in truth]),
+                "exact": self._shape([unsigned(Decimal(f"{t.mid:.12g}")) for t in truth]),
                 "decimals": self._shape(list(c.decimals)), "needed": needed}
         exact = self._values([t.mid for t in truth], extra=2)
         mine = f"{needed.numeric or needed.symbolic} = {self._values(value)}"
@@ -371,7 +377,7 @@ class _Judge:
                 note = f"your own numbers give {mine}: {why}"
             text = f"the exact value {exact}, at {self.d} decimals" + (f"; but {note}" if note else "")
             return Verdict(**base, verdict="ok", code=None, explanation=text, note=note)
-        if meets and inherited and not self.correct_inputs_meet:
+        if meets and inherited:  # computed from a carried value: carried, on every path
             return Verdict(**base, verdict="carried", code=None, inherits=inherited,
                            explanation=f"right method on wrong numbers: {mine}; inherits from "
                                        f"{', '.join(inherited)}; exact value {exact}")
@@ -406,13 +412,50 @@ class _Judge:
             if best.meets or (gap <= NEAR_UNITS * unit and NEAR_RATIO * gap <= gap_correct):
                 also = sorted({x.h.code for x in tries if x.meets} - {best.h.code})
                 return self.mistake(base, value, exact, best, also)
+        gap = max(abs(v - p) for v, p in zip(c.values, value))
+        size = max(abs(p) for p in value)
+        far = gap > METHOD_UNITS * Decimal(1).scaleb(-self.d) and gap > METHOD_RATIO * size
+        claimed = self._values(list(c.values), written=True)
         text = (f"the formula needed, on your numbers: {self.step.name} = {base['needed'].text} = "
-                f"{self._values(value)}, not {self._values(list(c.values), written=True)}; "
-                f"exact value {exact}")
+                f"{self._values(value)}, not {claimed}")
+        need = self.would_need(base["needed"], value) if far else []
+        if far:
+            text = f"the method differs: {text}, far beyond rounding"
+            if need:
+                text += f"; your {claimed} would need {' or '.join(need)}"
+        text += f"; exact value {exact}"
         if inherited:
             text += f" (it also inherits from {', '.join(inherited)})"
-        return Verdict(**base, verdict="wrong", code="arithmetic", explanation=text,
-                       slip=self._slip(value), inherits=inherited)
+        return Verdict(**base, verdict="wrong", code="method" if far else "arithmetic",
+                       explanation=text, slip=self._slip(value), inherits=inherited,
+                       would_need=tuple(need))
+
+    def would_need(self, needed: Formula, value: list[Decimal]) -> list[str]:
+        """For a number (scalar) claim: each number the formula reads, solved for the value that
+        makes the formula give the claim, the others as the person has them ("z_2 = 0.5123
+        (yours: 0.3222)"). Secant steps in 40-digit arithmetic; no solution, no entry."""
+        if not self.a.tape.model.is_scalar or not self.claim.whole:
+            return []
+        walk, rule, inputs = self.own, self.a.tape.rules[self.step.kind], self.step.inputs
+        target = self.claim.values[0]
+        out = []
+        # the person's own numbers first, then the problem's
+        for r in sorted(needed.readings, key=lambda r: r.source == "problem"):
+            x0 = walk.pt[r.name][0].mid
+
+            def f(x, name=r.name):
+                values = dict(walk.pt)
+                values[name] = [Interval.point(x)]
+                try:
+                    return self.a.apply(rule, values, inputs, None, self.step.name)[0].mid - target
+                except ProblemError:
+                    return None
+
+            x = _secant(f, x0, value[0] - target)
+            if x is not None and abs(x - x0) > Decimal(1).scaleb(-self.d):
+                out.append(f"{r.name} = {number_text(round_half_up(x, self.d))} "
+                           f"(yours: {number_text(x0)})")
+        return out[:4]
 
     def mistake(self, base, value, exact, best: _Try, also: list[str]) -> Verdict:
         h, walk = best.h, best.walk
@@ -443,17 +486,44 @@ class _Judge:
         return shaped(self.q, flat)
 
     def _values(self, flat: list[Decimal], written: bool = False, extra: int = 2) -> str:
-        shown = [str(v) if written else show(v, d, extra)
+        shown = [number_text(v) if written else show(v, d, extra)
                  for v, d in zip(flat, self.claim.decimals)]
         return _cell(self._shape(shown))
+
+
+def _secant(f, x0: Decimal, f0: Decimal, steps: int = 40) -> Decimal | None:
+    """A root of f near x0 (f(x0) = f0), or None when the secant steps do not settle on one."""
+    with localcontext(Context(prec=40)):
+        x1 = x0 * Decimal("1.01") + Decimal("0.001")
+        f1 = f(x1)
+        for _ in range(steps):
+            if f1 is None or not f1.is_finite() or f1 == f0:
+                return None
+            x0, f0, x1 = x1, f1, x1 - f1 * (x1 - x0) / (f1 - f0)
+            if not x1.is_finite() or abs(x1) > 10 ** 12:
+                return None
+            f1 = f(x1)
+            if f1 is not None and abs(f1) < Decimal("1e-20"):
+                return x1
+    return None
+
+
+def unsigned(x: Decimal) -> Decimal:
+    """A zero without its sign (rounding -0.00004 gives -0.000, shown as 0.000)."""
+    return x.copy_abs() if x.is_zero() else x
+
+
+def number_text(x: Decimal) -> str:
+    """A number as people write it: positional (never 1E-7) and no -0."""
+    return format(unsigned(x), "f")
 
 
 def show(x: Decimal, decimals: int, extra: int = 2) -> str:
     """A computed number: exact when it has at most decimals + extra places (written with at
     least `decimals`), else rounded to decimals + extra places, with '…'."""
-    rounded = round_half_up(x, decimals + extra)
+    rounded = unsigned(round_half_up(x, decimals + extra))
     if rounded != x:
-        return f"{rounded}…"
+        return f"{number_text(rounded)}…"
     text = format(x.normalize(), "f")
     places = len(text.partition(".")[2])
     return format(x.quantize(Decimal(1).scaleb(-max(places, decimals))), "f")
@@ -539,7 +609,15 @@ def plain(expr, numbers: dict[str, str] | None = None) -> str:
 def _cell(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_cell(v) for v in value) + "]"
-    return str(value)
+    return number_text(value) if isinstance(value, Decimal) else str(value)
+
+
+def precision(claims: Claims) -> str:
+    """The precision the audit assumes, as the header says it."""
+    if claims.decimals is not None:
+        return f"{claims.decimals} decimals carried"
+    return (f"each claim at the decimals it is written with; numbers not claimed carried at "
+            f"{claims.carried_decimals}")
 
 
 def format_audit(audit: Audit) -> str:
@@ -549,16 +627,15 @@ def format_audit(audit: Audit) -> str:
     notes = {}
     for v in audit.verdicts:
         code = v.code or ""
-        if v.slip is not None and v.code not in (None, "arithmetic"):
+        if v.slip is not None and v.code not in (None, "arithmetic", "method"):
             code += f", plus a slip of {abs(v.slip)}"
         rows.append((v.name, _cell(v.claimed), _cell(v.correct), v.verdict, code))
         if v.verdict != "ok" or v.note:
             notes[len(rows) - 1] = v.explanation if v.verdict != "ok" else v.note
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     title = p.title or p.name
-    carried_at = audit.claims.carried_decimals
     heading = (f"{title}: {len(audit.verdicts)} claims checked against the exact values "
-               f"({carried_at} decimals carried)")
+               f"({precision(audit.claims)})")
     lines = [heading]
     for i, r in enumerate(rows):
         lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4]).rstrip())
@@ -573,7 +650,7 @@ def format_audit(audit: Audit) -> str:
     lines.append(f"Summary: {tally}. Root causes (the wrong claims) and what they affected:")
     for r in audit.roots:
         code = r.code + (f", plus a slip of {abs(r.slip)}"
-                         if r.slip is not None and r.code != "arithmetic" else "")
+                         if r.slip is not None and r.code not in ("arithmetic", "method") else "")
         reach = ", ".join(r.affected) if r.affected else "nothing else claimed"
         lines.append(f"  {r.name} ({code}) → {reach}")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from ..documents.document import Document, Options, build, escape_text
 from ..evaluate.arithmetic import evaluate
 from ..inputs.limits import check_sizes
 from ..model.notation import Notation
-from .check import Audit, Formula, Verdict
+from .check import Audit, Formula, Verdict, number_text
 
 WHAT_WENT_WRONG = {  # one line per catalog code (audit.catalog.CODES), for readers
     "derivative-index": "the activation's derivative taken at the wrong time step",
@@ -25,6 +25,8 @@ WHAT_WENT_WRONG = {  # one line per catalog code (audit.catalog.CODES), for read
                     "sends no gradient back",
     "loss-scale": "the loss's factor ($1/2$ or $1/T$) dropped or changed",
     "sign-error": r"the output error with the wrong sign, $y_t - o_t$ for $o_t - y_t$",
+    "method": "another method than the chain rule's: the number is far from what the formula "
+              "gives on your own numbers",
 }
 COLOURS = {"ok": "auditok", "rounding": "auditrounding", "carried": "auditcarried",
            "wrong": "auditwrong"}
@@ -44,9 +46,13 @@ class Mark:
 def _number(value) -> str:
     if isinstance(value, list):
         if value and isinstance(value[0], list):
-            return latex_out.bmatrix([[str(v) for v in row] for row in value])
-        return latex_out.bmatrix([[str(v)] for v in value])
-    return str(value)
+            return latex_out.bmatrix([[_word(v) for v in row] for row in value])
+        return latex_out.bmatrix([[_word(v)] for v in value])
+    return _word(value)
+
+
+def _word(value) -> str:
+    return number_text(value) if isinstance(value, Decimal) else str(value)
 
 
 def _values(formula: Formula) -> dict[str, str]:
@@ -56,7 +62,7 @@ def _values(formula: Formula) -> dict[str, str]:
         values[r.name] = latex_out.number(_number(r.value))
         if isinstance(r.value, list):
             rows = r.value if r.value and isinstance(r.value[0], list) else [[v] for v in r.value]
-            values[r.name + "^T"] = latex_out.bmatrix([[str(v) for v in col] for col in zip(*rows)])
+            values[r.name + "^T"] = latex_out.bmatrix([[_word(v) for v in col] for col in zip(*rows)])
     return values
 
 
@@ -101,7 +107,7 @@ def mark(v: Verdict, notation: Notation) -> Mark:
                     rf"\textcolor{{{colour}}}{{carried from {sources}: you wrote ${claimed}$}}", "")
     code = v.code or "arithmetic"
     slip = ""
-    if v.slip is not None and code != "arithmetic":
+    if v.slip is not None and code not in ("arithmetic", "method"):
         slip = rf", plus a slip of ${abs(v.slip)}$"
     head = (rf"\textcolor{{{colour}}}{{\textbf{{${sym}$: you wrote ${claimed}$ --- wrong "
             rf"({escape_text(code)}{slip}).}}}} The exact value is ${_number(v.correct)}$.")
@@ -110,7 +116,19 @@ def mark(v: Verdict, notation: Notation) -> Mark:
         lines.append(rf"You used \[{formula_latex(v.used, notation)},\] "
                      rf"that is, {WHAT_WENT_WRONG.get(code, escape_text(code))}.")
     lines.append(rf"From your own numbers the chain rule needs \[{formula_latex(v.needed, notation)}.\]")
+    if v.code == "method":
+        lines.append("The number is far from this: the method differs."
+                     + (" Your number would need " + "; or ".join(
+                         _needed(n, notation) for n in v.would_need) + "." if v.would_need else ""))
     return Mark(v.name, v.verdict, colour, rf"\textcolor{{{colour}}}{{wrong}}", " ".join(lines))
+
+
+def _needed(text: str, notation: Notation) -> str:
+    """`z_2 = 0.5123 (yours: 0.3222)` with the quantity in the document's symbols."""
+    name, _, rest = text.partition(" = ")
+    value, _, yours = rest.partition(" (yours: ")
+    return (rf"${notation.symbol(name)} = {escape_text(value)}$ (you have "
+            rf"${escape_text(yours.rstrip(')'))}$)")
 
 
 def audit_document(audit: Audit, tape, options: Options | None = None) -> Document:

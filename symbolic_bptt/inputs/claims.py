@@ -9,8 +9,11 @@ decimals = 4          # optional: the precision carried by hand
 ```
 
 Numbers are read as written (`0.2330` keeps its four decimals): without `decimals`, each number
-carries the precision it is written with. Every mistake in the file is a ProblemError naming
-the key.
+carries the precision it is written with. A whole number (`0`, `1`) says nothing about precision:
+it takes the file's `decimals`, else the precision most other claims are written with. A number
+written with 16 or more significant digits that is a binary float's long rendering
+(0.20903903000000001) is read as the float's shortest form (0.20903903). Every mistake in the
+file is a ProblemError naming the key.
 """
 
 from __future__ import annotations
@@ -105,6 +108,8 @@ def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
     if not table:
         raise ProblemError("[claims] is empty: nothing to check")
     claims = [_claim(key, value, tape, decimals) for key, value in table.items()]
+    if decimals is None:
+        claims = _place_whole_numbers(claims)
     seen: dict[tuple[str, int], str] = {}
     for c in claims:
         for e in c.elements:
@@ -115,6 +120,16 @@ def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
     order = {s.name: i for i, s in enumerate(tape.steps)}
     claims.sort(key=lambda c: (order[c.quantity], c.elements))
     return Claims(tuple(claims), decimals, raw.get("title", ""), raw.get("author", ""))
+
+
+def _place_whole_numbers(claims: list[Claim]) -> list[Claim]:
+    """Give each whole number (marked -1 places by _claim) the precision most of the written
+    decimals have (the larger on a tie; 0 when every claim is a whole number)."""
+    counts = Counter(d for c in claims for d in c.decimals if d >= 0)
+    default = max(counts, key=lambda d: (counts[d], d)) if counts else 0
+    return [c if min(c.decimals) >= 0 else
+            Claim(c.key, c.quantity, c.elements, c.values,
+                  tuple(default if d < 0 else d for d in c.decimals)) for c in claims]
 
 
 def _quote(key: str) -> str:
@@ -150,7 +165,10 @@ def _claim(key: str, value: Any, tape: Tape, decimals: int | None) -> Claim:
         if decimals is not None and written > decimals:
             raise ProblemError(f"{at} = {v} has {written} decimals but decimals = {decimals}")
         values.append(d)
-        places.append(written if decimals is None else decimals)
+        if decimals is not None:
+            places.append(decimals)
+        else:  # a whole number's precision is decided by the other claims (-1: not yet)
+            places.append(-1 if d.as_tuple().exponent >= 0 else written)
     return Claim(key, name, elements, tuple(values), tuple(places))
 
 
@@ -212,4 +230,16 @@ def _number(value: Any, where: str) -> Decimal:
                            "before the point")
     if -d.as_tuple().exponent > 30:
         raise ProblemError(f"{where}: a claimed number has at most 30 decimals")
+    return _shortest(d)
+
+
+def _shortest(d: Decimal) -> Decimal:
+    """A binary float printed with 16-17 significant digits (0.20903903000000001, as `%.17g`
+    or numpy write it) read as the float's shortest rendering; any other number as written."""
+    digits = len(d.as_tuple().digits)
+    if digits < 16:
+        return d
+    short = Decimal(repr(float(d)))
+    if len(short.as_tuple().digits) <= 15 and float(short) == float(d):
+        return short
     return d
