@@ -38,7 +38,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "any step"),
     Code("method",
          "no mistake of this catalog, and the claim is far from what the correct formula gives "
-         "on the claimed inputs (more than 50 units in its last place and 2% of the value): "
+         "on the claimed inputs (more than 100 units in its last place and 5% of the value): "
          "another method; the explanation shows which value of each number read would give it",
          "any step"),
     Code("derivative-index",

@@ -47,8 +47,8 @@ from .catalog import Catalog, Hypothesis, instantiate
 VERDICTS = ("ok", "rounding", "carried", "wrong")
 NEAR_UNITS = 10  # a mistake is "nearly reproduced" within this many units in the last place ...
 NEAR_RATIO = 4  # ... and this many times closer than the correct formula
-METHOD_UNITS = 50  # a claim further than this many units in the last place from the formula ...
-METHOD_RATIO = Decimal("0.02")  # ... and this fraction of its value: another method, not a slip
+METHOD_UNITS = 100  # a claim further than this many units in the last place from the formula ...
+METHOD_RATIO = Decimal("0.05")  # ... and this fraction of its value: another method, not a slip
 
 
 @dataclass(frozen=True)
@@ -156,28 +156,48 @@ def _json(value):
     return float(value) + 0.0  # + 0.0: no -0.0
 
 
-def check(tape: Tape, claims: Claims) -> Audit:
-    """Audit the claims against the tape."""
-    return _Auditor(tape, claims).run()
+def check(tape: Tape, claims: Claims, shared: Shared | None = None) -> Audit:
+    """Audit the claims against the tape (`shared`: what audits of this tape can reuse, when
+    many people's claims are audited against one tape, as `grade` does)."""
+    return _Auditor(tape, claims, shared if shared is not None else Shared(tape)).run()
+
+
+class Shared:
+    """What every audit of one tape reuses: the catalog (its rewritten rules built once), the
+    compiled interval walker, the parameters and the exact values."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        self.catalog = Catalog(tape)
+        self.walker = Walker(tape, intervals(), "cannot be computed from the claimed numbers")
+        self.params = {k: list(vs) for k, vs in self.walker.start().items()}
+
+    @cached_property
+    def truth(self) -> dict[str, list[Interval]]:
+        """Tight enclosures of the exact value of every quantity."""
+        return self.walker.run(dict(self.params))
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 class _Auditor:
-    def __init__(self, tape: Tape, claims: Claims):
+    def __init__(self, tape: Tape, claims: Claims, shared: Shared):
+        if shared.tape is not tape:
+            raise ValueError("check: `shared` belongs to another tape")
         self.tape = tape
         self.claims = claims
         self.d0 = claims.carried_decimals
-        self.catalog = Catalog(tape)
+        self.shared = shared
+        self.catalog = shared.catalog
         self.by_step: dict[str, list[Claim]] = {}
         self.claimed: dict[str, dict[int, tuple[Decimal, int]]] = {}
         for c in claims.claims:
             self.by_step.setdefault(c.quantity, []).append(c)
             self.claimed.setdefault(c.quantity, {}).update(
                 zip(c.elements, zip(c.values, c.decimals)))
-        self.walker = Walker(tape, intervals(), "cannot be computed from the claimed numbers")
-        self.params = {k: list(vs) for k, vs in self.walker.start().items()}
+        self.walker = shared.walker
+        self.params = shared.params
         self._templates: dict[str, str] = {}
         self._walks: dict[str, _Walk] = {}
 
@@ -206,10 +226,9 @@ class _Auditor:
     def apply(self, rule: Rule, values: dict, inputs, decimals: int | None, name: str):
         return self.walker.apply(rule, values, inputs, decimals, name=name)
 
-    @cached_property
+    @property
     def truth(self) -> dict[str, list[Interval]]:
-        """Tight enclosures of the exact value of every quantity."""
-        return self.walker.run(dict(self.params))
+        return self.shared.truth
 
     def walk(self, h: Hypothesis | None = None) -> _Walk:
         key = "" if h is None else f"{h.code}|{h.label}"

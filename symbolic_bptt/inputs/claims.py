@@ -122,6 +122,14 @@ def claims_from_table(raw: dict[str, Any], tape: Tape) -> Claims:
     return Claims(tuple(claims), decimals, raw.get("title", ""), raw.get("author", ""))
 
 
+def at_least(claims: Claims, decimals: int) -> Claims:
+    """The claims with every precision raised to `decimals` (an exam that asks for 4 decimals:
+    "0.26" is 0.2600; a number written with more decimals keeps them)."""
+    raised = tuple(Claim(c.key, c.quantity, c.elements, c.values,
+                         tuple(max(d, decimals) for d in c.decimals)) for c in claims.claims)
+    return Claims(raised, claims.decimals, claims.title, claims.author)
+
+
 def _place_whole_numbers(claims: list[Claim]) -> list[Claim]:
     """Give each whole number (marked -1 places by _claim) the precision most of the written
     decimals have (the larger on a tie; 0 when every claim is a whole number)."""
