@@ -190,6 +190,7 @@ class _Auditor:
         self.d0 = claims.carried_decimals
         self.shared = shared
         self.catalog = shared.catalog
+        self.found: set[str] = set()  # the catalog codes of the wrong claims judged so far
         self.by_step: dict[str, list[Claim]] = {}
         self.claimed: dict[str, dict[int, tuple[Decimal, int]]] = {}
         for c in claims.claims:
@@ -247,6 +248,7 @@ class _Auditor:
                 verdicts.append(v)
                 if v.verdict == "wrong":
                     mine.add(c.key)
+                    self.found.add(v.code)
                 elif v.verdict == "carried":
                     mine.update(v.inherits)
             size = len(self.tape.quantities[step.name].elements)
@@ -421,12 +423,14 @@ class _Judge:
                 meets, got = self.outcome(walk, rule, inputs)
                 gap = max(abs(v - p) for v, p in zip(c.values, got))
                 # within rounding first, a mistake made at this very step before one made in
-                # unclaimed steps before it, then the closest
-                rank = (not meets, meets and not rewritten, gap)
+                # unclaimed steps before it, then a mistake this person made at an earlier claim
+                # (one misconception, not two), then the closest
+                rank = (not meets, meets and not rewritten,
+                        not (meets and h.code in self.a.found), gap)
                 tries.append(_Try(rank, h, walk, rule, tuple(inputs), got, meets))
         if tries:
             best = min(tries, key=lambda x: x.rank)
-            gap, gap_correct = best.rank[2], max(abs(v - p) for v, p in zip(c.values, value))
+            gap, gap_correct = best.rank[-1], max(abs(v - p) for v, p in zip(c.values, value))
             unit = Decimal(1).scaleb(-self.d)
             if best.meets or (gap <= NEAR_UNITS * unit and NEAR_RATIO * gap <= gap_correct):
                 also = sorted({x.h.code for x in tries if x.meets} - {best.h.code})

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='print {"holds", "checked", "counterexample", "code", "explanation"}')
     from .exam import add_exam_parser
     add_exam_parser(sub)
+    from .grade import add_grade_parser
+    add_grade_parser(sub)
     for command in sub.choices.values():  # -q after the command too; absent, it keeps main's
         _quiet_option(command, argparse.SUPPRESS)
     return parser
@@ -210,8 +212,14 @@ def cmd_exam(args: argparse.Namespace) -> int:
     return run_exam(args)
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grade import run_grade
+
+    return run_grade(args)
+
+
 COMMANDS = {"solve": cmd_solve, "render": cmd_render, "check": cmd_check, "demo": cmd_demo,
-            "exam": cmd_exam, "verify": cmd_verify}
+            "exam": cmd_exam, "verify": cmd_verify, "grade": cmd_grade}
 
 
 class Terminated(BaseException):
