@@ -72,13 +72,13 @@ def read_answers(path: str | Path, moodle: list[MoodleQuestion] | None = None) -
     lower = [h.lower() for h in header]
     try:
         if all(c in lower for c in LONG):
-            return _long(rows, lower)
+            return _long(rows, lower, _Sheets(where))
         if "student" in lower and "variant" in lower:
-            return _wide(rows, header, lower)
+            return _wide(rows, header, lower, _Sheets(where))
         if any(re.fullmatch(r"response \d+", h) for h in lower):
             if moodle is None:
                 raise ProblemError("a Moodle responses report needs the exam's moodle.xml")
-            return _moodle(rows, header, lower, moodle)
+            return _moodle(rows, header, lower, moodle, _Sheets(where))
     except ProblemError as exc:
         raise ProblemError(f"{where}: {exc}") from None
     raise ProblemError(
@@ -106,7 +106,8 @@ def variant_number(text: str, line: int) -> int:
 class _Sheets:
     """Sheets collected row by row: one variant per student, each answer once."""
 
-    def __init__(self):
+    def __init__(self, file: str):
+        self.file = file  # answers keep "FILE: line N" for the grader's messages
         self.variant: dict[str, int] = {}
         self.answers: dict[str, dict[str, Answer]] = {}
 
@@ -127,17 +128,16 @@ class _Sheets:
         mine = self.answers[student]
         if name in mine:
             raise ProblemError(f"line {line}: student {quoted(student)} answers {quoted(name)} "
-                               f"twice ({mine[name].where} and here)")
+                               f"twice ({mine[name].where.rpartition(': ')[2]} and here)")
         if text:
-            mine[name] = Answer(name, text, f"line {line}")
+            mine[name] = Answer(name, text, f"{self.file}: line {line}")
 
     def sheets(self) -> list[Sheet]:
         return [Sheet(s, self.variant[s], tuple(self.answers[s].values())) for s in self.variant]
 
 
-def _long(rows: list[list[str]], lower: list[str]) -> list[Sheet]:
+def _long(rows: list[list[str]], lower: list[str], out: _Sheets) -> list[Sheet]:
     col = {c: lower.index(c) for c in LONG}
-    out = _Sheets()
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(lower):
             raise ProblemError(f"line {line}: expected {len(lower)} fields "
@@ -149,7 +149,7 @@ def _long(rows: list[list[str]], lower: list[str]) -> list[Sheet]:
     return out.sheets()
 
 
-def _wide(rows: list[list[str]], header: list[str], lower: list[str]) -> list[Sheet]:
+def _wide(rows: list[list[str]], header: list[str], lower: list[str], out: _Sheets) -> list[Sheet]:
     s, v = lower.index("student"), lower.index("variant")
     names = [(i, h) for i, h in enumerate(header) if i not in (s, v)]
     if not names:
@@ -161,7 +161,6 @@ def _wide(rows: list[list[str]], header: list[str], lower: list[str]) -> list[Sh
         if h in seen:
             raise ProblemError(f"line 1: column {quoted(h)} appears twice")
         seen[h] = i
-    out = _Sheets()
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
             raise ProblemError(f"line {line}: expected {len(header)} fields as in the header, "
@@ -183,7 +182,7 @@ def normal(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
 
-def _moodle(rows, header, lower, questions: list[MoodleQuestion]) -> list[Sheet]:
+def _moodle(rows, header, lower, questions: list[MoodleQuestion], out: _Sheets) -> list[Sheet]:
     slots = sorted({int(m[1]) for h in lower for m in [re.fullmatch(r"response (\d+)", h)] if m})
     qcol = {n: lower.index(f"question {n}") for n in slots if f"question {n}" in lower}
     if len(qcol) < len(slots):
@@ -195,7 +194,6 @@ def _moodle(rows, header, lower, questions: list[MoodleQuestion]) -> list[Sheet]
     by_text: dict[str, list[MoodleQuestion]] = {}
     for q in questions:
         by_text.setdefault(q.text, []).append(q)
-    out = _Sheets()
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
             raise ProblemError(f"line {line}: expected {len(header)} fields as in the header, "
@@ -244,11 +242,13 @@ def _identity(lower: list[str]) -> list[int]:
 
 
 def _letter(text: str, options: tuple[str, ...]) -> str:
-    """A choice's response (the chosen option's text) as its letter; else the text itself."""
+    """A choice's response (the chosen option's text) as its letter, or as the verdict word of
+    the vanishing question; else the text itself."""
     key = normal(text)
     for i, option in enumerate(options):
         if key == option:
-            return "ABCDEFGHIJ"[i]
+            word = next((w for w in ("vanishing", "exploding") if option.startswith(w)), None)
+            return word or "ABCDEFGHIJ"[i]
     return text
 
 
