@@ -378,15 +378,16 @@ def misconceptions(graded: list[Graded]) -> list[Misconception]:
 
 
 def clusters(graded: list[Graded], smallest: int = 2) -> list[Cluster]:
-    """Identical wrong numbers at the same answer of the same version, biggest first."""
+    """Identical wrong numbers at the same answer of the same version, biggest first (choices
+    are left out: five options make many identical wrong letters)."""
     groups: dict[tuple, list[str]] = {}
     codes: dict[tuple, str | None] = {}
     for g in graded:
         for m in g.marks:
-            if m.verdict == "wrong" and m.written:
+            if m.verdict == "wrong" and m.key.tolerance is not None:
                 value = _number(m.written)
                 k = (g.variant, m.key.name, number_text(value) if value is not None
-                     else m.written.strip().lower())
+                     else m.written.strip())
                 groups.setdefault(k, []).append(g.student)
                 codes.setdefault(k, m.code)
     out = [Cluster(v, n, w, codes[(v, n, w)], tuple(s)) for (v, n, w), s in groups.items()

@@ -78,9 +78,8 @@ def feedback_tex(key: Key, g: Graded, policy: str, command: str) -> str:
     audit = g.audit or Audit(tape.problem, Claims((), key.decimals, "", ""), ())
     doc = audit_document(audit, tape)
     doc.title = f"{g.student}: {points_text(g.total)} of {points_text(g.maximum)} points"
-    doc.author = (f"{key.title or 'Exam'}, version {g.variant:02d} "
-                  f"(policy {policy}: {', '.join(_paid(policy))} earn the points)")
-    doc.date = ""
+    doc.author = f"{key.title or 'Exam'}, version {g.variant:02d}"
+    doc.date = f"Policy {policy}: {', '.join(_paid(policy))} answers earn their points"
     rows = doc.audit["rows"]
     notation = doc.notation
     for m in g.marks:
@@ -168,9 +167,16 @@ def _example(key: Key, mc) -> str:
     notation = notation_for(tape)
     parts = [head]
     if v.used is not None:
-        parts.append(rf"Formula used: \[{formula_latex(v.used, notation)}\]")
-    parts.append(rf"Formula needed, on the same numbers: \[{formula_latex(v.needed, notation)}\]")
+        parts.append(rf"Formula used: {_display(formula_latex(v.used, notation))}")
+    parts.append(rf"Formula needed, on the same numbers: "
+                 rf"{_display(formula_latex(v.needed, notation))}")
     return " ".join(parts)
+
+
+def _display(math: str) -> str:
+    """A displayed formula shrunk to the line's width when it is wider (never overfull)."""
+    return (r"\begin{center}\adjustbox{max width=\linewidth}{$\displaystyle "
+            + math + r"$}\end{center}")
 
 
 # ---------------------------------------------------------------------------------------------
