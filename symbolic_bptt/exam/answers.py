@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ProblemError, quoted
 from ..inputs.files import input_name, read_text
+from ..inputs.limits import MAX_CLASS_BYTES
 
 MAX_STUDENTS = 100_000
 MAX_FIELD = 200  # characters of one answer or name
@@ -58,7 +59,7 @@ class MoodleQuestion:
 def read_answers(path: str | Path, moodle: list[MoodleQuestion] | None = None) -> list[Sheet]:
     """The sheets of every student in ANSWERS, in the file's order."""
     where = input_name(path)[0]
-    text = read_text(path, "a .csv file of answers")
+    text = read_text(path, "a .csv file of answers", MAX_CLASS_BYTES)
     try:
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     except csv.Error as exc:

@@ -30,6 +30,7 @@ from ..audit.check import Audit, Shared, Verdict, check, number_text
 from ..errors import ProblemError, quoted
 from ..inputs.claims import Claims, at_least, claims_from_table
 from ..inputs.files import read_text
+from ..inputs.limits import MAX_CLASS_BYTES
 from ..inputs.problem import load_problem
 from ..tape import Tape, unroll
 from .answers import Answer, Sheet, moodle_questions, read_answers
@@ -71,7 +72,7 @@ class Key:
         self.dir = Path(examdir)
         path = self.dir / "key.json"
         try:
-            raw = json.loads(read_text(path, "an exam's key.json"))
+            raw = json.loads(read_text(path, "an exam's key.json", MAX_CLASS_BYTES))
         except json.JSONDecodeError as exc:
             raise ProblemError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("answers"), list):
@@ -107,7 +108,8 @@ class Key:
     @cached_property
     def moodle(self):
         path = self.dir / "moodle.xml"
-        return moodle_questions(read_text(path, "the exam's moodle.xml")) if path.exists() else None
+        return (moodle_questions(read_text(path, "the exam's moodle.xml", MAX_CLASS_BYTES))
+                if path.exists() else None)
 
     def names(self, variant: int) -> dict[str, KeyAnswer]:
         """Every name an answer may be given under, for one variant: the key's quantities, `qN`

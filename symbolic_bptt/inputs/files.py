@@ -25,9 +25,9 @@ def write_atomic(path: str | Path, text: str) -> Path:
 STDIN = "-"  # the file name that means standard input, by the usual convention
 
 
-def read_text(path: str | Path, what: str) -> str:
-    """The text of a UTF-8 input file (`-`: standard input); a ProblemError naming the file
-    when it cannot be read.
+def read_text(path: str | Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a UTF-8 input file (`-`: standard input) of at most `limit` bytes; a
+    ProblemError naming the file when it cannot be read.
 
     `what` names the expected file in messages: "a .toml problem file".
     """
@@ -35,13 +35,12 @@ def read_text(path: str | Path, what: str) -> str:
     shown = quoted(path) if not str(path).isprintable() or len(str(path)) > 200 else str(path)
     try:
         if str(path) == STDIN:
-            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(path, "rb", opener=_open_regular) as f:
-                data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise ProblemError(f"{shown}: larger than the limit of {MAX_FILE_BYTES:,} bytes for "
-                               f"{what}")
+                data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ProblemError(f"{shown}: larger than the limit of {limit:,} bytes for {what}")
         return data.decode("utf-8")
     except _NotRegular:
         raise ProblemError(f"{shown}: not a regular file (a pipe, device or socket), expected "

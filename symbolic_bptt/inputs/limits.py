@@ -7,6 +7,8 @@ limit. They are constants here, so raising one is a one-line change.
 from __future__ import annotations
 
 MAX_FILE_BYTES = 1_000_000       # a problem, claims or exam file
+MAX_CLASS_BYTES = 200_000_000    # grade: a class's answers (a Moodle report repeats each
+                                 #   question's text), and the exam folder's key.json, moodle.xml
 MAX_FORMULA_CHARS = 5_000        # a verify formula (--latex or --sympy)
 MAX_FORMULA_NODES = 2_000        # parts of a formula (numbers, names, operations)
 MAX_FORMULA_DEPTH = 100          # nesting of brackets and calls in a formula
