@@ -332,3 +332,22 @@ def test_feedback_and_class_pdfs(cli, examdir, klass, tmp_path):
     for s in few[:2]:
         assert rf"\texttt{{{s.mistake}}}" in tex
     assert "pgfplots" in tex and r"\begin{axis}[ybar" in tex and r"\begin{axis}[xbar" in tex
+
+
+def test_hostile_names_and_answers_are_typeset_literally(cli, examdir, tmp_path):
+    """A student name and answers with TeX specials, a macro, a path and non-Latin text: the
+    PDFs compile, and the name is printed as written (never run)."""
+    name = r'\input{/etc/passwd} & $x^2$ %_# Nguyễn 日本 "Ann"'
+    rows = [["student", "variant", "quantity", "value"], [name, "1", "h_1", r"\relax{0.1}"],
+            [name, "1", "h_2", "0.9999"], [name, "1", "q7", "$\\\\$"],
+            ["bob", "1", "h_2", "0.9999"], ["bob", "1", "h_1", r"\relax{0.1}"]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    (tmp_path / "a.csv").write_text(out.getvalue(), encoding="utf-8")
+    run = cli("grade", examdir, tmp_path / "a.csv", "--out", tmp_path / "g")
+    assert run.code == 0, run.err
+    stems = sorted(p.stem for p in (tmp_path / "g" / "feedback").glob("*.pdf"))
+    assert stems == ["bob", "input_etc_passwd_x_2___Nguy_n_Ann"]  # _ is kept
+    tex = (tmp_path / "g" / "feedback" / f"{stems[1]}.tex").read_text(encoding="utf-8")
+    assert r"\input{/etc" not in tex and r"\relax{" not in tex
+    assert (tmp_path / "g" / "class.pdf").exists()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..audit.catalog import CODES
-from ..audit.check import Audit
+from ..audit.check import Audit, number_text
 from ..audit.report import COLOURS, WHAT_WENT_WRONG, audit_document, formula_latex
 from ..documents.document import escape_text
 from ..documents.display import notation_for
@@ -32,6 +32,7 @@ from ..documents.render import (
 )
 from ..inputs.claims import Claims
 from ..inputs.staging import Staging
+from .grade import _number  # noqa: PLC2701 (the grader's reading of a written number)
 from .grade import (
     VERDICTS,
     Graded,
@@ -159,7 +160,7 @@ def _example(key: Key, mc) -> str:
     for an audited number, the formula used beside the one needed, on the student's numbers."""
     m = mc.example
     head = (rf"Version {mc.variant:02d}, \texttt{{{escape_text(m.key.name)}}}: "
-            rf"a student wrote ${escape_text(m.written)}$ (key ${escape_text(m.key.value)}$).")
+            rf"a student wrote {_written(m.written)} (key {_written(m.key.value)}).")
     v = m.audited
     if v is None:
         return head + " " + escape_text(m.explanation)
@@ -171,6 +172,12 @@ def _example(key: Key, mc) -> str:
     parts.append(rf"Formula needed, on the same numbers: "
                  rf"{_display(formula_latex(v.needed, notation))}")
     return " ".join(parts)
+
+
+def _written(text: str) -> str:
+    """What a student wrote (LaTeX): a number as math, anything else as literal text."""
+    value = _number(text)
+    return f"${number_text(value)}$" if value is not None else rf"\texttt{{{escape_text(text)}}}"
 
 
 def _display(math: str) -> str:
