@@ -351,3 +351,30 @@ def test_hostile_names_and_answers_are_typeset_literally(cli, examdir, tmp_path)
     tex = (tmp_path / "g" / "feedback" / f"{stems[1]}.tex").read_text(encoding="utf-8")
     assert r"\input{/etc" not in tex and r"\relax{" not in tex
     assert (tmp_path / "g" / "class.pdf").exists()
+
+
+def test_an_exam_of_a_cell_of_its_own_is_graded(cli, tmp_path):
+    """examples/lstm_exam.toml (an LSTM, vectors and matrices answered entry by entry): the
+    key's numbers earn full marks; one entry 50 units off loses that entry's points only (the
+    others are the key's, so nothing is carried)."""
+    exam = tmp_path / "exam"
+    assert cli("-q", "exam", EXAMPLES / "lstm_exam.toml", "--variants", "1", "--out",
+               exam).code == 0
+    key = read_csv(exam / "key.csv")
+    rows = [["student", "variant", "quantity", "value"]]
+    for student, bump in (("right", None), ("slip", key[0]["quantity"])):
+        for k in key:
+            value = Decimal(k["value"]) + (Decimal("0.0050") if k["quantity"] == bump else 0)
+            rows.append([student, k["variant"], k["quantity"], str(value)])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    (tmp_path / "a.csv").write_text(out.getvalue(), encoding="utf-8")
+    run = cli("grade", exam, tmp_path / "a.csv", "--out", tmp_path / "g", "--no-pdf")
+    assert run.code == 0, run.err
+    grades = {r["student"]: r for r in read_csv(tmp_path / "g" / "grades.csv")}
+    maximum = sum(Decimal(k["points"]) for k in key)
+    assert Decimal(grades["right"]["total"]) == Decimal(grades["right"]["maximum"]) == maximum
+    assert Decimal(grades["slip"]["total"]) == maximum - Decimal(key[0]["points"])
+    wrong = [r for r in read_csv(tmp_path / "g" / "answers.csv") if r["verdict"] == "wrong"]
+    assert [(r["student"], r["quantity"], r["code"]) for r in wrong] == [
+        ("slip", key[0]["quantity"], "arithmetic")]
