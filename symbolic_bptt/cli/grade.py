@@ -1,4 +1,4 @@
-"""`symbolic-bptt grade EXAMDIR ANSWERS`: the subcommand's options and its wiring (no mathematics)."""
+"""`symbolic-bptt grade EXAMDIR ANSWERS`: the subcommand's options and wiring (no mathematics)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,8 @@ class Key:
                                "a folder written by `symbolic-bptt exam`?")
         self.title = str(raw.get("title") or "")
         self.decimals = int(raw.get("decimals") or 4)
-        self.problems = {int(v["variant"]): self.dir / v["problem"] for v in raw.get("variants", [])}
+        self.problems = {int(v["variant"]): self.dir / v["problem"]
+                         for v in raw.get("variants", [])}
         self.answers: dict[int, list[KeyAnswer]] = {}
         try:
             for a in raw["answers"]:

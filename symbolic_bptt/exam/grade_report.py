@@ -191,7 +191,8 @@ def _display(math: str) -> str:
 
 
 def write_grades(key: Key, graded: list[Graded], out: str | Path, policy: str, pdf: bool = True,
-                 progress: Progress | None = None, command: str = "symbolic-bptt grade") -> list[Path]:
+                 progress: Progress | None = None,
+                 command: str = "symbolic-bptt grade") -> list[Path]:
     """Write every output into `out` (staged: all or nothing); with pdf, compile the feedback
     PDFs and class.pdf in parallel. Raises CompileError (the first failure) after all ran."""
     out = Path(out)
