@@ -174,8 +174,12 @@ def _mistaken(name: str, mistake: str | None, T: int) -> bool:
 
 
 def simulate(name: str, variant: int, v: Version, key: list[dict], rng: random.Random,
-             p_mistake: float = 0.5, p_slip: float = 0.3, p_missing: float = 0.04) -> Student:
-    """One student of one version: their written answers and the verdict each must get."""
+             p_mistake: float = 0.5, p_slip: float = 0.3, p_missing: float = 0.04,
+             audited: frozenset[str] = frozenset()) -> Student:
+    """One student of one version: their written answers and the verdict each must get.
+    `audited`: the answers the grader audits step by step although the construction does not
+    model them (the Jacobian product, once the tape names it): a number off by 50 units there
+    is an `arithmetic` slip rather than outside the key's tolerance."""
     T = v.T
     mistake = rng.choice(CATALOG) if rng.random() < p_mistake else None
     slip = None
@@ -240,8 +244,9 @@ def simulate(name: str, variant: int, v: Version, key: list[dict], rng: random.R
         if q not in written:
             student.expected[q] = ("missing", None)
         elif q == jac:
-            student.expected[q] = (("ok", None) if written[q] == r(exact[q])
-                                   else ("wrong", "not-within-tolerance"))
+            student.expected[q] = (("ok", None) if written[q] == r(exact[q]) else
+                                   ("wrong", "arithmetic" if q in audited
+                                    else "not-within-tolerance"))
         else:
             student.expected[q] = verdict(q)
     student.correct_on_own = correct_on_own  # for the construction's own sanity checks
@@ -291,14 +296,16 @@ def detectable(s: Student, T: int) -> bool:
 
 
 def draw_class(versions: dict[int, Version], keys: dict[int, list[dict]], n: int,
-               seed: int, **probabilities) -> list[Student]:
+               seed: int, audited: frozenset[str] = frozenset(),
+               **probabilities) -> list[Student]:
     """n students over the versions (a student with an undetectable mistake is drawn again)."""
     rng = random.Random(seed)
     students = []
     while len(students) < n:
         variant = rng.choice(sorted(versions))
         v = versions[variant]
-        s = simulate(f"s{len(students) + 1:03d}", variant, v, keys[variant], rng, **probabilities)
+        s = simulate(f"s{len(students) + 1:03d}", variant, v, keys[variant], rng,
+                     audited=audited, **probabilities)
         if detectable(s, v.T):
             students.append(s)
     return students

@@ -50,10 +50,19 @@ def setting(examdir):
     return versions, keys
 
 
+def audited(examdir: Path) -> frozenset[str]:
+    """The key's Jacobian product when the tape names it (then `check` audits it)."""
+    from symbolic_bptt.inputs.problem import load_problem
+    from symbolic_bptt.tape import unroll
+
+    tape = unroll(load_problem(examdir / "variants" / "01.toml"))
+    return frozenset(n for n in ("dh_3/dh_1",) if n in tape.by_name)
+
+
 @pytest.fixture(scope="module")
-def klass(setting):
+def klass(examdir, setting):
     versions, keys = setting
-    return draw_class(versions, keys, 200, seed=2026)
+    return draw_class(versions, keys, 200, seed=2026, audited=audited(examdir))
 
 
 def long_csv(students) -> str:
@@ -186,7 +195,8 @@ def _report_text(html_text: str) -> str:
 
 def test_a_moodle_responses_report_grades_as_the_long_form(cli, examdir, klass, tmp_path):
     """Moodle's Responses report (Surname, First name, ..., Question N, Response N, Right answer
-    N; mod/quiz/report/responses in moodle/moodle), for a quiz made of the exported questions:
+    N; mod/quiz/report/responses in moodle/moodle; a question's text is its summary, for a
+    choice followed by its options), for a quiz made of the exported questions:
     each student's slots hold the questions of their version, in a shuffled order, a choice's
     response is the chosen option's text, a blank response is "-", and the last line holds the
     averages."""
@@ -224,7 +234,11 @@ def test_a_moodle_responses_report_grades_as_the_long_form(cli, examdir, klass, 
                 else:  # vanishing / exploding: Moodle prints the option's text
                     response = next(_report_text(a.findtext("text")) for a in answers
                                     if _report_text(a.findtext("text")).startswith(response))
-            row += [_report_text(q.findtext("questiontext/text")), response, ""]
+            summary = _report_text(q.findtext("questiontext/text"))
+            if q.get("type") == "multichoice":  # qtype_multichoice's get_question_summary()
+                summary += ": " + "; ".join(_report_text(a.findtext("text"))
+                                            for a in q.findall("answer"))
+            row += [summary, response, ""]
         row += [""] * (len(header) - len(row))
         rows.append(row)
     rows.append(["Overall average", "", "", "", "", "", "", "0.50"] + [""] * (len(header) - 8))

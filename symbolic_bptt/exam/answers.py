@@ -195,6 +195,7 @@ def _moodle(rows, header, lower, questions: list[MoodleQuestion], out: _Sheets) 
     by_text: dict[str, list[MoodleQuestion]] = {}
     for q in questions:
         by_text.setdefault(q.text, []).append(q)
+    choices = [q for q in questions if q.options]
     for line, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
             raise ProblemError(f"line {line}: expected {len(header)} fields as in the header, "
@@ -207,7 +208,9 @@ def _moodle(rows, header, lower, questions: list[MoodleQuestion], out: _Sheets) 
             qtext = normal(row[qcol[n]])
             if not qtext:
                 continue
-            matches = by_text.get(qtext, [])
+            # a choice's summary is its text, ": " and the options joined by "; "
+            matches = by_text.get(qtext) or [q for q in choices if qtext.startswith(q.text)
+                                             and qtext == q.text + "".join(q.options)]
             if len(matches) != 1:
                 raise ProblemError(
                     f"line {line}: question {n} is {'none' if not matches else 'more than one'}"
@@ -261,7 +264,9 @@ def _moodle_number(text: str) -> str:
 
 
 def moodle_questions(xml_text: str) -> list[MoodleQuestion]:
-    """The questions of the moodle.xml `exam` wrote, keyed by their text as the report shows it."""
+    """The questions of the moodle.xml `exam` wrote, with their text as the report shows it
+    (Moodle's question summary: html_to_text of the question, and for a choice ": " and the
+    options joined by "; ", question/type/multichoice/question.php)."""
     import html
     import xml.etree.ElementTree as ET
 
