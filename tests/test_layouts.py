@@ -237,3 +237,27 @@ def test_examples_of_layouts_are_documented_problem_files():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for key in ("loss_steps", "loss_factor", "reduction", "dL_do", '"hidden"', 'output = "none"'):
         assert key in readme, key
+
+
+# ---------------------------------------------------------------------------------------------
+# Published: PracHub's walkthrough (tests/published/prachub_walkthrough.toml names the source)
+
+PUBLISHED = Path(__file__).resolve().parent / "published"
+
+
+def test_a_published_walkthrough_with_the_half_per_step_is_audited():
+    """The source writes L = 1/2 (y_1 - 1)^2 + 1/2 (y_2 - 2)^2 (loss_factor = "per_step"): its
+    1/2 is no false alarm. Its one real slip is h_2 = tanh(1.04621), printed 0.7790; math.tanh
+    gives 0.78033, and every later number inherits it (carried, not wrong)."""
+    import math
+
+    assert round(math.tanh(0.5 * 2 + 0.1 * math.tanh(0.5)), 4) == 0.7803  # the truth, by hand
+    problem = load_problem(PUBLISHED / "prachub_walkthrough.toml")
+    tape = unroll(problem)
+    text = (PUBLISHED / "prachub_walkthrough_claims.toml").read_text()
+    verdicts = {v.name: v for v in check(tape, parse_claims(text, tape)).verdicts}
+    assert {n for n, v in verdicts.items() if v.verdict == "wrong"} == {"h_2"}
+    assert verdicts["h_2"].code == "arithmetic"
+    later = {"o_2", "l_2", "L", "dL/do_2", "dL/dh_2", "dL/dz_2", "dL/dW_xh^(2)", "dL/dW_hh^(2)"}
+    assert {n for n, v in verdicts.items() if v.verdict == "carried"} == later
+    assert all(verdicts[n].inherits == ("h_2",) for n in later)
