@@ -127,14 +127,27 @@ def flat(value) -> list[float]:
 
 
 def documented_names(raw: dict) -> set[str]:
-    """The README's list of `solve --json` names for a problem with T steps."""
+    """The README's list of `solve --json` names for a problem with T steps and its layout."""
     T = len(raw["data"]["x"])
-    names = {"L", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh"}
+    m = raw["model"]
+    steps = m.get("loss_steps", "all")
+    read = range(1, T + 1) if steps == "all" else [T] if steps == "last" else steps
+    linear = m.get("output", "linear") == "linear"
+    given = m.get("loss") == "given"
+    names = {"dL/dW_hh", "dL/dW_xh"} | ({"dL/dW_hy"} if linear else set()) | \
+        (set() if given else {"L"})
     for t in range(1, T + 1):
-        names |= {f"z_{t}", f"h_{t}", f"o_{t}", f"l_{t}", f"dL/do_{t}", f"dL/dW_hy^({t})",
-                  f"dL/dh_{t}", f"dL/dz_{t}", f"dL/dW_hh^({t})", f"dL/dW_xh^({t})"}
-    if raw["model"].get("bias", False):
-        names |= {"dL/db_h", "dL/db_y"}
+        names |= {f"z_{t}", f"h_{t}", f"dL/dh_{t}", f"dL/dz_{t}", f"dL/dW_hh^({t})",
+                  f"dL/dW_xh^({t})"}
+        if t in read and not given:
+            names.add(f"l_{t}")
+        if t in read and linear:
+            names |= {f"o_{t}", f"dL/do_{t}", f"dL/dW_hy^({t})"}
+    bias = m.get("bias", False)
+    if bias in (True, "hidden"):
+        names.add("dL/db_h")
+    if bias in (True, "output") and linear:
+        names.add("dL/db_y")
     return names
 
 
