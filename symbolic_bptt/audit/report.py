@@ -113,9 +113,10 @@ def mark(v: Verdict, notation: Notation) -> Mark:
             rf"({escape_text(code)}{slip}).}}}} The exact value is ${_number(v.correct)}$.")
     lines = [head]
     if v.used is not None:
-        lines.append(rf"You used \[{formula_latex(v.used, notation)},\] "
+        lines.append(rf"You used {fitted(formula_latex(v.used, notation) + ',')} "
                      rf"that is, {WHAT_WENT_WRONG.get(code, escape_text(code))}.")
-    lines.append(rf"From your own numbers the chain rule needs \[{formula_latex(v.needed, notation)}.\]")
+    lines.append(rf"From your own numbers the chain rule needs "
+                 rf"{fitted(formula_latex(v.needed, notation) + '.')}")
     if v.code == "method":
         lines.append("The number is far from this: the method differs."
                      + (" Your number would need " + "; or ".join(
@@ -129,6 +130,12 @@ def _needed(text: str, notation: Notation) -> str:
     value, _, yours = rest.partition(" (yours: ")
     return (rf"${notation.symbol(name)} = {escape_text(value)}$ (you have "
             rf"${escape_text(yours.rstrip(')'))}$)")
+
+
+def fitted(math: str) -> str:
+    """A displayed formula, shrunk to the line's width only when it is wider (a variant's
+    negative numbers in parentheses can make a formula too long for the line)."""
+    return rf"\[\adjustbox{{max width=\linewidth}}{{$\displaystyle {math}$}}\]"
 
 
 def audit_document(audit: Audit, tape, options: Options | None = None) -> Document:
