@@ -392,3 +392,12 @@ def test_an_exam_of_a_cell_of_its_own_is_graded(cli, tmp_path):
     wrong = [r for r in read_csv(tmp_path / "g" / "answers.csv") if r["verdict"] == "wrong"]
     assert [(r["student"], r["quantity"], r["code"]) for r in wrong] == [
         ("slip", key[0]["quantity"], "arithmetic")]
+
+
+def test_the_default_output_folder_is_examdir_grades(cli, examdir, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("student,variant,quantity,value\nann,1,h_1,0.1\n", encoding="utf-8")
+    run = cli("grade", examdir, path, "--no-pdf")
+    assert run.code == 0, run.err
+    assert f"wrote {examdir / 'grades' / 'grades.csv'}" in run.out
+    assert (examdir / "grades" / "feedback" / "ann.txt").exists()
