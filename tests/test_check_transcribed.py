@@ -235,3 +235,14 @@ def test_a_float_written_with_17_digits_is_read_as_the_float(deck):
     precise = f"{math.tanh(0.3):.20f}"
     c = parse_claims(f'[claims]\n"h_1" = {precise}\n', deck).claims[0]
     assert c.decimals == (20,)
+
+
+def test_the_report_says_the_method_differs_and_what_the_number_would_need(deck):
+    from symbolic_bptt.audit.report import audit_document
+    from symbolic_bptt.documents.render import render_tex
+
+    text = 'decimals = 4\n[claims]\n"dL/dh_3" = 0.9000\n'
+    tex = render_tex("article", audit_document(check(deck, parse_claims(text, deck)), deck))
+    assert "the method differs" in tex
+    # dL/dh_3 = W_hy dL/do_3: 0.9 would need dL/do_3 = 0.9 / 0.8, printed in the deck's symbols
+    assert rf"$\delta o_{{3}} = {0.9 / W_HY:.4f}$ (you have" in tex
