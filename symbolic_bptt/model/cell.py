@@ -32,7 +32,7 @@ from .equations import (
 )
 
 INPUT, TARGET = "x", "y"
-CELL_KEYS = {"output", "equations", "biases", "description"}
+CELL_KEYS = {"output", "equations", "biases", "description", "hidden", "stacked"}
 Shape = tuple[int, int]
 
 
@@ -45,6 +45,9 @@ class Cell:
     output: str
     biases: tuple[str, ...] = ()  # parameters that [model] bias = false leaves out
     description: str = ""
+    hidden: str = ""  # the quantity the loss reads when [model] output = "none"
+    # [weights] keys that hold several parameters stacked by rows (torch's weight_ih_l0 ...)
+    stacked: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @cached_property
     def quantities(self) -> tuple[str, ...]:
@@ -136,9 +139,24 @@ def parse_cell(table: Any, name: str, prefix: str) -> Cell:
     description = table.get("description", "")
     if not isinstance(description, str):
         raise ProblemError(f"{prefix}description must be a string")
-    cell = Cell(name, tuple(equations), output, tuple(biases), description)
+    hidden = table.get("hidden", "")
+    if not isinstance(hidden, str):
+        raise ProblemError(f"{prefix}hidden must name the quantity the loss reads without an "
+                           "output layer, such as \"h\"")
+    cell = Cell(name, tuple(equations), output, tuple(biases), description, hidden,
+                _stacked(table.get("stacked", {}), prefix))
     _check_names(cell, prefix)
     return cell
+
+
+def _stacked(table: Any, prefix: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """[cell.stacked]: a [weights] key -> the parameters stacked in it, top rows first."""
+    if not isinstance(table, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(p, str) for p in v)
+            for v in table.values()):
+        raise ProblemError(f"{prefix}stacked must be a table of lists of parameter names "
+                           "(weight_ih_l0 = [\"W_ii\", \"W_if\", ...])")
+    return tuple((k, tuple(v)) for k, v in table.items())
 
 
 def _quote(text: Any) -> str:
@@ -186,6 +204,21 @@ def _check_names(cell: Cell, prefix: str) -> None:
     unknown = [b for b in cell.biases if b not in cell.parameters]
     if unknown:
         raise ProblemError(f"{prefix}biases: {unknown[0]!r} is not a parameter of the equations")
+    if cell.hidden and cell.hidden not in quantities:
+        raise ProblemError(f"{prefix}hidden = {cell.hidden!r} is not a quantity of the equations "
+                           f"(expected one of: {', '.join(cell.quantities)})")
+    seen: set[str] = set()
+    for key, parts in cell.stacked:
+        where = f"{prefix}stacked.{key}"
+        if key in cell.parameters:
+            raise ProblemError(f"{where}: {key} is a parameter of the equations; name the stack "
+                               "another way")
+        for p in parts:
+            if p not in cell.parameters:
+                raise ProblemError(f"{where}: {p!r} is not a parameter of the equations")
+            if p in seen:
+                raise ProblemError(f"{where}: {p!r} is in two stacks")
+            seen.add(p)
 
 
 def bind(cell: Cell, activation: str, bias: bool) -> Cell:
