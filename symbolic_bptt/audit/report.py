@@ -23,6 +23,10 @@ WHAT_WENT_WRONG = {  # one line per catalog code (audit.catalog.CODES), for read
     "state-off-by-one": "the state or input of the wrong time step",
     "missing-path": "a path of the chain rule left out: one of the quantities that read it "
                     "sends no gradient back",
+    "derivative-form": r"a derivative written in another function's form, $\sigma'$ as "
+                       r"$1 - \sigma^2$ or $\tanh'$ as $\tanh(1 - \tanh)$",
+    "product-factor": r"in the gradient of one factor of a product, that factor in place of "
+                      r"the other one",
     "loss-scale": "the loss's factor ($1/2$ or $1/T$) dropped or changed",
     "sign-error": r"the output error with the wrong sign, $y_t - o_t$ for $o_t - y_t$",
 }
