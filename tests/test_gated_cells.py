@@ -52,8 +52,8 @@ def per_gate(raw: dict, cell: str) -> dict:
             names = STACKS[cell][key]
             for name, block in zip(names, torch.tensor(value, dtype=F64).chunk(len(names))):
                 weights[name] = block.tolist()
-        else:
-            weights[key] = value
+        else:  # a number is a 1 x 1 matrix
+            weights[key] = value if isinstance(value, list) else [[value]]
     return raw | {"weights": weights}
 
 
@@ -62,7 +62,8 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
     from torch.nn.LSTM / torch.nn.GRU with the file's weights copied in."""
     w, d = per_gate(raw, cell)["weights"], raw["data"]
     bias = raw["model"].get("bias", False)
-    size_h, size_x = len(w["W_hy"][0]), len(w[STACKS[cell]["weight_ih_l0"][0]][0])
+    first = w[STACKS[cell]["weight_ih_l0"][0]]
+    size_h, size_x = len(w["W_hy"][0]), len(first[0]) if isinstance(first[0], list) else 1
     module = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(size_x, size_h, bias=bias,
                                                                   dtype=F64)
     with torch.no_grad():
@@ -123,14 +124,35 @@ def check_against_torch(raw: dict, cell: str) -> None:
                 assert gates[name] == pytest.approx(theirs[name], rel=REL, abs=ABS), name
 
 
+EXAMPLE_CELLS = {"lstm": "lstm", "gru": "gru", "lstm_notebook": "lstm"}
+
+
 def test_every_gated_example_is_tested():
-    assert {p.stem for p in GATED_FILES} == {"lstm", "gru"}
+    assert {p.stem for p in GATED_FILES} == set(EXAMPLE_CELLS)
 
 
-@pytest.mark.parametrize("stem", ["lstm", "gru"])
+@pytest.mark.parametrize("stem", sorted(EXAMPLE_CELLS))
 def test_example_matches_the_torch_module(stem):
     raw = parse_toml((EXAMPLES / f"{stem}.toml").read_text(encoding="utf-8"))
-    check_against_torch(raw, stem)
+    check_against_torch(raw, EXAMPLE_CELLS[stem])
+
+
+def test_the_published_lstm_calculation_is_right_by_torch_and_check_agrees(cli):
+    """examples/lstm_notebook_claims.toml (a published notebook's printed forward pass): every
+    printed number is torch.nn.LSTM's value rounded to 4 decimals (gates by the hand-written
+    recurrence, itself checked against the module above), and `check` finds nothing wrong."""
+    problem = EXAMPLES / "lstm_notebook.toml"
+    raw = parse_toml(problem.read_text(encoding="utf-8"))
+    truth, _ = module_run(raw, "lstm")
+    truth |= run_oracle(per_gate(raw, "lstm"), lstm_nn, "half_sse", "y^")
+    claims = parse_toml((EXAMPLES / "lstm_notebook_claims.toml").read_text("utf-8"))["claims"]
+    assert len(claims) == 19
+    for name, claimed in claims.items():
+        assert round(truth[name][0], 4) == pytest.approx(claimed, abs=1e-12), name
+    run = cli("check", problem, EXAMPLES / "lstm_notebook_claims.toml", "--json")
+    assert run.code == 0, run.err
+    verdicts = {v["name"]: v["verdict"] for v in run.json()["verdicts"]}
+    assert verdicts == dict.fromkeys(claims, "ok")
 
 
 @pytest.mark.parametrize("stem", ["lstm", "gru"])
