@@ -12,10 +12,13 @@ from dataclasses import replace
 
 import sympy as sp
 
+from ..errors import ProblemError
 from ..evaluate.arithmetic import Evaluation
 from ..model.cell import INPUT, TARGET
 from ..model.equations import name_latex
-from ..model.notation import Notation, make_notation
+from ..model.gated_notation import PRESETS as GATED
+from ..model.gated_notation import gated_preset
+from ..model.notation import PRESETS, Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
@@ -32,7 +35,14 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
     vectors |= {w for w in cell.parameters if tape.quantities[w].indexing == "vector"}
     vectors |= {f"dL/d{v}" for v in vectors}
     vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
-    return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
+    preset = options.notation if options.notation in PRESETS else "deck"
+    textbook = gated_preset(cell.name, options.notation)
+    if preset != options.notation and not textbook:
+        raise ProblemError(f"notation {options.notation!r} is a preset of the cells "
+                           f"{', '.join(c for c in GATED if options.notation in GATED[c])}, "
+                           f"not of cell {cell.name!r}")
+    overrides = {k: v for k, v in textbook.items() if k in names} | p.notation  # the file's win
+    return make_notation(preset, overrides, bold_vectors=not p.model.is_scalar,
                          row_convention=options.row_convention, names=names, vectors=vectors)
 
 
