@@ -60,15 +60,20 @@ def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: in
     environment; a sum of more than `per_row` terms continues on further rows."""
     tape = ev.tape
     step = tape.by_name[step_name]
-    cell = tape.problem.cell
-    sequence = {*cell.quantities, INPUT, TARGET, "l"} | {f"dL/d{q}" for q in cell.quantities}
-    rule = tape.rules[step.kind]
-    generic = [Quantity(general_name(n, step.t, sequence), s.shape, s.indexing, "generic")
-               for s, n in zip(rule.slots, step.inputs)]
-    expr = rule_display(rule, generic, not tape.model.is_scalar)
-    lhs = notation.symbol(general_name(step.name, step.t, sequence))
+    lhs, expr = general_formula(tape, notation, tape.rules[step.kind], step.inputs, step)
     terms = expr.args if isinstance(expr, sp.Add) and len(expr.args) > per_row else (expr,)
     return f"{lhs} &= " + _rows([latex_out.formula(term, notation) for term in terms], per_row)
+
+
+def general_formula(tape: Tape, notation: Notation, rule, inputs, step) -> tuple[str, sp.Basic]:
+    """A rule (the tape's own, or a mistake of the catalog) on the step's inputs, written at a
+    general step t: the left side's LaTeX and the display formula."""
+    cell = tape.problem.cell
+    sequence = {*cell.quantities, INPUT, TARGET, "l"} | {f"dL/d{q}" for q in cell.quantities}
+    generic = [Quantity(general_name(n, step.t, sequence), s.shape, s.indexing, "generic")
+               for s, n in zip(rule.slots, inputs)]
+    expr = rule_display(rule, generic, not tape.model.is_scalar)
+    return notation.symbol(general_name(step.name, step.t, sequence)), expr
 
 
 def _rows(printed: list[str], per_row: int) -> str:

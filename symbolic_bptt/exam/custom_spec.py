@@ -48,8 +48,8 @@ from .spec import (
     reject_of,
 )
 
-ELMAN_ONLY = ("formula", "vanishing")
-_QUESTION_KEYS = {"kind", "points", "t", "quantities"}
+ELMAN_ONLY = ("vanishing",)
+_QUESTION_KEYS = {"kind", "points", "t", "quantities", "correct", "codes"}
 _SIZES = ("input_size", "hidden_size", "output_size")
 
 
@@ -88,6 +88,9 @@ def parse_custom_spec(raw: dict[str, Any], name: str, base: Path | None,
     questions = _questions(raw.get("questions"), bound)
     draws = _draws(_table(raw, "draw", "how each number is drawn"), bound, model)
     _check_steps(questions, draws["T"])
+    if any(q.kind == "formula" for q in questions) and int(draws["T"].minimum()) < 2:
+        raise ProblemError("a formula question asks for a gradient at a general step t < T: "
+                           "draw.T must be 2 or more")
     saturation, max_tries = reject_of(raw)
     return ExamSpec(name=name, model=model, model_table=table, mode=mode, decimals=decimals,
                     draws=draws, saturation=saturation, max_tries=max_tries,
@@ -149,28 +152,33 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(q, dict) for q in raw):
         raise ProblemError("questions must be a list of tables [[questions]] (kind, points, ...)")
     gradients = [f"dL/d{q}" for q in cell.quantities]
-    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters)]
+    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters), "formula"]
     out = []
     for i, q in enumerate(raw):
         where = f"questions[{i}]"
         kind = q.get("kind")
         if kind in ELMAN_ONLY:
             raise ProblemError(f"{where}.kind = \"{kind}\" is a question on the Elman cell (its "
-                               f"{'mistake catalog' if kind == 'formula' else 'Jacobian'}); "
-                               f"cell {cell.name!r} is asked forward, loss, dL/d<quantity> and "
-                               "dL/d<parameter> questions")
+                               "Jacobian); "
+                               f"cell {cell.name!r} is asked forward, loss, dL/d<quantity>, "
+                               "dL/d<parameter> and formula questions")
         if kind not in kinds:
             raise ProblemError(f"{where}.kind = {_show(_plain(kind))} is not a question kind "
                                f"for this cell (expected one of: {', '.join(kinds)})")
         extra = sorted(set(q) - _QUESTION_KEYS)
         if extra:
             raise ProblemError(f"unknown key {where}.{extra[0]} (expected one of: "
-                               f"{', '.join(sorted(_QUESTION_KEYS))}; codes, correct and given"
-                               " belong to the Elman cell's questions)")
+                               f"{', '.join(sorted(_QUESTION_KEYS))}; given belongs to the Elman"
+                               " cell's questions)")
         _known(q, _QUESTION_KEYS, f"{where}.")
         points = _number(q.get("points", 1), f"{where}.points")
         if points <= 0:
             raise ProblemError(f"{where}.points must be > 0, got {points}")
+        if kind != "formula" and ("codes" in q or "correct" in q):
+            raise ProblemError(f"{where}: codes and correct belong to a formula question")
+        if kind == "formula":
+            out.append(_formula(q, where, points, i + 1, cell, gradients))
+            continue
         stepped = kind == "forward" or kind in gradients
         if "t" in q and not stepped:
             raise ProblemError(f"{where}.t: a {kind} question has no time step")
@@ -185,6 +193,25 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
             quantities = (kind[4:],)
         out.append(Question(i + 1, kind, points, t, quantities=quantities))
     return tuple(out)
+
+
+def _formula(q: dict, where: str, points, number: int, cell: Cell,
+             gradients: list[str]) -> Question:
+    """A formula question: `correct`, the gradient dL/d<quantity> whose formula is asked (by
+    default the first state's: dL/dh for a GRU; the LSTM's dL/dc is asked by name), and
+    `codes`, the catalog codes its distractors may embody (default: every code)."""
+    from ..audit.catalog import CODES as CATALOG
+    if "t" in q:
+        raise ProblemError(f"{where}.t: a formula question is asked at a general step t")
+    correct = q.get("correct", f"dL/d{cell.states[0]}" if cell.states else gradients[0])
+    if correct not in gradients:
+        raise ProblemError(f"{where}.correct = {_show(_plain(correct))} is not known (expected "
+                           f"one of: {', '.join(gradients)})")
+    codes = q.get("codes", [])
+    if not isinstance(codes, list) or any(c not in CATALOG or c == "arithmetic" for c in codes):
+        raise ProblemError(f"{where}.codes must be a list of mistake codes (some of: "
+                           f"{', '.join(c for c in CATALOG if c != 'arithmetic')})")
+    return Question(number, "formula", points, (), tuple(dict.fromkeys(codes)), correct)
 
 
 def _quantities(value: Any, where: str, cell: Cell) -> tuple[str, ...]:

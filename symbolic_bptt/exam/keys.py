@@ -41,7 +41,7 @@ from ..model import ACTIVATIONS
 from ..model.equations import Call
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Rule, Tape, unroll
-from .choices import Choice, formula_choices
+from .choices import Choice, cell_formula_choices, formula_choices
 from .draw import Variant
 from .spec import ExamSpec, Question
 
@@ -221,7 +221,9 @@ class KeyMaker:
         shown: set[str] = set()
         parts = []
         for q in self.spec.questions:
-            if q.kind == "formula":
+            if q.kind == "formula" and custom:
+                parts.append(self._cell_formula_part(solved, q, rng, doc.notation))
+            elif q.kind == "formula":
                 parts.append(self._formula_part(solved, q, rng))
             elif q.kind == "vanishing":
                 parts.append(self._vanishing_part(solved, q))
@@ -272,6 +274,17 @@ class KeyMaker:
                                                                      self.spec.model.bias)
         return Part(q.number, q.kind, q.points, prompt,
                     tuple((n.symbol(g), lines[g].result) for g in given), (), worked, entries)
+
+    def _cell_formula_part(self, solved: Solved, q: Question, rng: random.Random,
+                           n: Notation) -> Part:
+        choices = cell_formula_choices(solved.tape, n, q.correct, q.codes, rng)
+        correct = next(c for c in choices if c.correct)
+        entry = Entry(solved.variant.number, q.number, q.kind, "", correct.letter, None,
+                      q.points, options=choices)
+        symbol = n.symbol(f"{q.correct}_t")
+        prompt = (f"Exactly one of these formulas for ${symbol}$, the gradient at a general step "
+                  f"$t < T$, is correct for this cell. Which one?")
+        return Part(q.number, q.kind, q.points, prompt, (), choices, (), (entry,))
 
     def _formula_part(self, solved: Solved, q: Question, rng: random.Random) -> Part:
         choices, _ = formula_choices(self.spec.model, self.notation, q.codes, q.correct, rng)

@@ -261,6 +261,9 @@ def infer_shapes(cell: Cell, params: dict[str, Shape], input_size: int,
     if missing:
         raise ProblemError(f"the cell's parameter {missing[0]} is missing from [weights]")
     sizes: dict[str, int] = {INPUT: input_size} | dict(given or {})
+    if input_size == 1 and all(s == (1, 1) for s in params.values()):
+        for state in cell.states:  # all numbers: a state that nothing sizes is a number too
+            sizes.setdefault(state, 1)
     for _ in range(len(cell.equations) + 1):  # a state's size may come from a later equation
         changed = False
         for e in cell.equations:
