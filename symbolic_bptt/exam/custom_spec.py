@@ -49,7 +49,7 @@ from .spec import (
 )
 
 ELMAN_ONLY = ("vanishing",)
-_QUESTION_KEYS = {"kind", "points", "t", "quantities", "correct", "codes"}
+_QUESTION_KEYS = {"kind", "points", "t", "quantities", "correct", "codes", "state"}
 _SIZES = ("input_size", "hidden_size", "output_size")
 
 
@@ -152,7 +152,8 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(q, dict) for q in raw):
         raise ProblemError("questions must be a list of tables [[questions]] (kind, points, ...)")
     gradients = [f"dL/d{q}" for q in cell.quantities]
-    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters), "formula"]
+    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters), "formula",
+             "gate-product"]
     out = []
     for i, q in enumerate(raw):
         where = f"questions[{i}]"
@@ -176,8 +177,13 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
             raise ProblemError(f"{where}.points must be > 0, got {points}")
         if kind != "formula" and ("codes" in q or "correct" in q):
             raise ProblemError(f"{where}: codes and correct belong to a formula question")
+        if kind != "gate-product" and "state" in q:
+            raise ProblemError(f"{where}.state belongs to a gate-product question")
         if kind == "formula":
             out.append(_formula(q, where, points, i + 1, cell, gradients))
+            continue
+        if kind == "gate-product":
+            out.append(_gate_product(q, where, points, i + 1, cell))
             continue
         stepped = kind == "forward" or kind in gradients
         if "t" in q and not stepped:
@@ -214,6 +220,38 @@ def _formula(q: dict, where: str, points, number: int, cell: Cell,
     return Question(number, "formula", points, (), tuple(dict.fromkeys(codes)), correct)
 
 
+def state_gate(cell: Cell, state: str) -> str | None:
+    """The gate g of a state s whose equation has the term g_t ⊙ s_{t-1} (the LSTM's f for c,
+    the GRU's z for h): the direct path ds_t/ds_{t-1} = diag(g_t), holding the gates fixed."""
+    from ..model.equations import Had, Sum, Sym
+    rhs = cell.equation(state).rhs
+    for term in rhs.terms if isinstance(rhs, Sum) else (rhs,):
+        if isinstance(term, Had):
+            pair = {(x.name, x.lag) for x in (term.left, term.right) if isinstance(x, Sym)}
+            if (state, 1) in pair and len(pair) == 2:
+                gate = next(name for name, lag in pair if (name, lag) != (state, 1))
+                if (gate, 0) in pair and gate in cell.quantities:
+                    return gate
+    return None
+
+
+def _gate_product(q: dict, where: str, points, number: int, cell: Cell) -> Question:
+    """The product of a state's gates along its own path: ds_T/ds_k = prod_{j>k} diag(g_j)
+    (the LSTM's forget-gate product dc_T/dc_k), asked at k = `t` (one step, default 1)."""
+    gated = [s for s in cell.states if state_gate(cell, s)]
+    if not gated:
+        raise ProblemError(f"{where}: cell {cell.name!r} has no state carried by a gate "
+                           "(a term g_t \\odot s_{t-1}), so it has no gate product")
+    state = q.get("state", gated[0])
+    if state not in gated:
+        raise ProblemError(f"{where}.state = {_show(_plain(state))} is not a gated state of the "
+                           f"cell (expected one of: {', '.join(gated)})")
+    t = _steps(q.get("t", 1), f"{where}.t")
+    if t == "all" or len(t) != 1:
+        raise ProblemError(f"{where}.t must be one step k (the product runs from k+1 to T)")
+    return Question(number, "gate-product", points, t, quantities=(state, state_gate(cell, state)))
+
+
 def _quantities(value: Any, where: str, cell: Cell) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or any(v not in cell.quantities for v in value):
         raise ProblemError(f"{where} must list quantities of the cell (some of: "
@@ -229,6 +267,9 @@ def _check_steps(questions: tuple[Question, ...], T: Draw) -> None:
             continue
         for t in q.t:
             step = t if t > 0 else shortest + 1 + t
+            if q.kind == "gate-product" and not 1 <= step < shortest:
+                raise ProblemError(f"questions[{q.number - 1}].t = {t}: the gate product runs "
+                                   f"from k+1 to T, so k is in 1..T-1 (T = {shortest})")
             if not 1 <= step <= shortest:
                 raise ProblemError(f"questions[{q.number - 1}].t = {t} is outside 1..T for "
                                    f"T = {shortest}")
