@@ -63,7 +63,8 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
     w, d = per_gate(raw, cell)["weights"], raw["data"]
     bias = raw["model"].get("bias", False)
     first = w[STACKS[cell]["weight_ih_l0"][0]]
-    size_h, size_x = len(w["W_hy"][0]), len(first[0]) if isinstance(first[0], list) else 1
+    size_h, size_x = len(first), len(first[0]) if isinstance(first[0], list) else 1
+    head = "W_hy" in w  # else [model] output = "none": the loss reads h_t
     module = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(size_x, size_h, bias=bias,
                                                                   dtype=F64)
     with torch.no_grad():
@@ -71,7 +72,7 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
             if hasattr(module, key):
                 rows = [torch.tensor(w[n], dtype=F64).reshape(size_h, -1) for n in names]
                 getattr(module, key).copy_(torch.cat(rows).reshape(getattr(module, key).shape))
-    W_hy = torch.tensor(w["W_hy"], dtype=F64).requires_grad_()
+    W_hy = torch.tensor(w["W_hy"] if head else [[0.0]], dtype=F64).requires_grad_()
     b_y = torch.tensor(w.get("b_y", 0.0), dtype=F64).reshape(-1, 1).requires_grad_()
     state = [torch.tensor(d[k], dtype=F64).reshape(1, 1, -1) for k in ("h0", "c0") if k in d]
     if cell == "lstm" and len(state) < 2:
@@ -84,9 +85,12 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
         for name, s in zip("hc", state):
             s.retain_grad()
             out[f"{name}_{t}"] = s
-        y_hat = W_hy @ state[0].reshape(-1, 1) + (b_y if bias else 0.0)
-        y_hat.retain_grad()
-        out[f"y^_{t}"] = y_hat
+        if head:
+            y_hat = W_hy @ state[0].reshape(-1, 1) + (b_y if bias else 0.0)
+            y_hat.retain_grad()
+            out[f"y^_{t}"] = y_hat
+        else:
+            y_hat = state[0].reshape(-1, 1)
         L = L + 0.5 * ((y_hat - torch.tensor(d["y"][t - 1], dtype=F64).reshape(-1, 1)) ** 2).sum()
     L.backward()
     values = {n: q.detach().flatten().tolist() for n, q in out.items()} | {"L": [L.item()]}
@@ -94,7 +98,7 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
     # path through c_{t+1}, not dL/dc_t (that one is the hand-written recurrence's, below).
     values |= {f"dL/d{n}": q.grad.flatten().tolist() for n, q in out.items()
                if not n.startswith("c_")}
-    grads = {"W_hy": W_hy.grad} | ({"b_y": b_y.grad} if bias else {})
+    grads = ({"W_hy": W_hy.grad} | ({"b_y": b_y.grad} if bias else {})) if head else {}
     for key, names in STACKS[cell].items():
         if hasattr(module, key) and getattr(module, key) is not None:
             grads |= dict(zip(names, getattr(module, key).grad.chunk(len(names))))
@@ -116,7 +120,8 @@ def check_against_torch(raw: dict, cell: str) -> None:
     theirs, _ = module_run(raw, cell)
     if cell != "gru_cho":  # torch has no module for Cho's GRU: the hand-written one below
         assert_close(ours, theirs)
-    gates = run_oracle(per_gate(raw, cell), STEPS[cell], "half_sse", "y^")
+    output = "h" if raw["model"].get("output") == "none" else "y^"
+    gates = run_oracle(per_gate(raw, cell), STEPS[cell], "half_sse", output)
     assert_matches(ours, gates)
     if cell != "gru_cho":  # the hand-written recurrence is the module's
         for name in theirs:
@@ -171,21 +176,24 @@ def gated_problems(draw, cell: str):
     weights given stacked (a state_dict) or by gate; values from a seeded torch generator."""
     size_x, size_h, size_o = (draw(st.integers(1, 4)) for _ in range(3))
     T, bias, stacked = draw(st.integers(1, 6)), draw(st.booleans()), draw(st.booleans())
+    head = draw(st.booleans())  # else [model] output = "none": the loss reads h_t itself
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
 
     def rnd(*shape):
         return (torch.rand(*shape, generator=gen, dtype=F64) * 2 - 1).tolist()
     gates = len(STACKS[cell]["weight_ih_l0"])
+    size_o = size_o if head else size_h
     weights = {"weight_ih_l0": rnd(gates * size_h, size_x),
-               "weight_hh_l0": rnd(gates * size_h, size_h), "W_hy": rnd(size_o, size_h)}
+               "weight_hh_l0": rnd(gates * size_h, size_h)}
+    weights |= {"W_hy": rnd(size_o, size_h)} if head else {}
     if bias:
-        weights |= {"bias_ih_l0": rnd(gates * size_h), "bias_hh_l0": rnd(gates * size_h),
-                    "b_y": rnd(size_o)}
+        weights |= {"bias_ih_l0": rnd(gates * size_h), "bias_hh_l0": rnd(gates * size_h)}
+        weights |= {"b_y": rnd(size_o)} if head else {}
     data = {"x": rnd(T, size_x), "y": rnd(T, size_o), "h0": rnd(size_h)}
     if cell == "lstm":
         data["c0"] = rnd(size_h)
-    raw = {"model": {"cell": cell, "bias": bias, "loss": "half_sse"}, "data": data,
-           "weights": weights}
+    model = {"cell": cell, "bias": bias, "loss": "half_sse"} | ({} if head else {"output": "none"})
+    raw = {"model": model, "data": data, "weights": weights}
     return raw if stacked else per_gate(raw, cell)
 
 

@@ -50,7 +50,8 @@ def lstm_nn(w, x, prev):
     o = torch.sigmoid(w["W_io"] @ x + b("b_io") + w["W_ho"] @ h_prev + b("b_ho"))
     c = f * prev["c"] + i * g
     h = o * torch.tanh(c)
-    return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h, "y^": w["W_hy"] @ h + b("b_y")}
+    out = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+    return out | ({"y^": w["W_hy"] @ h + b("b_y")} if "W_hy" in w else {})  # output = "none"
 
 
 def gru_nn(w, x, prev, cho: bool = False):
@@ -63,7 +64,8 @@ def gru_nn(w, x, prev, cho: bool = False):
     else:
         n = torch.tanh(w["W_in"] @ x + b("b_in") + r * (w["W_hn"] @ h_prev + b("b_hn")))
     h = (1 - z) * n + z * h_prev
-    return {"r": r, "z": z, "n": n, "h": h, "y^": w["W_hy"] @ h + b("b_y")}
+    out = {"r": r, "z": z, "n": n, "h": h}
+    return out | ({"y^": w["W_hy"] @ h + b("b_y")} if "W_hy" in w else {})  # output = "none"
 
 
 def gru_cho(w, x, prev):
