@@ -160,3 +160,21 @@ def test_the_gated_entries_are_offered_with_gated_labels(stem):
         assert ("product-factor", "o_t in place of tanh(c_t) in dL/do_t (through h_t)") in labels
     assert any(code == "derivative-form" and label.startswith("sigma'(a) written as 1 - y^2")
                for code, label in labels)
+
+
+@pytest.mark.parametrize("formula, code", [
+    (r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t} \odot o_t \odot "
+     r"(1 - \tanh^2(c_t)) + \frac{\partial L}{\partial c_{t+1}} \odot f_{t+1}", None),
+    (r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t} \odot o_t \odot "
+     r"(1 - \tanh^2(c_t)) + \frac{\partial L}{\partial c_{t+1}} \odot f_t", "state-off-by-one"),
+    (r"\frac{\partial L}{\partial o_t} = \frac{\partial L}{\partial h_t} \odot o_t",
+     "product-factor"),
+    (r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t} \odot o_t \odot "
+     r"\tanh(c_t) \odot (1 - \tanh(c_t)) + \frac{\partial L}{\partial c_{t+1}} \odot f_{t+1}",
+     "derivative-form"),
+])
+def test_verify_names_the_gated_mistakes_in_the_shipped_lstm(cli, formula, code):
+    run = cli("verify", LSTM, "--json", "--latex", formula)
+    result = run.json()
+    assert result["holds"] is (code is None), result
+    assert result.get("code") == code
