@@ -5,7 +5,7 @@
     python3 benchmarks/bench_gated.py [--quick] [--repeat N]
 
 Each problem: 2 inputs, 1 output, the weights a random state_dict (seeded), bias = true. Prints a
-Markdown table: the median wall time of N runs of each process (one at T = 1000), and the ratio; the two losses
+Markdown table: the median wall and CPU times of N runs of each process (one at T = 1000), and the ratio; the two losses
 must agree to 1e-9 (relative) or the row says so.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,14 +51,18 @@ def problem_text(cell: str, T: int, hidden: int, inputs: int = 2, seed: int = 0)
     return "\n".join(lines) + "\n"
 
 
-def run(argv: list[str]) -> tuple[float, float | str]:
-    """Wall time of one process, and the L it prints (or its one-line error)."""
+def run(argv: list[str]) -> tuple[float, float, float | str]:
+    """Wall time and CPU time (user + system) of one process, and the L it prints (or its
+    one-line error). CPU time is the fairer measure on a machine that other jobs share."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode:
-        return elapsed, proc.stderr.strip().split(": ")[-1]
-    return elapsed, json.loads(proc.stdout)["quantities"]["L"]
+        return elapsed, cpu, proc.stderr.strip().split(": ")[-1]
+    return elapsed, cpu, json.loads(proc.stdout)["quantities"]["L"]
 
 
 def main() -> None:
@@ -66,8 +71,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     python = [sys.executable]
-    print("| cell | hidden | T | solve --json (s) | torch autograd (s) | solve / torch | L agrees |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| cell | hidden | T | solve --json: wall (s) | CPU (s) | torch autograd: wall (s) "
+          "| CPU (s) | solve / torch (CPU) | L agrees |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for cell in GATES:
             for hidden in (4, 16):
@@ -77,18 +83,19 @@ def main() -> None:
                     n = args.repeat if T <= 100 else 1  # one run each at T = 1000
                     ours = [run(python + ["-m", "symbolic_bptt", "solve", str(path), "--json"])
                             for _ in range(n)]
-                    if isinstance(ours[0][1], str):  # refused: a documented limit
-                        print(f"| {cell} | {hidden} | {T} | refused: {ours[0][1]} | | | |",
+                    if isinstance(ours[0][2], str):  # refused: a documented limit
+                        print(f"| {cell} | {hidden} | {T} | refused: {ours[0][2]} | | | | | |",
                               flush=True)
                         continue
                     theirs = [run(python + [str(HERE / "torch_gated.py"), str(path)])
                               for _ in range(n)]
-                    a = statistics.median(t for t, _ in ours)
-                    b = statistics.median(t for t, _ in theirs)
-                    la, lb = ours[0][1], theirs[0][1]
+                    a, ca = (statistics.median(r[k] for r in ours) for k in (0, 1))
+                    b, cb = (statistics.median(r[k] for r in theirs) for k in (0, 1))
+                    la, lb = ours[0][2], theirs[0][2]
                     agree = abs(la - lb) <= 1e-9 * max(abs(la), abs(lb))
-                    print(f"| {cell} | {hidden} | {T} | {a:.2f} | {b:.2f} | {a / b:.2f}x | "
-                          f"{'yes' if agree else f'NO: {la} vs {lb}'} |", flush=True)
+                    print(f"| {cell} | {hidden} | {T} | {a:.2f} | {ca:.2f} | {b:.2f} | {cb:.2f} | "
+                          f"{ca / cb:.2f}x | {'yes' if agree else f'NO: {la} vs {lb}'} |",
+                          flush=True)
 
 
 if __name__ == "__main__":

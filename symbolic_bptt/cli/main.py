@@ -113,7 +113,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
     if args.json:
-        json.dump({"quantities": quantities(ev)}, sys.stdout, indent=1)
+        # one write: json.dump writes every token on its own (3 s of a T = 1000 LSTM's output)
+        sys.stdout.write(json.dumps({"quantities": quantities(ev)}, indent=1))
         sys.stdout.write("\n")
         return 0
     rows = table_rows(ev)
