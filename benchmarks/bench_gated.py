@@ -5,8 +5,8 @@
     python3 benchmarks/bench_gated.py [--quick] [--repeat N]
 
 Each problem: 2 inputs, 1 output, the weights a random state_dict (seeded), bias = true. Prints a
-Markdown table: the median wall and CPU times of N runs of each process (one at T = 1000), and the ratio; the two losses
-must agree to 1e-9 (relative) or the row says so.
+Markdown table: the median wall and CPU times of N runs of each process (one at T = 1000), and
+their ratio; the two losses must agree to 1e-9 (relative) or the row says so.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def main(path: str) -> None:
     inputs, hidden = len(w["weight_ih_l0"][0]), len(w["weight_hh_l0"][0])
     kind = torch.nn.LSTM if raw["model"]["cell"] == "lstm" else torch.nn.GRU
     module = kind(inputs, hidden, dtype=f64)
-    module.load_state_dict({k: torch.tensor(v, dtype=f64) for k, v in w.items() if k.endswith("l0")})
+    module.load_state_dict({k: torch.tensor(v, dtype=f64) for k, v in w.items()
+                            if k.endswith("l0")})
     W_hy = torch.tensor(w["W_hy"], dtype=f64, requires_grad=True)
     b_y = torch.tensor(w["b_y"], dtype=f64, requires_grad=True)
     T = len(data["x"])

@@ -23,7 +23,8 @@ def test_every_preset_names_only_the_cells_own_symbols(cell, preset):
 
 
 def test_d2l_names_the_lstm_as_d2l_does():
-    tex = problem_tex(load_problem(EXAMPLES / "lstm.toml"), "article", options=Options(notation="d2l"))
+    tex = problem_tex(load_problem(EXAMPLES / "lstm.toml"), "article",
+                      options=Options(notation="d2l"))
     assert r"\tilde{C}" in tex and r"W_{xi}" in tex
     assert r"\mathbf{C}_{t} &= \mathbf{F}_{t} \odot \mathbf{C}_{t-1}" in tex
 
