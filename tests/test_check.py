@@ -387,7 +387,10 @@ def test_precision_is_read_off_each_written_number():
 
 
 def test_the_catalog_documents_every_code_the_audit_can_give():
-    assert set(CODES) == set(MISTAKES)
+    """Every code is seeded: here (Elman), or in the gated hand calculation of
+    tests/test_catalog_gated.py (derivative-form, product-factor)."""
+    from test_catalog_gated import SEEDED
+    assert set(CODES) == set(MISTAKES) | set(SEEDED)
     for code in CODES.values():
         assert code.mistake and code.steps
 

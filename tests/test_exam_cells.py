@@ -200,8 +200,8 @@ def test_moodle_says_which_cell():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({'kind = "dL/da"': 'kind = "formula"'},
-     'questions[2].kind = "formula" is a question on the Elman cell (its mistake catalog)'),
+    ({'kind = "dL/da"': 'kind = "formula"\ncorrect = "dL/dq"'},
+     'questions[2].correct = "dL/dq" is not known (expected one of: dL/dz, dL/dh, dL/do)'),
     ({'kind = "dL/da"': 'kind = "vanishing"'}, "is a question on the Elman cell (its Jacobian)"),
     ({'kind = "dL/da"': 'kind = "dL/dq"'}, 'questions[2].kind = "dL/dq" is not a question kind'),
     ({"a = 1\n": ""}, "missing key shapes.a"),

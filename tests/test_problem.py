@@ -146,7 +146,7 @@ CASES = [
     C("activation-wrong-case", {"model.activation": "Tanh"}, "model.activation", "tanh"),
     C("activation-a-list", {"model.activation": ["tanh"]}, "model.activation", "tanh"),
     C("unknown-loss", {"model.loss": "mae"}, "model.loss", "half_sse"),
-    C("unknown-cell", {"model.cell": "lstm"}, "model.cell", "elman"),
+    C("unknown-cell", {"model.cell": "lstmm"}, "model.cell", "elman"),
     # data: lengths and shapes
     C("T-is-0", {"data.x": [], "data.y": []}, "data.x", "T >= 1"),
     C("x-and-y-lengths-differ", {"data.y": [[0.2, -0.1], [0.4, 0.3]]}, "data.y", "one target"),

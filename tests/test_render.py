@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CUSTOM_FILES, EXAMPLES, PROBLEM_FILES, ROOT
+from conftest import CUSTOM_FILES, EXAMPLES, GATED_FILES, PROBLEM_FILES, ROOT
 from texutil import pdf_text, require_tex
 
 from symbolic_bptt.documents.document import Options, escape_text
@@ -17,7 +17,7 @@ from symbolic_bptt.documents.render import CompileError, overfull_boxes, problem
 from symbolic_bptt.inputs.problem import load_problem, parse_problem
 
 GOLDEN = Path(__file__).parent / "golden"
-ALL_EXAMPLES = PROBLEM_FILES + CUSTOM_FILES
+ALL_EXAMPLES = PROBLEM_FILES + CUSTOM_FILES + GATED_FILES
 # chktex 3: SymPy prints powers of parenthesised bases as \left(a\right)^{2}; chktex would want
 # braces around the parenthesis, which changes nothing in the output.
 CHKTEX_SUPPRESSED = ["-n3"]

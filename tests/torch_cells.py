@@ -39,3 +39,34 @@ def gru(w, x, prev):
     n = torch.tanh(w["W_in"] @ x + w["b_in"] + r * (w["W_hn"] @ prev["h"] + w["b_hn"]))
     h = (1 - z) * n + z * prev["h"]
     return {"r": r, "z": z, "n": n, "h": h, "y^": w["W_hy"] @ h}
+
+
+def lstm_nn(w, x, prev):
+    """The shipped cell "lstm": torch.nn.LSTM's equations with its two biases per gate."""
+    h_prev, b = prev["h"], lambda name: w.get(name, 0.0)  # bias = false: no biases
+    i = torch.sigmoid(w["W_ii"] @ x + b("b_ii") + w["W_hi"] @ h_prev + b("b_hi"))
+    f = torch.sigmoid(w["W_if"] @ x + b("b_if") + w["W_hf"] @ h_prev + b("b_hf"))
+    g = torch.tanh(w["W_ig"] @ x + b("b_ig") + w["W_hg"] @ h_prev + b("b_hg"))
+    o = torch.sigmoid(w["W_io"] @ x + b("b_io") + w["W_ho"] @ h_prev + b("b_ho"))
+    c = f * prev["c"] + i * g
+    h = o * torch.tanh(c)
+    out = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+    return out | ({"y^": w["W_hy"] @ h + b("b_y")} if "W_hy" in w else {})  # output = "none"
+
+
+def gru_nn(w, x, prev, cho: bool = False):
+    """The shipped cell "gru" (torch.nn.GRU), or "gru_cho" (r_t applied before W_hn)."""
+    h_prev, b = prev["h"], lambda name: w.get(name, 0.0)  # bias = false: no biases
+    r = torch.sigmoid(w["W_ir"] @ x + b("b_ir") + w["W_hr"] @ h_prev + b("b_hr"))
+    z = torch.sigmoid(w["W_iz"] @ x + b("b_iz") + w["W_hz"] @ h_prev + b("b_hz"))
+    if cho:
+        n = torch.tanh(w["W_in"] @ x + b("b_in") + w["W_hn"] @ (r * h_prev) + b("b_hn"))
+    else:
+        n = torch.tanh(w["W_in"] @ x + b("b_in") + r * (w["W_hn"] @ h_prev + b("b_hn")))
+    h = (1 - z) * n + z * h_prev
+    out = {"r": r, "z": z, "n": n, "h": h}
+    return out | ({"y^": w["W_hy"] @ h + b("b_y")} if "W_hy" in w else {})  # output = "none"
+
+
+def gru_cho(w, x, prev):
+    return gru_nn(w, x, prev, cho=True)

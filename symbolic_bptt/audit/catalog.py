@@ -60,6 +60,14 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "dL/do_t without W_hh^T dL/dz_{t+1} (the gradient from the future), or without the "
          "output's own term; in an LSTM, dL/dc_t without f_{t+1} ⊙ dL/dc_{t+1}",
          "dL/dq_t of every quantity read in more than one place"),
+    Code("derivative-form",
+         "a local derivative written in another function's form: sigma'(a) as 1 - sigma(a)^2 "
+         "(tanh's), or tanh'(a) as tanh(a) (1 - tanh(a)) (sigma's), in every step that has it",
+         "every derived step with a local derivative of sigma or tanh in it"),
+    Code("product-factor",
+         "in the gradient of one factor of a product, that factor itself in place of the other "
+         "one: dL/do_t = dL/dh_t ⊙ o_t where h_t = o_t ⊙ tanh(c_t) needs tanh(c_t)",
+         "dL/da_t = dL/dq_t ⊙ b_t, the gradient of a factor a_t of q_t = a_t ⊙ b_t"),
     Code("loss-scale",
          "the loss's factor (1/2 or 1/T) dropped, doubled or halved, or another loss's factor used",
          "L, dL/do_t"),
@@ -220,7 +228,8 @@ def _hypotheses(tape: Tape) -> list[Hypothesis]:
     k = _Kinds.of(tape)
     merged: dict[tuple[str, str], dict[str, Rewrite]] = {}
     for h in (*_derivative_index(tape, k), *_missing_derivative(tape, k), *_off_by_one(tape, k),
-              *_missing_path(tape, k), *_loss_factor(tape, k)):
+              *_missing_path(tape, k), *_derivative_form(tape, k), *_product_factor(tape, k),
+              *_loss_factor(tape, k)):
         if h.rewrites:
             merged.setdefault((h.code, h.label), {}).update(h.rewrites)
     return [Hypothesis(code, label, rewrites) for (code, label), rewrites in merged.items()]
@@ -399,6 +408,55 @@ def _reader(term, tape: Tape) -> str:
         if _grad(ref.base):
             return f"{_grad(ref.base)}_{_at(ref.offset)}"
     return "another quantity"
+
+
+_FORMS = {"sigma": ("tanh", lambda y: 1 - y**2), "tanh": ("sigma", lambda y: y * (1 - y))}
+
+
+def _derivative_form(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
+    """sigma' written in tanh's form 1 - y^2 (or tanh' in sigma's y (1 - y)), wherever it is
+    taken: the derivatives here are written in the function's own value y."""
+    for fn, (other, form) in _FORMS.items():
+        def swap(x, fn=fn, form=form):
+            if isinstance(x, Op) and x.op == "prime" and x.args[2] == fn:
+                lam = x.args[0]
+                if len(lam.variables) == 1 and lam.expr.has(lam.variables[0]):
+                    y = lam.variables[0]
+                    return Op("prime", (sp.Lambda(y, form(y)), *x.args[1:]))
+            return x
+        rewrites = {kind: Rewrite(transform(tape.trees[kind], swap))
+                    for kind in [*k.backward, *k.contributions]
+                    if any(p.args[2] == fn for p in _primes(tape.trees[kind]))}
+        shown = "1 - y^2" if other == "tanh" else "y (1 - y)"
+        yield Hypothesis("derivative-form", f"{fn}'(a) written as {shown} ({other}'s form, "
+                                            f"y = {fn}(a))", rewrites)
+
+
+def _product_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
+    """dL/da_t = dL/dq_t ⊙ b_t (q_t = a_t ⊙ b_t) written with a_t itself in place of b_t."""
+    for kind, a in k.backward.items():
+        tree = tape.trees[kind]
+        if not (isinstance(tree, Op) and tree.op == "had" and len(tree.args) == 2):
+            continue
+        grad, other = tree.args
+        if not (isinstance(grad, Ref) and grad.offset == 0 and _grad(grad.base)) \
+                or any(_grad(r.base) for r in refs(other)) or Ref(a, 0) in refs(other) \
+                or _primes(other):
+            continue
+        q = _grad(grad.base)
+        yield Hypothesis("product-factor", f"{a}_t in place of {_written(other)} in dL/d{a}_t "
+                                           f"(through {q}_t)",
+                         {kind: Rewrite(Op("had", (grad, Ref(a, 0))))})
+
+
+def _written(tree) -> str:
+    """A short forward subtree as a label writes it: c_(t-1), tanh(c_t)."""
+    if isinstance(tree, Ref):
+        return tree.base if tree.offset is None else f"{tree.base}_{_at(tree.offset)}"
+    if isinstance(tree, Op) and tree.op == "fn" and isinstance(tree.args[1], Ref):
+        name = str(tree.args[0].expr.func.__name__).lower()
+        return f"{name}({_written(tree.args[1])})"
+    return "the other factor"
 
 
 def _loss_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:

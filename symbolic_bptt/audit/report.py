@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import sympy as sp
+
 from ..documents import latex_out
 from ..documents.document import Document, Options, build, escape_text
 from ..evaluate.arithmetic import evaluate
@@ -17,12 +19,18 @@ from ..inputs.limits import check_sizes
 from ..model.notation import Notation
 from .check import Audit, Formula, Verdict, number_text
 
+SUM_ROW = 70  # printed characters of a formula's row in a report's display
+
 WHAT_WENT_WRONG = {  # one line per catalog code (audit.catalog.CODES), for readers
     "derivative-index": "the activation's derivative taken at the wrong time step",
     "missing-activation-derivative": "the activation's derivative left out, as for a linear RNN",
     "state-off-by-one": "the state or input of the wrong time step",
     "missing-path": "a path of the chain rule left out: one of the quantities that read it "
                     "sends no gradient back",
+    "derivative-form": r"a derivative written in another function's form, $\sigma'$ as "
+                       r"$1 - \sigma^2$ or $\tanh'$ as $\tanh(1 - \tanh)$",
+    "product-factor": r"in the gradient of one factor of a product, that factor in place of "
+                      r"the other one",
     "loss-scale": "the loss's factor ($1/2$ or $1/T$) dropped or changed",
     "sign-error": r"the output error with the wrong sign, $y_t - o_t$ for $o_t - y_t$",
     "method": "another method than the chain rule's: the number is far from what the formula "
@@ -75,7 +83,12 @@ def formula_latex(formula: Formula, notation: Notation) -> str:
     result = _number(_short(formula.value))
     if formula.tape.model.is_scalar:
         return f"{lhs} = {rhs} = {subst} = {result}"
-    # vectors and matrices: the formula, the numbers and the result each on a line of its own
+    # vectors and matrices: the formula, the numbers and the result each on a line of its own;
+    # a long sum (an LSTM's dL/dh_t: one term per gate) a term of numbers to a row
+    if isinstance(eq.rhs, sp.MatAdd) and latex_out.visible(rhs) > SUM_ROW:
+        rhs = latex_out.sum_rows([latex_out.formula(a, notation) for a in eq.rhs.args],
+                                 width=SUM_ROW)
+        subst = latex_out.matrix_sum_rows(eq.rhs, notation, _values(formula), per_row=1)
     return (rf"\begin{{aligned}} {lhs} &= {rhs} \\ &= {subst} \\ &= {result} "
             rf"\end{{aligned}}")
 

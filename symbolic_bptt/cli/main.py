@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     _arithmetic_options(render)
     render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
-    render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
-                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
+    render.add_argument("--notation", choices=("deck", "d2l", "colah", "cho"), default="deck",
+                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, "
+                             "W_qh; for lstm and gru_cho, I_t, F_t, C~_t ...); colah's (lstm) "
+                             "or Cho et al.'s (gru_cho)")
     render.add_argument("--row-convention", action="store_true",
                         help="write x_t W_xh + h_{t-1} W_hh (row vectors, transposed weights), "
                              "as the deck's section 2 does")
@@ -113,7 +115,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
     if args.json:
-        json.dump({"quantities": quantities(ev)}, sys.stdout, indent=1)
+        # one write: json.dump writes every token on its own (3 s of a T = 1000 LSTM's output)
+        sys.stdout.write(json.dumps({"quantities": quantities(ev)}, indent=1))
         sys.stdout.write("\n")
         return 0
     rows = table_rows(ev)

@@ -12,10 +12,13 @@ from dataclasses import replace
 
 import sympy as sp
 
+from ..errors import ProblemError
 from ..evaluate.arithmetic import Evaluation
 from ..model.cell import INPUT, TARGET, UPSTREAM
 from ..model.equations import name_latex
-from ..model.notation import Notation, make_notation
+from ..model.gated_notation import PRESETS as GATED
+from ..model.gated_notation import gated_preset
+from ..model.notation import PRESETS, Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
@@ -32,7 +35,14 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
     vectors |= {w for w in cell.parameters if tape.quantities[w].indexing == "vector"}
     vectors |= {f"dL/d{v}" for v in vectors}
     vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
-    return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
+    preset = options.notation if options.notation in PRESETS else "deck"
+    textbook = gated_preset(cell.name, options.notation)
+    if preset != options.notation and not textbook:
+        raise ProblemError(f"notation {options.notation!r} is a preset of the cells "
+                           f"{', '.join(c for c in GATED if options.notation in GATED[c])}, "
+                           f"not of cell {cell.name!r}")
+    overrides = {k: v for k, v in textbook.items() if k in names} | p.notation  # the file's win
+    return make_notation(preset, overrides, bold_vectors=not p.model.is_scalar,
                          row_convention=options.row_convention, names=names, vectors=vectors)
 
 
@@ -50,15 +60,20 @@ def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: in
     environment; a sum of more than `per_row` terms continues on further rows."""
     tape = ev.tape
     step = tape.by_name[step_name]
-    cell = tape.problem.cell
-    sequence = {*cell.quantities, INPUT, TARGET, "l"} | {f"dL/d{q}" for q in cell.quantities}
-    rule = tape.rules[step.kind]
-    generic = [Quantity(general_name(n, step.t, sequence), s.shape, s.indexing, "generic")
-               for s, n in zip(rule.slots, step.inputs)]
-    expr = rule_display(rule, generic, not tape.model.is_scalar)
-    lhs = notation.symbol(general_name(step.name, step.t, sequence))
+    lhs, expr = general_formula(tape, notation, tape.rules[step.kind], step.inputs, step)
     terms = expr.args if isinstance(expr, sp.Add) and len(expr.args) > per_row else (expr,)
     return f"{lhs} &= " + _rows([latex_out.formula(term, notation) for term in terms], per_row)
+
+
+def general_formula(tape: Tape, notation: Notation, rule, inputs, step) -> tuple[str, sp.Basic]:
+    """A rule (the tape's own, or a mistake of the catalog) on the step's inputs, written at a
+    general step t: the left side's LaTeX and the display formula."""
+    cell = tape.problem.cell
+    sequence = {*cell.quantities, INPUT, TARGET, "l"} | {f"dL/d{q}" for q in cell.quantities}
+    generic = [Quantity(general_name(n, step.t, sequence), s.shape, s.indexing, "generic")
+               for s, n in zip(rule.slots, inputs)]
+    expr = rule_display(rule, generic, not tape.model.is_scalar)
+    return notation.symbol(general_name(step.name, step.t, sequence)), expr
 
 
 def _rows(printed: list[str], per_row: int) -> str:

@@ -84,8 +84,8 @@ class Line:
         """Roughly how many characters the one-line form prints (huge when it holds a matrix)."""
         if self.matrices:
             return 10**6
-        return sum(_visible(p) for p in (self.formula, self.substituted or "", self.partial or "",
-                                         self.result))
+        return sum(latex_out.visible(p) for p in (self.formula, self.substituted or "",
+                                                   self.partial or "", self.result))
 
 
 @dataclass(frozen=True)
@@ -203,10 +203,9 @@ def _partial(expr, fmt: _Formatter) -> str | None:
     return latex_out.substituted(reduced, fmt.notation, values, fmt.max_terms)
 
 
-def _visible(tex: str) -> int:
-    """A rough count of printed characters in a LaTeX math string."""
-    tex = re.sub(r"\\(left|right|frac|partial|times|delta|ell|tanh|sigma|mathbf|top)", "#", tex)
-    return len(re.sub(r"[{}\\ ]", "", tex))
+LONG_SUM = 90  # printed characters beyond which a sum of numbers is broken into rows
+
+
 
 
 def _negated_atom(a) -> bool:
@@ -219,9 +218,14 @@ def line(step: Step, fmt: _Formatter) -> Line:
     expr = tape.display(step)
     n, most = fmt.notation, fmt.max_terms
     formula = latex_out.formula(expr, n, most)
+    long = tape.model.is_scalar and isinstance(expr, sp.Add) and most is None
+    if long and latex_out.visible(formula) > LONG_SUM:
+        formula = latex_out.sum_rows([latex_out.formula(a, n) for a in expr.args], width=LONG_SUM)
     values = fmt.substitution(expr)
     subst = (latex_out.matrix_sum_rows(expr, n, values, max_terms=most)
              or latex_out.substituted(expr, n, values, most))
+    if tape.model.is_scalar and latex_out.visible(subst) > LONG_SUM:  # a long sum of numbers: rows
+        subst = latex_out.matrix_sum_rows(expr, n, values, max_terms=most, scalar=True) or subst
     partial = _partial(expr, fmt) if tape.model.is_scalar else None
     exact = None
     if ev.mode == "exact" and tape.quantities[step.name].indexing == "scalar":

@@ -3,6 +3,8 @@ same formula printed again with numbers in place of the symbols (the substituted
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence_traditional
@@ -122,10 +124,15 @@ def substituted(expr, notation: Notation, values: dict[str, str],
     return BpttLatexPrinter(notation, values, max_terms).doprint(expr)
 
 
+SUM_ROW = 60  # printed characters in one row of a long sum of numbers
+
+
 def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: int = 2,
-                    max_terms: int | None = None) -> str | None:
-    """A sum of matrices with numbers, broken after every `per_row` terms (inside align)."""
-    if not isinstance(expr, sp.MatAdd) or len(expr.args) <= per_row:
+                    max_terms: int | None = None, scalar: bool = False) -> str | None:
+    """A sum of matrices with numbers, broken after every `per_row` terms (inside align); with
+    `scalar`, a long sum of numbers too (an LSTM's dL/dh_t: one term per gate)."""
+    kinds = (sp.MatAdd, sp.Add) if scalar else sp.MatAdd
+    if not isinstance(expr, kinds) or len(expr.args) <= per_row:
         return None
     printer = BpttLatexPrinter(notation, values, max_terms)
     terms = list(expr.args)
@@ -133,8 +140,30 @@ def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: i
         printed = [printer._print(t) for t in terms[:2]] + [r"\cdots", printer._print(terms[-1])]
     else:
         printed = [printer._print(t) for t in terms]
+    if scalar:  # as many terms to a row as fit
+        return sum_rows(printed, width=SUM_ROW)
     rows = [" + ".join(printed[i:i + per_row]) for i in range(0, len(printed), per_row)]
     return r" \\ &\qquad + ".join(rows)
+
+
+def sum_rows(printed: list[str], per_row: int = 2, width: int | None = None) -> str:
+    """Printed terms of a sum on rows of an align environment: `per_row` to a row, or with
+    `width`, as many as fit in that many printed characters (at least one); a term printed
+    with its own minus sign is subtracted, not added."""
+    out, row = printed[0], visible(printed[0])
+    for k, tex in enumerate(printed[1:], start=1):
+        sign = "-" if tex.startswith("-") else "+"
+        size = visible(tex)
+        new = row + size > width if width else k % per_row == 0
+        out += (r" \\ &\qquad " if new else " ") + f"{sign} {tex.lstrip('-')}"
+        row = size if new else row + size
+    return out
+
+
+def visible(tex: str) -> int:
+    """A rough count of printed characters in a LaTeX math string."""
+    tex = re.sub(r"\\(left|right|frac|partial|times|delta|ell|tanh|sigma|mathbf|top)", "#", tex)
+    return len(re.sub(r"[{}\\ ]", "", tex))
 
 
 def number(text: str) -> str:

@@ -184,8 +184,13 @@ def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], l
         sums = _float_sums(outputs, rule.slot_symbols)
         if sums is not None:
             return sums
-        fn = sp.lambdify(rule.slot_symbols, outputs,
-                         modules=[{"Heaviside": _heaviside, "Max": max}, "math"], cse=True)
+        # Slot names such as W_ii[0,1] are not identifiers: lambdify would rename each one in a
+        # pass over the whole formula (quadratic: minutes for an LSTM of hidden size 16). One
+        # renaming pass here, to plain names, instead.
+        plain = [sp.Symbol(f"_s{i}") for i in range(len(rule.slot_symbols))]
+        renamed = [e.xreplace(dict(zip(rule.slot_symbols, plain))) for e in outputs]
+        fn = sp.lambdify(plain, renamed, modules=[{"Heaviside": _heaviside, "Max": max}, "math"],
+                         cse=True, dummify=False)
         return lambda args: fn(*args)
     if mode == "exact":
         symbols = rule.slot_symbols

@@ -14,6 +14,11 @@ are, whatever the target, one per code:
 
 so the correct formula always has look-alikes among the options. The options are shuffled by
 the variant's own random generator: the same seed gives the same letters.
+
+A cell of its own (an LSTM, a GRU, ...) asks for one gradient's formula at a general t
+(`cell_formula_choices`): the distractors are the catalog's own rewrites of that step, one per
+code (for the LSTM's dL/dc_t: tanh'(c) at another step or dropped, f_t for f_{t+1}, a path
+left out, tanh' in sigma's form), written in the cell's names.
 """
 
 from __future__ import annotations
@@ -41,6 +46,45 @@ class Choice:
     code: str | None
     label: str  # LaTeX text for the key: what the option gets wrong, or why it is right
     misconception: str  # the catalog's description of the mistake ("" for the correct option)
+
+
+def cell_formula_choices(tape, n: Notation, target: str, codes: tuple[str, ...],
+                         rng: random.Random) -> tuple[Choice, ...]:
+    """The shuffled options for dL/dq_t at a general t (`target` the step kind "dL/dq"): the
+    tape's rule, and the first rewrite of each catalog code that changes it."""
+    from ..audit.catalog import Catalog
+    from ..documents.cell_document import general_formula
+    from ..documents.document import escape_text
+    from ..errors import ProblemError
+
+    step = next((s for s in tape.steps if s.kind == target), None)
+    if step is None:
+        raise ProblemError(f"the formula question asks for {target}_t, which this cell does not "
+                           f"have at a general step t (T >= 2)")
+
+    def written(rule, inputs) -> str:
+        lhs, expr = general_formula(tape, n, rule, inputs, step)
+        return f"{lhs} = {latex_out.formula(expr, n)}"
+    correct = written(tape.rules[step.kind], step.inputs)
+    options = [(correct, None, "the correct formula: every path of the chain rule, each "
+                               "factor at its own time step")]
+    catalog = Catalog(tape)
+    for h in catalog.hypotheses:
+        if h.code in {code for _, code, _ in options} or (codes and h.code not in codes):
+            continue
+        found = catalog.rewrite(h, step)
+        if found is None:
+            continue
+        tex = written(*found)
+        if tex not in {o[0] for o in options}:
+            options.append((tex, h.code, escape_text(h.label.replace("⊙", "*"))))
+    if len(options) < 2:
+        raise ProblemError(f"no mistake of the catalog{' among the codes asked' if codes else ''}"
+                           f" rewrites {target}_t: the formula question needs distractors")
+    rng.shuffle(options)
+    return tuple(Choice(chr(ord("A") + i), tex, code is None, code, label,
+                        CATALOG[code].mistake if code else "")
+                 for i, (tex, code, label) in enumerate(options))
 
 
 def formula_choices(model: Model, n: Notation, codes: tuple[str, ...], target: str,

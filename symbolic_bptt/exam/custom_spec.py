@@ -48,8 +48,8 @@ from .spec import (
     reject_of,
 )
 
-ELMAN_ONLY = ("formula", "vanishing")
-_QUESTION_KEYS = {"kind", "points", "t", "quantities"}
+ELMAN_ONLY = ("vanishing",)
+_QUESTION_KEYS = {"kind", "points", "t", "quantities", "correct", "codes", "state"}
 _SIZES = ("input_size", "hidden_size", "output_size")
 
 
@@ -88,6 +88,9 @@ def parse_custom_spec(raw: dict[str, Any], name: str, base: Path | None,
     questions = _questions(raw.get("questions"), bound)
     draws = _draws(_table(raw, "draw", "how each number is drawn"), bound, model)
     _check_steps(questions, draws["T"])
+    if any(q.kind == "formula" for q in questions) and int(draws["T"].minimum()) < 2:
+        raise ProblemError("a formula question asks for a gradient at a general step t < T: "
+                           "draw.T must be 2 or more")
     saturation, max_tries = reject_of(raw)
     return ExamSpec(name=name, model=model, model_table=table, mode=mode, decimals=decimals,
                     draws=draws, saturation=saturation, max_tries=max_tries,
@@ -149,28 +152,39 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(q, dict) for q in raw):
         raise ProblemError("questions must be a list of tables [[questions]] (kind, points, ...)")
     gradients = [f"dL/d{q}" for q in cell.quantities]
-    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters)]
+    kinds = ["forward", "loss", *gradients, *(f"dL/d{p}" for p in cell.parameters), "formula",
+             "gate-product"]
     out = []
     for i, q in enumerate(raw):
         where = f"questions[{i}]"
         kind = q.get("kind")
         if kind in ELMAN_ONLY:
             raise ProblemError(f"{where}.kind = \"{kind}\" is a question on the Elman cell (its "
-                               f"{'mistake catalog' if kind == 'formula' else 'Jacobian'}); "
-                               f"cell {cell.name!r} is asked forward, loss, dL/d<quantity> and "
-                               "dL/d<parameter> questions")
+                               "Jacobian); "
+                               f"cell {cell.name!r} is asked forward, loss, dL/d<quantity>, "
+                               "dL/d<parameter> and formula questions")
         if kind not in kinds:
             raise ProblemError(f"{where}.kind = {_show(_plain(kind))} is not a question kind "
                                f"for this cell (expected one of: {', '.join(kinds)})")
         extra = sorted(set(q) - _QUESTION_KEYS)
         if extra:
             raise ProblemError(f"unknown key {where}.{extra[0]} (expected one of: "
-                               f"{', '.join(sorted(_QUESTION_KEYS))}; codes, correct and given"
-                               " belong to the Elman cell's questions)")
+                               f"{', '.join(sorted(_QUESTION_KEYS))}; given belongs to the Elman"
+                               " cell's questions)")
         _known(q, _QUESTION_KEYS, f"{where}.")
         points = _number(q.get("points", 1), f"{where}.points")
         if points <= 0:
             raise ProblemError(f"{where}.points must be > 0, got {points}")
+        if kind != "formula" and ("codes" in q or "correct" in q):
+            raise ProblemError(f"{where}: codes and correct belong to a formula question")
+        if kind != "gate-product" and "state" in q:
+            raise ProblemError(f"{where}.state belongs to a gate-product question")
+        if kind == "formula":
+            out.append(_formula(q, where, points, i + 1, cell, gradients))
+            continue
+        if kind == "gate-product":
+            out.append(_gate_product(q, where, points, i + 1, cell))
+            continue
         stepped = kind == "forward" or kind in gradients
         if "t" in q and not stepped:
             raise ProblemError(f"{where}.t: a {kind} question has no time step")
@@ -185,6 +199,57 @@ def _questions(raw: Any, cell: Cell) -> tuple[Question, ...]:
             quantities = (kind[4:],)
         out.append(Question(i + 1, kind, points, t, quantities=quantities))
     return tuple(out)
+
+
+def _formula(q: dict, where: str, points, number: int, cell: Cell,
+             gradients: list[str]) -> Question:
+    """A formula question: `correct`, the gradient dL/d<quantity> whose formula is asked (by
+    default the first state's: dL/dh for a GRU; the LSTM's dL/dc is asked by name), and
+    `codes`, the catalog codes its distractors may embody (default: every code)."""
+    from ..audit.catalog import CODES as CATALOG
+    if "t" in q:
+        raise ProblemError(f"{where}.t: a formula question is asked at a general step t")
+    correct = q.get("correct", f"dL/d{cell.states[0]}" if cell.states else gradients[0])
+    if correct not in gradients:
+        raise ProblemError(f"{where}.correct = {_show(_plain(correct))} is not known (expected "
+                           f"one of: {', '.join(gradients)})")
+    codes = q.get("codes", [])
+    if not isinstance(codes, list) or any(c not in CATALOG or c == "arithmetic" for c in codes):
+        raise ProblemError(f"{where}.codes must be a list of mistake codes (some of: "
+                           f"{', '.join(c for c in CATALOG if c != 'arithmetic')})")
+    return Question(number, "formula", points, (), tuple(dict.fromkeys(codes)), correct)
+
+
+def state_gate(cell: Cell, state: str) -> str | None:
+    """The gate g of a state s whose equation has the term g_t ⊙ s_{t-1} (the LSTM's f for c,
+    the GRU's z for h): the direct path ds_t/ds_{t-1} = diag(g_t), holding the gates fixed."""
+    from ..model.equations import Had, Sum, Sym
+    rhs = cell.equation(state).rhs
+    for term in rhs.terms if isinstance(rhs, Sum) else (rhs,):
+        if isinstance(term, Had):
+            pair = {(x.name, x.lag) for x in (term.left, term.right) if isinstance(x, Sym)}
+            if (state, 1) in pair and len(pair) == 2:
+                gate = next(name for name, lag in pair if (name, lag) != (state, 1))
+                if (gate, 0) in pair and gate in cell.quantities:
+                    return gate
+    return None
+
+
+def _gate_product(q: dict, where: str, points, number: int, cell: Cell) -> Question:
+    """The product of a state's gates along its own path: ds_T/ds_k = prod_{j>k} diag(g_j)
+    (the LSTM's forget-gate product dc_T/dc_k), asked at k = `t` (one step, default 1)."""
+    gated = [s for s in cell.states if state_gate(cell, s)]
+    if not gated:
+        raise ProblemError(f"{where}: cell {cell.name!r} has no state carried by a gate "
+                           "(a term g_t \\odot s_{t-1}), so it has no gate product")
+    state = q.get("state", gated[0])
+    if state not in gated:
+        raise ProblemError(f"{where}.state = {_show(_plain(state))} is not a gated state of the "
+                           f"cell (expected one of: {', '.join(gated)})")
+    t = _steps(q.get("t", 1), f"{where}.t")
+    if t == "all" or len(t) != 1:
+        raise ProblemError(f"{where}.t must be one step k (the product runs from k+1 to T)")
+    return Question(number, "gate-product", points, t, quantities=(state, state_gate(cell, state)))
 
 
 def _quantities(value: Any, where: str, cell: Cell) -> tuple[str, ...]:
@@ -202,6 +267,9 @@ def _check_steps(questions: tuple[Question, ...], T: Draw) -> None:
             continue
         for t in q.t:
             step = t if t > 0 else shortest + 1 + t
+            if q.kind == "gate-product" and not 1 <= step < shortest:
+                raise ProblemError(f"questions[{q.number - 1}].t = {t}: the gate product runs "
+                                   f"from k+1 to T, so k is in 1..T-1 (T = {shortest})")
             if not 1 <= step <= shortest:
                 raise ProblemError(f"questions[{q.number - 1}].t = {t} is outside 1..T for "
                                    f"T = {shortest}")

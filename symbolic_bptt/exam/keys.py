@@ -41,7 +41,7 @@ from ..model import ACTIVATIONS
 from ..model.equations import Call
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Rule, Tape, unroll
-from .choices import Choice, formula_choices
+from .choices import Choice, cell_formula_choices, formula_choices
 from .draw import Variant
 from .spec import ExamSpec, Question
 
@@ -221,7 +221,11 @@ class KeyMaker:
         shown: set[str] = set()
         parts = []
         for q in self.spec.questions:
-            if q.kind == "formula":
+            if q.kind == "gate-product":
+                parts.append(self._gate_product_part(solved, q, doc.notation))
+            elif q.kind == "formula" and custom:
+                parts.append(self._cell_formula_part(solved, q, rng, doc.notation))
+            elif q.kind == "formula":
                 parts.append(self._formula_part(solved, q, rng))
             elif q.kind == "vanishing":
                 parts.append(self._vanishing_part(solved, q))
@@ -274,6 +278,42 @@ class KeyMaker:
             _cell_prompt(q, tape.T, n, m.bias)
         return Part(q.number, q.kind, q.points, prompt,
                     tuple((n.symbol(g), lines[g].result) for g in given), (), worked, entries)
+
+    def _gate_product_part(self, solved: Solved, q: Question, n: Notation) -> Part:
+        """ds_T/ds_k along the state's own path: the running product of its gate, g_T ⊙ ...
+        ⊙ g_(k+1), each step in the exam's arithmetic with exact and hand-rounding enclosures."""
+        state, gate = q.quantities
+        tape, T = solved.tape, solved.tape.T
+        (k,) = q.steps(T)
+        products = _GateProduct(self, solved, state, gate, k, n)
+        name = products.product
+        labels = element_names(products.quantities.get(name) or tape.quantities[name])
+        share = _share(q.points, len(labels))
+        entries = tuple(self._number_entry(solved.variant.number, q, label,
+                                           products.truth[name][e].mid, products.spread[name][e],
+                                           products.values[name][e], share)
+                        for e, label in enumerate(labels))
+        s, g = n.symbol(f"{state}_t")[:-len("_{t}")], n.symbol(f"{gate}_t")[:-len("_{t}")]
+        vector = tape.quantities[f"{gate}_1"].shape != (1, 1)
+        d = (lambda x: rf"\operatorname{{diag}}({x})") if vector else (lambda x: x)
+        prompt = (rf"Along the path of ${s}$ alone (holding the other quantities fixed), "
+                  rf"$\partial {s}_{{t}} / \partial {s}_{{t-1}} = {d(g + '_{t}')}$. Compute "
+                  rf"$\partial {s}_{{{T}}} / \partial {s}_{{{k}}} = \prod_{{j={k + 1}}}^{{{T}}} "
+                  rf"{d(g + '_{j}')}${' (its diagonal)' if vector else ''}: how much of the "
+                  rf"gradient at ${s}_{{{T}}}$ "
+                  rf"reaches ${s}_{{{k}}}$ this way.")
+        return Part(q.number, q.kind, q.points, prompt, (), (), tuple(products.lines), entries)
+
+    def _cell_formula_part(self, solved: Solved, q: Question, rng: random.Random,
+                           n: Notation) -> Part:
+        choices = cell_formula_choices(solved.tape, n, q.correct, q.codes, rng)
+        correct = next(c for c in choices if c.correct)
+        entry = Entry(solved.variant.number, q.number, q.kind, "", correct.letter, None,
+                      q.points, options=choices)
+        symbol = n.symbol(f"{q.correct}_t")
+        prompt = (f"Exactly one of these formulas for ${symbol}$, the gradient at a general step "
+                  f"$t < T$, is correct for this cell. Which one?")
+        return Part(q.number, q.kind, q.points, prompt, (), choices, (), (entry,))
 
     def _formula_part(self, solved: Solved, q: Question, rng: random.Random) -> Part:
         choices, _ = formula_choices(self.spec.model, self.notation, q.codes, q.correct, rng)
@@ -409,6 +449,47 @@ class _Jacobian:
         self.truth[out.name] = fn([x for q in inputs for x in self.truth[q.name]], None)
         self.spread[out.name] = fn([x for q in inputs for x in self.hand[q.name]], maker.decimals)
         self.hand[out.name] = [carried(r, maker.decimals) for r in self.spread[out.name]]
+
+
+class _GateProduct(_Jacobian):
+    """The running products g_j ⊙ ... ⊙ g_(k+1) of a state's gate for j = k+1..T (entrywise: the
+    diagonals of ds_j/ds_k), evaluated like the Jacobian products."""
+
+    def __init__(self, maker: KeyMaker, solved: Solved, state: str, gate: str, k: int,
+                 n: Notation):
+        tape, ev = solved.tape, solved.ev
+        self.quantities: dict[str, Quantity] = {}
+        self.values = {key: list(vs) for key, vs in ev.values.items()}
+        self.truth = dict(solved.truth)
+        self.hand = dict(solved.hand)
+        self.spread: dict[str, list[Interval]] = {}
+        self.lines: list[Line] = []
+        fmt = _Numbers(ev)
+        s = n.symbol(f"{state}_t")[:-len("_{t}")]
+        first = tape.quantities[f"{gate}_{k + 1}"]
+        size = first.shape[0]
+        previous = f"{gate}_{k + 1}"
+        self.spread[previous] = solved.spread[previous]
+        for j in range(k + 2, tape.T + 1):
+            g = tape.quantities[f"{gate}_{j}"]
+            out = Quantity(f"d{state}_{j}/d{state}_{k}", (size, 1), first.indexing, "product")
+            before = self.quantities.get(previous) or tape.quantities[previous]
+            self._step(maker, out, [g, before], sp.Matrix(
+                [a * b for a, b in zip(g.elements, before.elements)]))
+            lhs = rf"\frac{{\partial {s}_{{{j}}}}}{{\partial {s}_{{{k}}}}}"
+            times = r" \odot " if size > 1 else r" \times "
+            formula = n.symbol(f"{gate}_{j}") + times + (
+                n.symbol(previous) if previous.startswith(f"{gate}_") else
+                rf"\frac{{\partial {s}_{{{j - 1}}}}}{{\partial {s}_{{{k}}}}}")
+            def shown(name: str) -> str:
+                values = self.values[name]
+                return (fmt.text(values[0]) if size == 1 else
+                        latex_out.bmatrix([[fmt.text(v)] for v in values]))
+            subst = shown(g.name) + times + shown(previous)
+            result = shown(out.name)
+            self.lines.append(Line(out.name, j, lhs, formula, subst, None, result, mode=ev.mode))
+            previous = out.name
+        self.product = previous  # for k = T - 1, the one gate g_T
 
 
 def _norm(product: list[Interval]) -> float:

@@ -31,7 +31,7 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
                            f"{cell.name!r} come from its equations and [weights]")
     model = _parse_model(table)
     bound = bind(cell, model.activation, model.bias, model.output)
-    weights, vectors = _weights(raw["weights"], bound)
+    weights, vectors = _weights(unstack(raw["weights"], cell, bound), bound)
     data = raw["data"]
     states = {f"{s}0": s for s in bound.states}
     _no_unknown(data, {"x", "y", "dL_do", *states}, "data.")
@@ -43,7 +43,16 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
     for key, state in states.items():
         if key in data and isinstance(data[key], list):
             given[state] = len(data[key])
-    shapes = infer_shapes(bound, params, size, given)
+    try:
+        shapes = infer_shapes(bound, params, size, given)
+    except ProblemError as exc:
+        stacks = [f"weights.{k} is {len(v)} x {len(v[0])}, {len(parts)} blocks of "
+                  f"{len(v) // len(parts)} x {len(v[0])}" for k, parts in cell.stacked
+                  if isinstance(v := raw["weights"].get(k), list) and v
+                  and isinstance(v[0], list)]
+        if not stacks:
+            raise
+        raise ProblemError(f"{exc} ({'; '.join(stacks)})") from None
     initial = {s: _vector(data.get(k, 0.0), shapes[s][0], f"data.{k}", broadcast=True)
                for k, s in states.items()}
     out = shapes[bound.output][0]
@@ -57,6 +66,50 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
     return Problem(model=model, x=x, y=y, h0=(), weights=weights, name=name, custom_cell=cell,
                    initial=initial, vectors=frozenset(vectors), upstream=upstream,
                    **_common(raw, ("x", "y", "l", "L", *bound.quantities, *bound.parameters)))
+
+
+def unstack(table: dict[str, Any], cell: Cell, bound: Cell) -> dict[str, Any]:
+    """[weights] with each stacked key of the cell (torch's weight_ih_l0 ...) split by rows into
+    the parameters it holds, top block first; every block has the same number of rows."""
+    table = dict(table)
+    block = None  # rows per block, from the first stack given: torch's hidden_size
+    for key, parts in cell.stacked:
+        if key not in table:
+            continue
+        where = f"weights.{key}"
+        kept = [p for p in parts if p in bound.parameters]
+        if not kept:
+            raise ProblemError(f"{where} holds biases, which model.bias = false leaves out "
+                               "(torch's bias=False); remove it or set model.bias = true")
+        both = [p for p in parts if p in table]
+        if both:
+            raise ProblemError(f"{where} already holds {both[0]}: give weights.{both[0]} or "
+                               f"weights.{key}, not both")
+        value = table.pop(key)
+        n = len(parts)
+        matrix = isinstance(value, list) and bool(value) and all(isinstance(r, list) for r in value)
+        flat = isinstance(value, list) and bool(value) and not any(isinstance(r, list)
+                                                                   for r in value)
+        what = ("rows" if matrix else "numbers")
+        if not (matrix or flat) or len(value) % n or (block and len(value) != n * block):
+            size = f"{n} x {block} = {n * block}" if block else f"a multiple of {n}"
+            raise ProblemError(f"{where} must stack {n} blocks ({', '.join(parts)}) of equal "
+                               f"size, {size} {what} (torch's rows); got {_count(value)}")
+        if matrix and len({len(r) for r in value}) > 1:
+            raise ProblemError(f"{where} must be a matrix: rows of equal length, got rows of "
+                               f"{'/'.join(map(str, sorted({len(r) for r in value})))} numbers")
+        block = len(value) // n
+        for k, p in enumerate(parts):
+            table[p] = value[k * block:(k + 1) * block]
+    return table
+
+
+def _count(value: Any) -> str:
+    if not isinstance(value, list):
+        return _show(value)
+    if value and all(isinstance(r, list) for r in value):
+        return f"{len(value)} rows"
+    return f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
 
 
 def _weights(table: dict[str, Any], cell: Cell) -> tuple[dict, list[str]]:

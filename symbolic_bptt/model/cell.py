@@ -33,7 +33,7 @@ from .equations import (
 
 INPUT, TARGET = "x", "y"
 UPSTREAM = "dL_do"  # loss = "given": the upstream gradient of a step, [data] dL_do
-CELL_KEYS = {"output", "equations", "biases", "description", "hidden"}
+CELL_KEYS = {"output", "equations", "biases", "description", "hidden", "stacked"}
 Shape = tuple[int, int]
 
 
@@ -47,6 +47,8 @@ class Cell:
     biases: tuple[str, ...] = ()  # parameters that [model] bias = false leaves out
     description: str = ""
     hidden: str | None = None  # what the loss reads under [model] output = "none"
+    # [weights] keys that hold several parameters stacked by rows (torch's weight_ih_l0 ...)
+    stacked: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @cached_property
     def output_biases(self) -> tuple[str, ...]:
@@ -151,9 +153,20 @@ def parse_cell(table: Any, name: str, prefix: str) -> Cell:
     if hidden is not None and not isinstance(hidden, str):
         raise ProblemError(f"{prefix}hidden must name the quantity the loss reads without an "
                            "output layer, such as \"h\"")
-    cell = Cell(name, tuple(equations), output, tuple(biases), description, hidden)
+    cell = Cell(name, tuple(equations), output, tuple(biases), description, hidden,
+                _stacked(table.get("stacked", {}), prefix))
     _check_names(cell, prefix)
     return cell
+
+
+def _stacked(table: Any, prefix: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """[cell.stacked]: a [weights] key -> the parameters stacked in it, top rows first."""
+    if not isinstance(table, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(p, str) for p in v)
+            for v in table.values()):
+        raise ProblemError(f"{prefix}stacked must be a table of lists of parameter names "
+                           "(weight_ih_l0 = [\"W_ii\", \"W_if\", ...])")
+    return tuple((k, tuple(v)) for k, v in table.items())
 
 
 def _quote(text: Any) -> str:
@@ -208,6 +221,18 @@ def _check_names(cell: Cell, prefix: str) -> None:
         if any(Sym(cell.output, lag) in symbols(e.rhs) for e in cell.equations for lag in (0, 1)):
             raise ProblemError(f"{prefix}hidden: the output {cell.output} is read by the cell, "
                                "so it cannot be left out")
+    seen: set[str] = set()
+    for key, parts in cell.stacked:
+        where = f"{prefix}stacked.{key}"
+        if key in cell.parameters:
+            raise ProblemError(f"{where}: {key} is a parameter of the equations; name the stack "
+                               "another way")
+        for p in parts:
+            if p not in cell.parameters:
+                raise ProblemError(f"{where}: {p!r} is not a parameter of the equations")
+            if p in seen:
+                raise ProblemError(f"{where}: {p!r} is in two stacks")
+            seen.add(p)
 
 
 BIAS_MODES = (True, False, "hidden", "output")
@@ -267,6 +292,9 @@ def infer_shapes(cell: Cell, params: dict[str, Shape], input_size: int,
     if missing:
         raise ProblemError(f"the cell's parameter {missing[0]} is missing from [weights]")
     sizes: dict[str, int] = {INPUT: input_size} | dict(given or {})
+    if input_size == 1 and all(s == (1, 1) for s in params.values()):
+        for state in cell.states:  # all numbers: a state that nothing sizes is a number too
+            sizes.setdefault(state, 1)
     for _ in range(len(cell.equations) + 1):  # a state's size may come from a later equation
         changed = False
         for e in cell.equations:
