@@ -21,6 +21,8 @@ from ..model.cell import INPUT, TARGET, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from .display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
 from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape
+from .named import LOSS, jacobian_steps, local_derivatives, via_steps, windowed_backward
+from .training import training_steps
 from .trees import Op, Ref, refs, shift, tree_rule
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +257,10 @@ def unroll(problem: Problem) -> Tape:
             b.step(f"{e.lhs}_{t}", e.lhs, t, forward[e.lhs], "forward")
     loss = LOSSES[problem.model.loss]
     _loss(b, T, loss, cell.output)
+    local_derivatives(b, cell, trees, T)
     _backward(b, problem, trees, loss, params)
+    jacobian_steps(b, problem, cell, T)
+    training_steps(b, params, problem.training)
     return Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
 
 
@@ -316,25 +321,34 @@ def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
 
 def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str]) -> None:
     cell, T = problem.cell, problem.T
-    full: dict[str, list] = {}
+    full: dict[str, list] = {}  # q -> (lag, tree, the quantity that reads q) for each term
     for q in cell.quantities:
-        terms = [(0, _loss_term(loss, T, q))] if q == cell.output else []
+        terms = [(0, _loss_term(loss, T, q), LOSS)] if q == cell.output else []
         for lag, e, sym in _readers(cell, q):
             grad = Ref(f"dL/d{e.lhs}", 0)
             for term in trees.vjp(e.rhs, sym, grad, e.lhs):
-                terms.append((lag, shift(term, lag)))
+                terms.append((lag, shift(term, lag), e.lhs))
         full[q] = terms
+    training = problem.training
+    if training is not None and training.truncate_window is not None:
+        windowed_backward(b, cell, full, T, training.truncate_window,
+                          lambda q: _zero(problem.shapes[q]))
+        for p in params:
+            _parameter(b, problem, trees, p)
+        return
     built: dict[tuple[str, int], object] = {}  # one tree per kind, shared by every t
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
-            present = [tree for lag, tree in full[q] if t + lag <= T]
+            labeled = [term for term in full[q] if t + term[0] <= T
+                       and not (term[0] and training is not None and training.cut(t))]
+            via_steps(b, q, t, labeled)
+            present = [tree for _, tree, _ in labeled]
             if (q, len(present)) in built:
                 tree, kind = built[q, len(present)]
                 b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
                 continue
             if not present:  # q_t reaches no loss (a quantity nothing reads)
-                zero = Op("num", (sp.Integer(0),))
-                tree = zero if problem.shapes[q] == (1, 1) else Op("fill", (zero, problem.shapes[q]))
+                tree = _zero(problem.shapes[q])
                 kind = f"dL/d{q}=0"
             else:
                 tree = present[0] if len(present) == 1 else Op("add", tuple(present))
@@ -343,6 +357,11 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
             b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
     for p in params:
         _parameter(b, problem, trees, p)
+
+
+def _zero(shape: tuple[int, int]):
+    zero = Op("num", (sp.Integer(0),))
+    return zero if shape == (1, 1) else Op("fill", (zero, shape))
 
 
 def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str) -> None:
