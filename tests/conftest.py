@@ -20,6 +20,8 @@ EXAMPLES = ROOT / "examples"
 _PROBLEMS = sorted(p for p in EXAMPLES.glob("*.toml") if "[weights]" in p.read_text(encoding="utf-8"))
 CUSTOM_FILES = [p for p in _PROBLEMS if 'cell = "custom"' in p.read_text(encoding="utf-8")]
 PROBLEM_FILES = [p for p in _PROBLEMS if p not in CUSTOM_FILES]
+# problems with a [training] table (clipping, update, truncation): tests/test_training.py
+TRAINING_FILES = [p for p in _PROBLEMS if "\n[training]" in p.read_text(encoding="utf-8")]
 
 
 def flat(value) -> list[float]:

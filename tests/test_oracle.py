@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, PROBLEM_FILES, flat
+from conftest import EXAMPLES, PROBLEM_FILES, TRAINING_FILES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from problems import problems
+from torch_named import named_values
 
 from symbolic_bptt.evaluate.arithmetic import evaluate
 from symbolic_bptt.evaluate.solution import quantities
@@ -30,6 +31,7 @@ except ImportError:  # the oracle extra: pip install -e '.[oracle]'
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
 REL, ABS = 1e-9, 1e-12
+UNTRAINED = [p for p in PROBLEM_FILES if p not in TRAINING_FILES]  # the rest: test_training
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -50,8 +52,9 @@ def assert_close(engine: dict[str, object], oracle: dict[str, list[float]], rel=
 # PyTorch
 
 
-def torch_quantities(problem: Problem) -> dict[str, list[float]]:
-    """Every tape quantity by PyTorch autograd, float64, named as `solve --json` names them."""
+def torch_quantities(problem: Problem, names=()) -> dict[str, list[float]]:
+    """Every tape quantity by PyTorch autograd, float64, named as `solve --json` names them;
+    also the intermediates of `names` (local derivatives, via terms, Jacobians)."""
     m, T = problem.model, problem.T
     f64 = torch.float64
 
@@ -83,7 +86,7 @@ def torch_quantities(problem: Problem) -> dict[str, list[float]]:
         out |= {f"z_{t}": z, f"h_{t}": h, f"o_{t}": o, f"l_{t}": loss_t}
         steps.append((z, h, o))
     L = SCALE[m.loss](T) * sum(out[f"l_{t}"] for t in range(1, T + 1))
-    L.backward()
+    L.backward(retain_graph=True)
     values = {name: tensor.detach().flatten().tolist() for name, tensor in out.items()}
     values["L"] = [L.item()]
     for t, (z, h, o) in enumerate(steps, start=1):
@@ -95,7 +98,7 @@ def torch_quantities(problem: Problem) -> dict[str, list[float]]:
         if name.startswith("W"):
             for t, grad in enumerate(grads, start=1):
                 values[f"dL/d{name}^({t})"] = grad.flatten().tolist()
-    return values
+    return values | named_values(names, out, SCALE[m.loss](T))  # last: autograd.grad fills .grad too
 
 
 def relu_kink_free(problem: Problem, margin: float) -> bool:
@@ -107,11 +110,12 @@ def relu_kink_free(problem: Problem, margin: float) -> bool:
 
 
 @needs_torch
-@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", UNTRAINED, ids=lambda p: p.stem)
 def test_every_example_quantity_matches_torch(cli, path):
     run = cli("solve", path, "--mode", "float", "--json")
     assert run.code == 0, run.err
-    assert_close(run.json()["quantities"], torch_quantities(load_problem(path)))
+    engine = run.json()["quantities"]
+    assert_close(engine, torch_quantities(load_problem(path), engine))
 
 
 @needs_torch
@@ -120,7 +124,7 @@ def test_every_example_quantity_matches_torch(cli, path):
 def test_every_quantity_of_random_problems_matches_torch(problem):
     assume(relu_kink_free(problem, 1e-6))
     engine = quantities(evaluate(unroll(problem), "float"))
-    assert_close(engine, torch_quantities(problem))
+    assert_close(engine, torch_quantities(problem, engine))
 
 
 @needs_torch
@@ -192,7 +196,7 @@ def assert_gradients_match_finite_differences(problem: Problem) -> None:
     assert math.isclose(values["L"][0], numpy_forward(problem)[0], rel_tol=1e-12, abs_tol=1e-15)
 
 
-@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", UNTRAINED, ids=lambda p: p.stem)
 def test_example_gradients_match_finite_differences(path):
     assert_gradients_match_finite_differences(load_problem(path))
 
