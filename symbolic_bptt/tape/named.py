@@ -210,7 +210,7 @@ def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list
         with sp.evaluate(False):
             display = explicit[0, 0]
     else:
-        display = sp.MatrixSymbol(f"{of}_t/{wrt}_t-1", *J.shape)
+        display = sp.MatrixSymbol(f"d{of}_t/d{wrt}_t-1", *J.shape)
     rule = Rule(kind, tuple(slots), sp.Matrix(explicit), display)
     shifts = []
     for n in used:
