@@ -119,6 +119,7 @@ class Document:
     notation: Notation | None = None
     marks: dict = field(default_factory=dict)  # quantity -> audit marks (audit reports only)
     audit: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # [training]: documents/training.py
 
 
 class _Formatter:
