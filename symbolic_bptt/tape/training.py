@@ -27,24 +27,39 @@ def _shown(r: sp.Rational) -> sp.Expr:
     return sp.Integer(r) if r.q == 1 else sp.Float(repr(float(r)))
 
 
-def _norm(ops, *grads):
-    if ops is ExplicitOps:
-        return sp.Matrix([[sp.sqrt(sp.Add(*(e ** 2 for g in grads for e in g)))]])
-    with sp.evaluate(False):
-        if ops is ScalarDisplayOps:
-            return sp.sqrt(sp.Add(*(g ** 2 for g in grads)))
-        return sp.sqrt(sp.Add(*(SquaredNorm(g) for g in grads)))
+def norm_rule(how: str = "2-norm"):
+    """|g| over all gradients' entries: the 2-norm; or, as the catalog's mistakes, the sum of
+    each gradient's own norm ("sum") or the squared norm ("square")."""
+    def rule(ops, *grads):
+        if ops is ExplicitOps:
+            if how == "sum":
+                return sp.Matrix([[sp.Add(*(sp.sqrt(sp.Add(*(e ** 2 for e in g))) for g in grads))]])
+            total = sp.Add(*(e ** 2 for g in grads for e in g))
+            return sp.Matrix([[total if how == "square" else sp.sqrt(total)]])
+        with sp.evaluate(False):
+            squares = [g ** 2 if ops is ScalarDisplayOps else SquaredNorm(g) for g in grads]
+            if how == "sum":
+                return sp.Add(*(sp.sqrt(x) for x in squares))
+            return sp.Add(*squares) if how == "square" else sp.sqrt(sp.Add(*squares))
+    rule.how = how
+    return rule
 
 
-def _clip(c):
+def clip_rule(c: sp.Rational, own: bool = False):
+    """g min(1, c / |g|); with `own`, |g| is this gradient's own norm (a mistake)."""
     def rule(ops, g, norm):
         if ops is ExplicitOps:
-            n = norm[0, 0]
+            n = sp.sqrt(sp.Add(*(e ** 2 for e in g))) if own else norm[0, 0]
             return g.applyfunc(lambda e: e * c / sp.Max(n, c))
-        factor = sp.Min(1, sp.Mul(_shown(c), sp.Pow(_scalar(norm), -1, evaluate=False),
-                                  evaluate=False), evaluate=False)
+        if own:
+            n = sp.sqrt(g ** 2 if ops is ScalarDisplayOps else SquaredNorm(g), evaluate=False)
+        else:
+            n = _scalar(norm)
+        factor = sp.Min(1, sp.Mul(_shown(c), sp.Pow(n, -1, evaluate=False), evaluate=False),
+                        evaluate=False)
         return ops.scale(factor, g) if ops is not ScalarDisplayOps else sp.Mul(
             factor, g, evaluate=False)
+    rule.clip = c
     return rule
 
 
@@ -52,14 +67,18 @@ def _scalar(x):
     return sp.Symbol(x.name) if isinstance(x, sp.MatrixSymbol) else x
 
 
-def _update(lr):
+def update_rule(lr: sp.Rational):
+    """W - lr g (lr < 0: the catalog's flipped sign, W + |lr| g)."""
     def rule(ops, w, g):
         if ops is ExplicitOps:
             return w - lr * g
-        rate = sp.UnevaluatedExpr(_shown(lr))
+        rate = _shown(abs(lr))
         if ops is ScalarDisplayOps:
-            return sp.Add(w, sp.Mul(-1, rate, g, evaluate=False), evaluate=False)
-        return sp.MatAdd(w, sp.MatMul(-_shown(lr), g))
+            step = sp.Mul(sp.UnevaluatedExpr(rate), g, evaluate=False)
+            return sp.Add(w, sp.Mul(-1, step, evaluate=False) if lr > 0 else step,
+                          evaluate=False)
+        return sp.MatAdd(w, sp.MatMul(-rate if lr > 0 else rate, g))
+    rule.rate = lr
     return rule
 
 
@@ -72,8 +91,8 @@ def training_steps(b, params: list[str], training: Training | None) -> None:
     used = grads
     if training.clip_norm is not None:
         parts = tuple(Ref(f"@{i}") for i in range(len(grads)))
-        b.step("|g|", "|g|", None, Op("loss", (_norm, *parts)), "training", names=grads)
-        clip = _clip(_number(training.clip_norm))
+        b.step("|g|", "|g|", None, Op("loss", (norm_rule(), *parts)), "training", names=grads)
+        clip = clip_rule(_number(training.clip_norm))
         tree = Op("loss", (clip, Ref("@0"), Ref("@1")))
         used = []
         for p, g in zip(params, grads):
@@ -83,7 +102,7 @@ def training_steps(b, params: list[str], training: Training | None) -> None:
             used.append(name)
     if training.learning_rate is None:
         return
-    tree = Op("loss", (_update(_number(training.learning_rate)), Ref("@0"), Ref("@1")))
+    tree = Op("loss", (update_rule(_number(training.learning_rate)), Ref("@0"), Ref("@1")))
     for p, g in zip(params, used):
         b.step(f"{p}'", f"{p}'", None, tree, "training", b.quantities[p].indexing,
                names=[p, g])
