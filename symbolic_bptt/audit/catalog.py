@@ -231,10 +231,11 @@ def _hypotheses(tape: Tape) -> list[Hypothesis]:
     version and in its general version is one hypothesis over both kinds."""
     k = _Kinds.of(tape)
     merged: dict[tuple[str, str], dict[str, Rewrite]] = {}
-    for h in (*_derivative_index(tape, k), *_missing_derivative(tape, k), *_off_by_one(tape, k),
-              *_missing_path(tape, k), *_loss_factor(tape, k),
-              *training_hypotheses(tape, k, Hypothesis, Rewrite,
-                                   (_shift_prime, _describe, _gradient_refs, _replace))):
+    # the training step's first: a cut at the wrong step is more specific than a missing path
+    for h in (*training_hypotheses(tape, k, Hypothesis, Rewrite,
+                                   (_shift_prime, _describe, _gradient_refs, _replace)),
+              *_derivative_index(tape, k), *_missing_derivative(tape, k), *_off_by_one(tape, k),
+              *_missing_path(tape, k), *_loss_factor(tape, k)):
         if h.rewrites:
             merged.setdefault((h.code, h.label), {}).update(h.rewrites)
     return [Hypothesis(code, label, rewrites) for (code, label), rewrites in merged.items()]
