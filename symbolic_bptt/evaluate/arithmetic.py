@@ -17,7 +17,9 @@ import sympy as sp
 
 from ..errors import ProblemError
 from ..inputs.limits import check_sizes
+from ..model.cell import UPSTREAM
 from ..tape import Rule, Tape
+from ..tape.display_exprs import Sigmoid
 
 MODES = ("exact", "float", "rounded")
 _PREC = 60
@@ -89,7 +91,10 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
         values[f"{state}_0"] = tuple(convert(v) for v in value)
     for t in range(1, p.T + 1):
         values[f"x_{t}"] = tuple(convert(v) for v in p.x[t - 1])
-        values[f"y_{t}"] = tuple(convert(v) for v in p.y[t - 1])
+    for t, y in zip(p.loss_steps, p.y):
+        values[f"y_{t}"] = tuple(convert(v) for v in y)
+    for t, g in zip(p.loss_steps, p.upstream):
+        values[f"{UPSTREAM}_{t}"] = tuple(convert(v) for v in g)
     return values
 
 
@@ -228,7 +233,11 @@ def _heaviside(x, h0=0.0):
     return 1.0 if x > 0 else (h0 if x == 0 else 0.0)
 
 
-_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log}
+def sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log, Sigmoid: sigmoid}
 
 
 def _rounded_node(expr: sp.Basic, index: dict, decimals: int) -> Callable[[Sequence], Decimal]:

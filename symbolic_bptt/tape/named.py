@@ -64,7 +64,7 @@ def _diagonal(trees, node: Node, target: Sym) -> bool:
     return False
 
 
-def local_derivatives(b, cell, trees, T: int) -> None:
+def local_derivatives(b, cell, trees, at: dict[str, tuple[int, ...]]) -> None:
     """d<q>_t/d<p>_t for each equation q_t = f(..., p_t, ...) whose derivative in p_t is
     entrywise: the activation's derivative dh_t/dz_t of Elman, dh_t/dc_t of an LSTM."""
     shapes = trees.shapes
@@ -84,8 +84,9 @@ def local_derivatives(b, cell, trees, T: int) -> None:
             tree = terms[0] if len(terms) == 1 else Op("add", tuple(terms))
             if not any(r.offset is not None for r in refs(tree)):
                 continue  # a constant or a parameter (do_t/dh_t = W_hy): nothing new to name
-            for t in range(1, T + 1):
-                b.step(f"d{e.lhs}_{t}/d{p}_{t}", f"d{e.lhs}/d{p}", t, tree, "forward")
+            for t in at[e.lhs]:
+                if t in at[p] and all(r.name(t) in b.quantities for r in refs(tree)):
+                    b.step(f"d{e.lhs}_{t}/d{p}_{t}", f"d{e.lhs}/d{p}", t, tree, "forward")
 
 
 def via_steps(b, q: str, t: int, present: list[tuple[int, object, str]]) -> None:
@@ -106,28 +107,33 @@ def via_steps(b, q: str, t: int, present: list[tuple[int, object, str]]) -> None
 # Truncation in windows: per-loss gradients
 
 
-def windowed_backward(b, cell, full: dict[str, list], T: int, k: int, zero_tree) -> None:
+def windowed_backward(b, problem, full: dict[str, list], k: int, steps: set[int],
+                      at: dict[str, tuple[int, ...]], zero_tree) -> None:
     """Truncated BPTT in windows: each step loss l_s sends its gradient back through steps
     s, s-1, ..., s-k+1 only. `dL/dq_t from l_s` is what l_s sends to q_t along those paths, and
     dL/dq_t (the truncated gradient, under its usual name) their sum over s = t .. t+k-1.
-    `full[q]` holds (lag, tree, reader) as for the untruncated backward; zero_tree(q) is 0."""
+    `full[q]` holds (reader, lag, tree) as for the untruncated backward (reader None: the
+    loss's own term); `steps` are the steps the loss reads; zero_tree(q) is 0."""
+    cell, T = problem.cell, problem.T
     zero: set[str] = set()
 
     def name_of(ref: Ref, t: int, s: int) -> str:
         n = ref.name(t)
         return f"{n} from l_{s}" if ref.base.startswith("dL/d") and ref.offset is not None else n
 
-    for s in range(T, 0, -1):
+    for s in sorted(steps, reverse=True):
         for t in range(s, max(1, s - k + 1) - 1, -1):
             for q in reversed(cell.quantities):
                 name = f"dL/d{q}_{t} from l_{s}"
                 present = []
-                for lag, tree, via in full[q]:
-                    if (t != s) if via == LOSS else (t + lag > s):
+                for reader, lag, tree in full[q]:
+                    if t not in at[q]:
+                        break
+                    if (t != s) if reader is None else (t + lag > s or t + lag not in at[reader]):
                         continue
                     if any(name_of(r, t, s) in zero for r in refs(tree)):
                         continue  # what a zero gradient sends back
-                    present.append((lag, tree, via))
+                    present.append((lag, tree, reader or LOSS))
                 if not present:
                     zero.add(name)
                     continue
@@ -138,8 +144,10 @@ def windowed_backward(b, cell, full: dict[str, list], T: int, k: int, zero_tree)
                        names=[name_of(r, t, s) for r in refs(tree)])
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
+            if t not in at[q]:
+                continue
             parts = [f"dL/d{q}_{t} from l_{s}" for s in range(t, min(T, t + k - 1) + 1)]
-            parts = [p for p in parts if p not in zero]
+            parts = [p for p in parts if p in b.quantities]
             if not parts:
                 tree, kind, names = zero_tree(q), f"dL/d{q}=0", None
             else:
