@@ -19,7 +19,7 @@ from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
-from .training import training_part
+from .training import training_lines, training_part
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -247,4 +247,6 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")
     doc.training = training_part(ev, fmt, shown)
+    if doc.training:
+        doc.sections["training"] = training_lines(ev, fmt)
     return doc

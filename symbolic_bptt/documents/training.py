@@ -57,3 +57,15 @@ def training_part(ev: Evaluation, fmt: _Formatter, shown: list[int | None]) -> d
             "L": fmt.value("L"), "L'": fmt.value("L'"),
         }
     return part
+
+
+def training_lines(ev: Evaluation, fmt: _Formatter) -> list:
+    """Every step of [training] as a line (|g|, clipped gradients, W', the pass after it, and
+    dL/dq_t where truncation cut the path back), for exam keys' worked steps."""
+    tape = ev.tape
+    if tape.problem.training is None:
+        return []
+    role = {n: q.role for n, q in tape.quantities.items()}
+    names = [s.name for s in tape.steps if role[s.name] == "training" or s.name.endswith("'")
+             or " from l_" in s.name]
+    return [line(tape.by_name[n], fmt) for n in names]
