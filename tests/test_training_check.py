@@ -73,6 +73,34 @@ def test_each_gradient_clipped_by_its_own_norm_is_named():
     assert set(wrong) <= {f"clipped dL/d{p}" for p in PARAMS}
 
 
+def test_claims_name_what_people_write_down():
+    """dh_t/dz_t, the terms of a sum, Jacobians and their products, as a person computes them
+    at 4 places (Decimal, from test_check.hand's forward pass)."""
+    out = hand(DECK, 4)
+    h = {t: out[f"h_{t}"][0] for t in (1, 2, 3)}
+    W_hh, W_hy = Decimal("0.9"), Decimal("0.8")
+    local = {t: 1 - r(h[t] * h[t]) for t in (1, 2, 3)}
+    claims = {f"dh_{t}/dz_{t}": local[t] for t in (1, 2, 3)}
+    claims["dL/dh_2 via o_2"] = r(W_hy * out["dL/do_2"][0])
+    claims["dL/dh_2 via z_3"] = r(W_hh * out["dL/dz_3"][0])
+    claims["dh_3/dh_2"] = r(local[3] * W_hh)
+    claims["dh_2/dh_1"] = r(local[2] * W_hh)
+    claims["dh_3/dh_1"] = r(claims["dh_3/dh_2"] * claims["dh_2/dh_1"])
+    audit = audit_of(DECK, claims_toml(claims, 4))
+    assert {v.name for v in audit.verdicts} == set(claims)
+    assert {v.verdict for v in audit.verdicts} <= {"ok", "rounding"}
+    claims["dL/dh_2 via z_3"] += Decimal("0.01")
+    wrong = {v.name for v in audit_of(DECK, claims_toml(claims, 4)).verdicts
+             if v.verdict == "wrong"}
+    assert wrong == {"dL/dh_2 via z_3"}
+
+
+def test_an_unknown_written_down_name_gets_a_did_you_mean():
+    from symbolic_bptt.errors import ProblemError
+    with pytest.raises(ProblemError, match=r"did you mean dh_3/dz_3\?"):
+        audit_of(DECK, claims_toml({"dh_3/dz_4": Decimal("0.7715")}, 4))
+
+
 torch = pytest.importorskip("torch")
 
 
@@ -107,3 +135,4 @@ def test_a_truncation_cut_one_step_early_is_named():
 
 def test_the_training_codes_are_in_the_catalog():
     assert {"derivative-twice", "update-sign", "clip-norm", "truncate-step"} <= set(CODES)
+
