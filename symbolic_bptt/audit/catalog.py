@@ -426,9 +426,10 @@ def _loss_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
     scale = model_loss(m.loss, m.reduction).scale(n)
     # the factor sits in L, or in each l_t (L is then their plain sum)
     carrier = "L" if m.loss_factor == "outside" else "l"
-    touched = [carrier, *(kind for kind, q in k.backward.items() if q == output)]
+    other = "l" if carrier == "L" else "L"
+    outputs = [kind for kind, q in k.backward.items() if q == output]
 
-    def rescaled(ratio):
+    def rescaled(ratio, where):
         change = _rescaled(ratio)
 
         def rewrite(x):
@@ -440,22 +441,23 @@ def _loss_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
                     return out.applyfunc(change) if isinstance(out, sp.MatrixBase) else change(out)
                 return Op("loss", (wrapped, *x.args[1:]))
             return x
-        return {kind: Rewrite(transform(tape.trees[kind], rewrite)) for kind in touched
+        return {kind: Rewrite(transform(tape.trees[kind], rewrite)) for kind in [where, *outputs]
                 if any(isinstance(n, Op) and n.op == "loss" for n in nodes(tape.trees[kind]))}
 
+    # first: where the gradients alone are seen, the common mistake names them
+    if scale != 1:  # l_t written with the factor and L with it again: the other place rescaled
+        yield Hypothesis("loss-scale", f"factor {scale * scale} in place of {scale} (the {scale} "
+                                       f"counted in each l_t and again outside the sum)",
+                         rescaled(scale, other))
     options = [sp.Integer(1), 2 * scale, scale / 2, sp.Rational(1, 2), sp.Rational(1, n),
                sp.Integer(2), sp.Rational(2, n)]
     for factor in dict.fromkeys(options):
         if factor != scale:
             yield Hypothesis("loss-scale", f"factor {factor} in place of {scale}",
-                             rescaled(factor / scale))
-    if scale != 1:
-        yield Hypothesis("loss-scale", f"factor {scale * scale} in place of {scale} (the {scale} "
-                                       f"counted in each l_t and again outside the sum)",
-                         rescaled(scale))
+                             rescaled(factor / scale, carrier))
     yield Hypothesis("sign-error", f"(y_t - {output}_t) in place of ({output}_t - y_t) in "
                                    f"dL/d{output}_t",
-                     {kind: r for kind, r in rescaled(sp.Integer(-1)).items()
+                     {kind: r for kind, r in rescaled(sp.Integer(-1), carrier).items()
                       if kind not in ("L", "l")})
 
 
