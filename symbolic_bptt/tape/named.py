@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
-from .rules import Quantity, Rule, Step, Tape, slots_like
+from .rules import Rule, Step, Tape, slots_like
 from .trees import Op, Ref, refs, transform
 
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
@@ -200,10 +200,11 @@ def _step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
 def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list]:
     """The rule of ds_t/du_{t-1} (derived at t = 2) and how each slot shifts with t."""
     J = _step_jacobian(tape, of, wrt, 2)
-    where = {}
+    where = {}  # the element symbols of what step 2 reads (never every quantity's: slow)
     for name, q in tape.quantities.items():
-        for i, s in enumerate(q.elements):
-            where[s] = name
+        if q.role == "param" or name.rpartition("_")[2] in ("1", "2"):
+            for s in q.elements:
+                where[s] = name
     used: list[str] = []
     for s in sorted(J.free_symbols, key=lambda x: str(x)):
         if where[s] not in used:
@@ -266,5 +267,5 @@ def jacobian_steps(b, problem, cell, T: int) -> None:
                            "matrix", names=names)
 
 
-__all__ = ["LOSS", "MAX_T_PRODUCTS", "Quantity", "jacobian_steps", "local_derivatives",
+__all__ = ["LOSS", "MAX_T_PRODUCTS", "jacobian_steps", "local_derivatives",
            "via_steps", "windowed_backward"]
