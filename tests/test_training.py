@@ -207,3 +207,94 @@ def test_bad_training_tables(table, message):
            "weights": {"W_xh": 0.5, "W_hh": 0.5, "W_hy": 0.5}, "training": table}
     with pytest.raises(ProblemError, match=message.replace("?", r"\?")):
         parse_problem(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# A cell of its own: the LSTM of examples/lstm_custom.toml, with every [training] key
+
+
+def torch_cell_training(raw: dict, step, output: str, tr: dict) -> dict[str, list[float]]:
+    """torch_training for a recurrence written in torch (tests/torch_cells.py): every state
+    detached in the loop (chunks), one graph per step loss (windows), clip_grad_norm_, SGD."""
+    d = raw["data"]
+    T = len(d["x"])
+    params = {n: (torch.tensor(v, dtype=F64) if isinstance(v, list) and isinstance(v[0], list)
+                  else torch.tensor(v, dtype=F64).reshape(-1, 1)).requires_grad_()
+              for n, v in raw["weights"].items()}
+    init = {k[:-1]: col(v) for k, v in d.items() if k not in ("x", "y")}
+
+    def run(w, detach=lambda t: False, upto=T):
+        prev, out = dict(init), {}
+        for t in range(1, upto + 1):
+            qs = step(w, col(d["x"][t - 1]), prev)
+            for q in qs.values():
+                if q.requires_grad:
+                    q.retain_grad()
+            out |= {f"{n}_{t}": q for n, q in qs.items()}
+            out[f"l_{t}"] = ((qs[output] - col(d["y"][t - 1])) ** 2).sum()
+            prev = {n: q.detach() for n, q in qs.items()} if detach(t) else qs
+        return out
+
+    values: dict[str, list[float]] = {}
+    names = [n for n in run({k: v.detach() for k, v in params.items()}, upto=1)
+             if not n.startswith("l_")]
+    quantities = [n.rpartition("_")[0] for n in names]
+    if "truncate_window" in tr:
+        k = tr["truncate_window"]
+        for s in range(1, T + 1):
+            out = run(params, lambda t, s=s: t == s - k, upto=s)
+            (0.5 * out[f"l_{s}"]).backward()
+            for t in range(max(1, s - k + 1), s + 1):
+                for q in quantities:
+                    g = out[f"{q}_{t}"].grad
+                    key = f"dL/d{q}_{t}"
+                    if g is not None:
+                        prior = torch.tensor(values.get(key, [0.0] * g.numel()), dtype=F64)
+                        values[key] = (prior + g.flatten()).tolist()
+    else:
+        k = tr.get("truncate")
+        out = run(params, (lambda t: t % k == 0) if k else (lambda t: False))
+        L = 0.5 * sum(out[f"l_{t}"] for t in range(1, T + 1))
+        L.backward()
+        for t in range(1, T + 1):
+            for q in quantities:
+                g = out[f"{q}_{t}"].grad
+                if g is not None:
+                    values[f"dL/d{q}_{t}"] = g.flatten().tolist()
+    for n, v in params.items():
+        values[f"dL/d{n}"] = v.grad.flatten().tolist()
+    plist = list(params.values())
+    if "clip_norm" in tr:
+        values["|g|"] = [float(torch.nn.utils.clip_grad_norm_(plist, tr["clip_norm"]))]
+        values |= {f"clipped dL/d{n}": v.grad.flatten().tolist() for n, v in params.items()}
+    if "learning_rate" in tr:
+        torch.optim.SGD(plist, lr=tr["learning_rate"]).step()
+        values |= {f"{n}'": v.detach().flatten().tolist() for n, v in params.items()}
+    if tr.get("after_update"):
+        with torch.no_grad():
+            after = run(params)
+        values |= {f"{n}'": x.flatten().tolist() for n, x in after.items()}
+        values["L'"] = [0.5 * sum(after[f"l_{t}"].item() for t in range(1, T + 1))]
+    return values
+
+
+@pytest.mark.parametrize("tr", [
+    {"truncate": 2, "learning_rate": 0.3},
+    {"truncate_window": 2},
+    {"clip_norm": 0.05, "learning_rate": 0.5, "after_update": True},
+], ids=["chunks", "window", "clip"])
+def test_an_lstm_cell_trains_as_torch_does(tr):
+    from torch_cells import lstm
+
+    from symbolic_bptt.inputs.files import parse_toml
+    raw = parse_toml((EXAMPLES / "lstm_custom.toml").read_text(encoding="utf-8"))
+    raw["training"] = tr
+    problem = parse_problem(raw)
+    engine = quantities(evaluate(unroll(problem), "float"))
+    oracle = torch_cell_training(raw, lstm, "y^", tr)
+    assert set(oracle) <= set(engine)
+    for name, theirs in oracle.items():
+        ours = flat(engine[name])
+        rel = 1e-9 + (4e-6 / oracle["|g|"][0] if "|g|" in oracle else 0)
+        for a, b in zip(ours, theirs, strict=True):
+            assert abs(a - b) <= rel * max(abs(a), abs(b), 1.0) + 1e-12, (name, a, b)
