@@ -178,8 +178,16 @@ def written_down_names(raw: dict) -> set[str]:
     names = set()
     if raw["model"].get("activation", "tanh") != "identity":
         names |= {f"dh_{t}/dz_{t}" for t in range(1, T + 1)}
-    names |= {f"dL/dh_{t} via {v}" for t in range(1, T) if t in steps and not (k and t % k == 0)
-              for v in (f"o_{t}" if linear else f"l_{t}", f"z_{t + 1}")}
+    window = training.get("truncate_window")
+    if window is None:
+        names |= {f"dL/dh_{t} via {v}" for t in range(1, T)
+                  if t in steps and not (k and t % k == 0)
+                  for v in (f"o_{t}" if linear else f"l_{t}", f"z_{t + 1}")}
+    else:  # what each step loss l_s sends back within its window
+        for s in steps:
+            for t in range(max(1, s - window + 1), s + 1):
+                names |= {f"dL/dh_{t} from l_{s}", f"dL/dz_{t} from l_{s}"}
+                names |= {f"dL/do_{t} from l_{s}"} if t == s and linear else set()
     names |= {f"dh_{t}/dh_{t - 1}" for t in range(2, T + 1)}
     if T <= 8:
         names |= {f"dh_{t}/dh_{j}" for t in range(3, T + 1) for j in range(1, t - 1)}
@@ -199,7 +207,7 @@ def documented_shape(name: str, raw: dict) -> tuple[int, int]:
     m = raw["model"]
     i, h, o = m.get("input_size", 1), m.get("hidden_size", 1), m.get("output_size", 1)
     base = name.split("^")[0]
-    base = base.removeprefix("clipped ").removesuffix("'").split(" via ")[0]
+    base = base.removeprefix("clipped ").removesuffix("'").split(" via ")[0].split(" from ")[0]
     if base in ("L", "|g|") or base.startswith("l_"):
         return (1, 1)
     if base.startswith("dh_") and base.endswith(("/dz_", "/dz")) or "/dz_" in base:

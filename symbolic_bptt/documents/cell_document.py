@@ -39,6 +39,9 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
 
 def general_name(name: str, t: int, sequence: set[str]) -> str:
     """A name at step t written for a general step: h_1 at t = 2 is h_{t-1}."""
+    if " from " in name:  # truncation in windows: dL/dh_1 from l_2 is dL/dh_t from l_{t+1}
+        grad, loss = name.split(" from ", 1)
+        return f"{general_name(grad, t, sequence)} from {general_name(loss, t, sequence)}"
     m = _INDEXED.match(name)
     if not m or m["base"] not in sequence:
         return name
