@@ -176,6 +176,8 @@ def written_down_names(raw: dict) -> set[str]:
     training = raw.get("training", {})
     k = training.get("truncate")
     names = set()
+    if T > 100:  # the written-down names are for sequences people work by hand
+        return names | _training_names(raw, T, steps, linear, b_h, b_y)
     if raw["model"].get("activation", "tanh") != "identity":
         names |= {f"dh_{t}/dz_{t}" for t in range(1, T + 1)}
     window = training.get("truncate_window")
@@ -191,6 +193,12 @@ def written_down_names(raw: dict) -> set[str]:
     names |= {f"dh_{t}/dh_{t - 1}" for t in range(2, T + 1)}
     if T <= 8:
         names |= {f"dh_{t}/dh_{j}" for t in range(3, T + 1) for j in range(1, t - 1)}
+    return names | _training_names(raw, T, steps, linear, b_h, b_y)
+
+
+def _training_names(raw: dict, T: int, steps, linear: bool, b_h: bool, b_y: bool) -> set[str]:
+    training = raw.get("training", {})
+    names = set()
     params = ["W_xh", "W_hh"] + (["W_hy"] if linear else []) + (["b_h"] if b_h else []) \
         + (["b_y"] if b_y else [])
     if "clip_norm" in training:

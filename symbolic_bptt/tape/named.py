@@ -16,6 +16,7 @@ from .trees import Op, Ref, refs, transform
 
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
 MAX_T_PRODUCTS = 8  # products of Jacobians ds_t/du_k for every pair t > k + 1 up to this T
+MAX_T_NAMED = 100  # beyond, no one writes the steps down: long tapes stay as fast as before
 
 
 def _ones(shape: tuple[int, int]):
@@ -267,5 +268,5 @@ def jacobian_steps(b, problem, cell, T: int) -> None:
                            "matrix", names=names)
 
 
-__all__ = ["LOSS", "MAX_T_PRODUCTS", "jacobian_steps", "local_derivatives",
+__all__ = ["LOSS", "MAX_T_NAMED", "MAX_T_PRODUCTS", "jacobian_steps", "local_derivatives",
            "via_steps", "windowed_backward"]
