@@ -48,3 +48,9 @@ def _decimal_toml(text: str) -> dict:
     import tomllib
     from decimal import Decimal
     return tomllib.loads(text, parse_float=Decimal)
+
+
+def test_training_in_an_exam_over_a_cell_of_its_own_is_refused():
+    text = (EXAMPLES / "lstm_exam.toml").read_text(encoding="utf-8")
+    with pytest.raises(ProblemError, match=r"\[training\] in an exam is for the elman cell"):
+        parse_spec(_decimal_toml(text + "\n[training]\nlearning_rate = 0.1\n"))

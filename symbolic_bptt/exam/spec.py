@@ -175,6 +175,10 @@ def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None
     if model_table.get("cell", "elman") != "elman":
         from .custom_spec import parse_custom_spec
 
+        if "training" in raw:
+            raise ProblemError("[training] in an exam is for the elman cell; an exam over a cell"
+                               " of its own has no update, clip or truncate questions")
+
         return parse_custom_spec(raw, name, base, common={**text, "seed": seed,
                                                           "variants": variants})
     for key in ("cell", "shapes"):
