@@ -298,3 +298,15 @@ def test_an_lstm_cell_trains_as_torch_does(tr):
         rel = 1e-9 + (4e-6 / oracle["|g|"][0] if "|g|" in oracle else 0)
         for a, b in zip(ours, theirs, strict=True):
             assert abs(a - b) <= rel * max(abs(a), abs(b), 1.0) + 1e-12, (name, a, b)
+
+
+def test_windows_over_long_sequences_have_a_limit(cli, tmp_path):
+    from symbolic_bptt.inputs.limits import MAX_WINDOW_STEPS
+    T = 300
+    k = MAX_WINDOW_STEPS // T + 1
+    path = tmp_path / "long.toml"
+    path.write_text(f"[model]\n[data]\nx = {[0.1] * T}\ny = {[0.2] * T}\n[weights]\nW_xh = 0.5\n"
+                    f"W_hh = 0.5\nW_hy = 0.5\n[training]\ntruncate_window = {k}\n")
+    run = cli("solve", path)
+    assert run.code == 2 and "truncate_window" in run.err and "limit" in run.err
+    assert len(run.err.strip().splitlines()) == 1

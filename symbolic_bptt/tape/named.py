@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..inputs.limits import check_window
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from .rules import Rule, Step, Tape, slots_like
 from .trees import Op, Ref, refs, transform
@@ -116,6 +117,7 @@ def windowed_backward(b, problem, full: dict[str, list], k: int, steps: set[int]
     `full[q]` holds (reader, lag, tree) as for the untruncated backward (reader None: the
     loss's own term); `steps` are the steps the loss reads; zero_tree(q) is 0."""
     cell, T = problem.cell, problem.T
+    check_window(T, k)
     zero: set[str] = set()
 
     def name_of(ref: Ref, t: int, s: int) -> str:
