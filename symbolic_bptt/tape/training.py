@@ -57,8 +57,9 @@ def clip_rule(c: sp.Rational, own: bool = False):
             n = _scalar(norm)
         factor = sp.Min(1, sp.Mul(_shown(c), sp.Pow(n, -1, evaluate=False), evaluate=False),
                         evaluate=False)
-        return ops.scale(factor, g) if ops is not ScalarDisplayOps else sp.Mul(
-            factor, g, evaluate=False)
+        if ops is ScalarDisplayOps or g.shape == (1, 1):  # a 1 x 1 gradient reads as a number
+            return sp.Mul(factor, _scalar(g), evaluate=False)
+        return ops.scale(factor, g)
     rule.clip = c
     return rule
 
@@ -73,7 +74,8 @@ def update_rule(lr: sp.Rational):
         if ops is ExplicitOps:
             return w - lr * g
         rate = _shown(abs(lr))
-        if ops is ScalarDisplayOps:
+        if ops is ScalarDisplayOps or w.shape == (1, 1):  # a 1 x 1 parameter reads as a number
+            w, g = _scalar(w), _scalar(g)
             step = sp.Mul(sp.UnevaluatedExpr(rate), g, evaluate=False)
             return sp.Add(w, sp.Mul(-1, step, evaluate=False) if lr > 0 else step,
                           evaluate=False)
