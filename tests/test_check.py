@@ -133,7 +133,9 @@ def hand(raw: dict, d: int, mistake: str | None = None, slip_at: str | None = No
             else:
                 g = [a + b for a, b in zip(g, matvec(W_hh, dz[t + 1], transpose=True))]
         dh[t] = out[f"dL/dh_{t}"] = slip(f"dL/dh_{t}", g)
-        dz[t] = out[f"dL/dz_{t}"] = [r(p * x) for p, x in zip(prime(h[t]), dh[t])]
+        # a published walkthrough's tanh'(z_3) in dL/dz_2 too: phi'(z_(t+1)) applied twice
+        local = prime(h[t + 1]) if mistake == "derivative-twice" and t == T - 1 else prime(h[t])
+        dz[t] = out[f"dL/dz_{t}"] = [r(p * x) for p, x in zip(local, dh[t])]
     for t in range(1, T + 1):
         state = h[t] if mistake == "state-off-by-one" else h[t - 1]
         out[f"dL/dW_hh^({t})"] = outer(dz[t], state)
@@ -315,11 +317,13 @@ MISTAKES = {
     "missing-activation-derivative": lambda T: {f"dL/dh_{t}" for t in range(1, T)},
     "state-off-by-one": lambda T: {f"dL/dW_hh^({t})" for t in range(1, T + 1)},
     "missing-path": lambda T: {f"dL/dh_{t}" for t in range(1, T)},
+    "derivative-twice": lambda T: {f"dL/dz_{T - 1}"},
     "loss-scale": lambda T: {"L"} | {f"dL/do_{t}" for t in range(1, T + 1)},
     "sign-error": lambda T: {f"dL/do_{t}" for t in range(1, T + 1)},
     "arithmetic": lambda T: {"h_2"},
     "method": lambda T: {"h_2"},
 }
+TRAINING_MISTAKES = {"update-sign", "clip-norm", "truncate-step"}  # tests/test_training_check.py
 
 
 @pytest.mark.parametrize("d", [3, 4])
@@ -387,10 +391,11 @@ def test_precision_is_read_off_each_written_number():
 
 
 def test_the_catalog_documents_every_code_the_audit_can_give():
-    """Every code is seeded: here (Elman), or in the gated hand calculation of
-    tests/test_catalog_gated.py (derivative-form, product-factor)."""
+    """Every code is seeded: here (Elman), in the gated hand calculation of
+    tests/test_catalog_gated.py (derivative-form, product-factor), or in
+    tests/test_training_check.py (the training step's)."""
     from test_catalog_gated import SEEDED
-    assert set(CODES) == set(MISTAKES) | set(SEEDED)
+    assert set(CODES) == set(MISTAKES) | set(SEEDED) | TRAINING_MISTAKES
     for code in CODES.values():
         assert code.mistake and code.steps
 

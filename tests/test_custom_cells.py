@@ -23,6 +23,7 @@ from symbolic_bptt.tape import unroll
 
 torch = pytest.importorskip("torch")
 from torch_cells import gru, indrnn, jordan, leaky, lstm
+from torch_named import named_values
 
 F64 = torch.float64
 REL, ABS = 1e-9, 1e-12
@@ -39,7 +40,7 @@ def param(value) -> torch.Tensor:
     return col(value)
 
 
-def run_oracle(raw: dict, step, loss: str = "half_sse", output: str = "o") -> dict:
+def run_oracle(raw: dict, step, loss: str = "half_sse", output: str = "o", names=()) -> dict:
     """Every quantity of a recurrence by autograd. `step(w, x_t, prev)` returns the step's
     quantities in order, with `prev` the previous step's (or the initial states)."""
     T = len(raw["data"]["x"])
@@ -62,7 +63,7 @@ def run_oracle(raw: dict, step, loss: str = "half_sse", output: str = "o") -> di
         prev = qs
     scale = {"half_sse": 0.5, "sse": 1.0, "mse": 1.0 / T}[loss]
     L = scale * sum(out[f"l_{t}"] for t in range(1, T + 1))
-    L.backward()
+    L.backward(retain_graph=True)
     values = {n: q.detach().flatten().tolist() for n, q in out.items()} | {"L": [L.item()]}
     for t, qs in enumerate(per_step, start=1):
         for n, q in qs.items():
@@ -74,7 +75,16 @@ def run_oracle(raw: dict, step, loss: str = "half_sse", output: str = "o") -> di
         values[f"dL/d{name}"] = sum(grads).flatten().tolist()
         for t, g in enumerate(grads, start=1):
             values[f"dL/d{name}^({t})"] = g.flatten().tolist()
-    return values
+
+    def rollout(k, u, value, t, s):
+        prev = {n: v.detach() for n, v in (per_step[k - 1] if k else {}).items()}
+        prev[u] = value
+        for j in range(k + 1, t + 1):
+            prev = step(copies[j - 1], col(raw["data"]["x"][j - 1]), prev)
+        return prev[s]
+
+    # last: autograd.grad fills .grad too
+    return values | named_values(names, out, scale, rollout)
 
 
 def assert_matches(engine: dict, oracle: dict) -> None:
@@ -104,7 +114,16 @@ def test_custom_example_matches_torch(cli, stem):
     assert run.code == 0, run.err
     step, loss, output = CELLS[stem]
     raw = parse_toml(path.read_text(encoding="utf-8"))
-    assert_matches(run.json()["quantities"], run_oracle(raw, step, loss, output))
+    engine = run.json()["quantities"]
+    oracle = run_oracle(raw, step, loss, output, engine)
+    for t in range(1, len(raw["data"]["x"]) + 1):  # the terms of each sum over consumers
+        for q in {k.split(" via ")[0] for k in engine if k.startswith("dL/d") and " via " in k
+                  and k.split(" via ")[0].endswith(f"_{t}")}:
+            parts = [flat(v) for k, v in engine.items() if k.startswith(f"{q} via ")]
+            total = [sum(col) for col in zip(*parts)]
+            assert total == pytest.approx(oracle[q], rel=1e-9, abs=1e-12), q
+    engine = {k: v for k, v in engine.items() if " via " not in k or k in oracle}
+    assert_matches(engine, oracle)
 
 
 def assert_matches_module(cli, stem: str, module, stacks: dict[str, list[str]], bias: bool):

@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, PROBLEM_FILES, flat
+from conftest import EXAMPLES, PROBLEM_FILES, TRAINING_FILES, flat
 from hypothesis import HealthCheck, assume, given, settings
 from problems import layouts, problems
+from torch_named import named_values
 
 from symbolic_bptt.evaluate.arithmetic import evaluate
 from symbolic_bptt.evaluate.solution import quantities
@@ -30,6 +31,7 @@ except ImportError:  # the oracle extra: pip install -e '.[oracle]'
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
 REL, ABS = 1e-9, 1e-12
+UNTRAINED = [p for p in PROBLEM_FILES if p not in TRAINING_FILES]  # the rest: test_training
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -50,8 +52,9 @@ def assert_close(engine: dict[str, object], oracle: dict[str, list[float]], rel=
 # PyTorch
 
 
-def torch_quantities(problem: Problem) -> dict[str, list[float]]:
-    """Every tape quantity by PyTorch autograd, float64, named as `solve --json` names them.
+def torch_quantities(problem: Problem, names=()) -> dict[str, list[float]]:
+    """Every tape quantity by PyTorch autograd, float64, named as `solve --json` names them;
+    also the intermediates of `names` (local derivatives, via terms, Jacobians).
 
     The loss layout is read from the problem file's keys as a PyTorch user would write it: the
     output layer only at the steps the loss reads, `F.binary_cross_entropy_with_logits`, the
@@ -111,7 +114,9 @@ def torch_quantities(problem: Problem) -> dict[str, list[float]]:
     values: dict[str, list[float]] = {}
     if m.loss == "given":
         torch.autograd.backward([outputs[t] for t in read],
-                                [column(problem.upstream[k]) for t, k in read.items()])
+                                [column(problem.upstream[k]) for t, k in read.items()],
+                                retain_graph=True)
+        scale = 1.0
     else:
         scale = 1.0 if m.loss in ("cross_entropy", "bce") and m.reduction == "sum" \
             else SCALE[m.loss](len(read))
@@ -122,7 +127,7 @@ def torch_quantities(problem: Problem) -> dict[str, list[float]]:
         else:
             out |= {f"l_{t}": raw for t, raw in losses.items()}
             L = scale * sum(losses.values())
-        L.backward()
+        L.backward(retain_graph=True)
         values["L"] = [L.item()]
     values |= {name: tensor.detach().flatten().tolist() for name, tensor in out.items()}
     out_name = "o" if linear else "h"
@@ -139,7 +144,8 @@ def torch_quantities(problem: Problem) -> dict[str, list[float]]:
             for t, grad in enumerate(grads, start=1):
                 if (name, t) in used:
                     values[f"dL/d{name}^({t})"] = grad.flatten().tolist()
-    return values
+    # last: autograd.grad fills .grad too; a term via l_t is l_t's share of L
+    return values | named_values(names, out, scale if m.loss_factor == "outside" else 1.0)
 
 
 def relu_kink_free(problem: Problem, margin: float) -> bool:
@@ -151,11 +157,12 @@ def relu_kink_free(problem: Problem, margin: float) -> bool:
 
 
 @needs_torch
-@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", UNTRAINED, ids=lambda p: p.stem)
 def test_every_example_quantity_matches_torch(cli, path):
     run = cli("solve", path, "--mode", "float", "--json")
     assert run.code == 0, run.err
-    assert_close(run.json()["quantities"], torch_quantities(load_problem(path)))
+    engine = run.json()["quantities"]
+    assert_close(engine, torch_quantities(load_problem(path), engine))
 
 
 @needs_torch
@@ -164,7 +171,7 @@ def test_every_example_quantity_matches_torch(cli, path):
 def test_every_quantity_of_random_problems_matches_torch(problem):
     assume(relu_kink_free(problem, 1e-6))
     engine = quantities(evaluate(unroll(problem), "float"))
-    assert_close(engine, torch_quantities(problem))
+    assert_close(engine, torch_quantities(problem, engine))
 
 
 @needs_torch
@@ -175,7 +182,7 @@ def test_every_loss_layout_matches_torch(problem):
     and given upstream gradients, on hypothesis-drawn problems."""
     assume(relu_kink_free(problem, 1e-6))
     engine = quantities(evaluate(unroll(problem), "float"))
-    assert_close(engine, torch_quantities(problem))
+    assert_close(engine, torch_quantities(problem, engine))
 
 
 @needs_torch
@@ -265,7 +272,7 @@ def assert_gradients_match_finite_differences(problem: Problem) -> None:
                             abs_tol=1e-15)
 
 
-@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", UNTRAINED, ids=lambda p: p.stem)
 def test_example_gradients_match_finite_differences(path):
     assert_gradients_match_finite_differences(load_problem(path))
 

@@ -20,6 +20,7 @@ from ..model import model_loss, scaled
 from ..model.cell import INPUT, TARGET
 from ..tape import Rule, Step, Tape, rule_display
 from ..tape.trees import Op, Ref, nodes, refs, transform, tree_rule
+from .training_catalog import training_hypotheses
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,21 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "in the gradient of one factor of a product, that factor itself in place of the other "
          "one: dL/do_t = dL/dh_t ⊙ o_t where h_t = o_t ⊙ tanh(c_t) needs tanh(c_t)",
          "dL/da_t = dL/dq_t ⊙ b_t, the gradient of a factor a_t of q_t = a_t ⊙ b_t"),
+    Code("derivative-twice",
+         "phi' applied twice: phi'(z_{t+1}) used both in dL/dh_t (through dL/dz_{t+1}) and in "
+         "dL/dz_t = dL/dh_t ⊙ phi'(z_{t+1}), as a published walkthrough has tanh'(z_3) in "
+         "dL/dh_2 and dL/dz_2; or dL/dh_t = ... + W_hh^T (phi'(z_{t+1}) ⊙ dL/dz_{t+1})",
+         "dL/dz_t, and every dL/dq_t that reads a later dL/dz"),
+    Code("update-sign",
+         "the update's sign flipped: W' = W + learning_rate g",
+         "W' of every parameter ([training] learning_rate)"),
+    Code("clip-norm",
+         "clipping by the wrong norm (each gradient's own norm summed, or |g|^2) or not scaling "
+         "all parameters together (each gradient clipped by its own norm)",
+         "|g| and the clipped gradients ([training] clip_norm)"),
+    Code("truncate-step",
+         "truncated BPTT cut at the wrong step (one step early or late) or not at all",
+         "dL/dq_t at the steps where the state is detached ([training] truncate)"),
     Code("loss-scale",
          "the loss's factor (1/2 or 1/T) dropped, doubled or halved, or another loss's factor used",
          "L, dL/do_t"),
@@ -105,7 +121,7 @@ class Catalog:
 
     def rewrite(self, h: Hypothesis, step: Step) -> tuple[Rule, tuple[str, ...]] | None:
         """The mistaken rule and its inputs for this step, or None when h leaves it alone."""
-        rewrite = h.rewrites.get(step.kind)
+        rewrite = h.rewrites.get(f"@{step.name}", h.rewrites.get(step.kind))  # a step, or a kind
         if rewrite is None:
             return None
         tree = self.tape.trees[step.kind] if rewrite.tree is None else rewrite.tree
@@ -160,7 +176,8 @@ class _Kinds:
         backward, contributions, totals = {}, {}, []
         for step in tape.steps:
             name, kind = step.name, step.kind
-            if not name.startswith("dL/d") or kind in backward or kind in contributions:
+            if not name.startswith("dL/d") or kind in backward or kind in contributions \
+                    or " " in name:  # dL/dh_2 via o_2: a term of a step, not a step
                 continue
             if step.t is None:
                 if kind not in totals:
@@ -227,7 +244,10 @@ def _hypotheses(tape: Tape) -> list[Hypothesis]:
     version and in its general version is one hypothesis over both kinds."""
     k = _Kinds.of(tape)
     merged: dict[tuple[str, str], dict[str, Rewrite]] = {}
-    for h in (*_derivative_index(tape, k), *_missing_derivative(tape, k), *_off_by_one(tape, k),
+    # the training step's first: a cut at the wrong step is more specific than a missing path
+    for h in (*training_hypotheses(tape, k, Hypothesis, Rewrite,
+                                   (_shift_prime, _describe, _gradient_refs, _replace)),
+              *_derivative_index(tape, k), *_missing_derivative(tape, k), *_off_by_one(tape, k),
               *_missing_path(tape, k), *_derivative_form(tape, k), *_product_factor(tape, k),
               *_loss_factor(tape, k)):
         if h.rewrites:
@@ -267,6 +287,8 @@ def _derivative_index(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
         shifts = (1, -1) if at == 0 else (-1 if at > 0 else 1,)
         whose = _whose(k, kind)
         for by in shifts:
+            if by == 1 and kind in {f"dL/d{r}" for r in k.passes}:
+                continue  # phi'(z_(t+1)) in dL/dz_t: applied twice (training_catalog.py)
             tree = transform(trees[kind], lambda x, b=by: _shift_prime(x, b)
                              if isinstance(x, Op) and x.op == "prime" else x)
             names = " and ".join(dict.fromkeys(_describe(p) for p in primes))

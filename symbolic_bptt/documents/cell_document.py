@@ -22,6 +22,7 @@ from ..model.notation import PRESETS, Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
+from .training import training_lines, training_part
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -48,6 +49,9 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
 
 def general_name(name: str, t: int, sequence: set[str]) -> str:
     """A name at step t written for a general step: h_1 at t = 2 is h_{t-1}."""
+    if " from " in name:  # truncation in windows: dL/dh_1 from l_2 is dL/dh_t from l_{t+1}
+        grad, loss = name.split(" from ", 1)
+        return f"{general_name(grad, t, sequence)} from {general_name(loss, t, sequence)}"
     m = _INDEXED.match(name)
     if not m or m["base"] not in sequence:
         return name
@@ -260,4 +264,7 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")
+    doc.training = training_part(ev, fmt, shown)
+    if doc.training:
+        doc.sections["training"] = training_lines(ev, fmt)
     return doc

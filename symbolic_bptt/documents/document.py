@@ -118,6 +118,7 @@ class Document:
     notation: Notation | None = None
     marks: dict = field(default_factory=dict)  # quantity -> audit marks (audit reports only)
     audit: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # [training]: documents/training.py
 
 
 class _Formatter:
@@ -251,7 +252,9 @@ def shown_steps(T: int, options: Options) -> list[int | None]:
 def build(ev: Evaluation, options: Options | None = None) -> Document:
     """The document data for one evaluated problem: the Elman cell's own layout (elman.py, the
     deck's sections, for the deck's loss layout), or any other cell's (cell_document.py)."""
-    if ev.tape.problem.custom_cell is not None or not ev.tape.model.deck_layout:
+    training = ev.tape.problem.training
+    windows = training is not None and training.truncate_window is not None  # no deck recursion
+    if ev.tape.problem.custom_cell is not None or not ev.tape.model.deck_layout or windows:
         from .cell_document import build_cell
         return build_cell(ev, options or Options())
     from .elman import build_elman

@@ -287,6 +287,8 @@ def _rounded_node(expr: sp.Basic, index: dict, decimals: int) -> Callable[[Seque
         return lambda args: r(_mp(mpmath.power, base(args), exponent(args)))
     if isinstance(expr, sp.Max):
         return lambda args: max(c(args) for c in children)
+    if isinstance(expr, sp.Min):  # clipping's min(1, c / |g|), in a displayed formula
+        return lambda args: min(c(args) for c in children)
     if isinstance(expr, sp.Heaviside):
         arg = children[0]
         return lambda args: Decimal(1) if arg(args) > 0 else Decimal(0)

@@ -147,12 +147,25 @@ def problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int, source: 
         "[weights]",
         *(f"{name} = {_value(v)}" for name, v in numbers["weights"].items()),
         "",
+        *training_lines(spec.training),
         "[arithmetic]",
         f"mode = {_string(spec.mode)}",
         f"decimals = {spec.decimals}",
         "",
     ]
     return "\n".join(lines)
+
+
+def training_lines(training) -> list[str]:
+    """The exam's [training] table, as the variant's problem file writes it (none: nothing)."""
+    if training is None:
+        return []
+    lines = ["[training]"]
+    for key in ("clip_norm", "learning_rate", "after_update", "truncate", "truncate_window"):
+        value = getattr(training, key)
+        if value is not None and value is not False:
+            lines.append(f"{key} = {'true' if value is True else value}")
+    return [*lines, ""]
 
 
 def _bias(bias: bool | str) -> str:

@@ -43,7 +43,7 @@ from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Rule, Tape, unroll
 from .choices import Choice, cell_formula_choices, formula_choices
 from .draw import Variant
-from .spec import ExamSpec, Question
+from .spec import TRAINING_KINDS, ExamSpec, Question
 
 GRADIENTS = ("dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h", "dL/db_y")
 
@@ -258,7 +258,8 @@ class KeyMaker:
                    shown: set[str], n: Notation) -> Part:
         tape = solved.tape
         # a layout without o_t at some steps (many-to-one, no output layer) asks what exists
-        asked = [a for a in _asked(q, tape.T) if a in tape.by_name]
+        asked = [a for a in (_training_asked(q, tape) if q.kind in TRAINING_KINDS
+                             else _asked(q, tape.T)) if a in tape.by_name]
         given: list[str] = []
         if q.kind == "dL/dh" and q.given and self.spec.cell is None:
             (k,) = q.steps(tape.T)
@@ -274,8 +275,12 @@ class KeyMaker:
         share = _share(q.points, len(labels))
         entries = tuple(self._entry(solved, q, name, e, label, share) for name, e, label in labels)
         m = self.spec.model
-        prompt = _prompt(q, tape.T, n, m.bias, m.deck_layout) if self.spec.cell is None else \
-            _cell_prompt(q, tape.T, n, m.bias)
+        if q.kind in TRAINING_KINDS:
+            prompt = _training_prompt(q, n, tape.problem.training)
+        elif self.spec.cell is None:
+            prompt = _prompt(q, tape.T, n, m.bias, m.deck_layout)
+        else:
+            prompt = _cell_prompt(q, tape.T, n, m.bias)
         return Part(q.number, q.kind, q.points, prompt,
                     tuple((n.symbol(g), lines[g].result) for g in given), (), worked, entries)
 
@@ -554,6 +559,22 @@ def _asked(q: Question, T: int) -> list[str]:
     return []
 
 
+_PARAMETERS = ("W_xh", "W_hh", "W_hy", "b_h", "b_y")
+
+
+def _training_asked(q: Question, tape: Tape) -> list[str]:
+    """The quantities of an update, clip or truncate question (those the tape has)."""
+    if q.kind == "update":
+        return [f"{p}'" for p in _PARAMETERS]
+    if q.kind == "clip":
+        return ["|g|", *(f"clipped dL/d{p}" for p in _PARAMETERS)]
+    tr = tape.problem.training
+    if tr.truncate is not None:  # the gradients where the path back is cut, and dL/dW_hh
+        cuts = [t for t in range(1, tape.T) if t % tr.truncate == 0]
+        return [f"dL/dh_{t}" for t in cuts] + ["dL/dW_hh"]
+    return ["dL/dh_1", "dL/dW_hh"]  # windows: the earliest state's, cut back the most
+
+
 def _closure(tape: Tape, targets: list[str], stop: set[str]) -> list[str]:
     """The steps computing `targets` from the problem's numbers and `stop`, in tape order."""
     need: set[str] = set()
@@ -608,6 +629,26 @@ def _prompt(q: Question, T: int, n: Notation, bias: bool, deck: bool = True) -> 
                 f"${n.symbol(f'dL/dz_{k}')} = \\partial L / \\partial {n.symbol(f'z_{k}')}$.")
     symbol = n.symbol(q.kind[4:])
     return f"Compute the gradient $\\partial L / \\partial {symbol}$."
+
+
+def _training_prompt(q: Question, n: Notation, tr) -> str:
+    """An update, clip or truncate question's text, with the [training] numbers it needs."""
+    if q.kind == "update":
+        g = "the clipped gradient" if tr.clip_norm is not None else "its gradient"
+        return (f"One step of gradient descent with learning rate ${tr.learning_rate:g}$: compute "
+                f"every updated parameter $W' = W - {tr.learning_rate:g}\\, g$, $g$ {g}.")
+    if q.kind == "clip":
+        return ("Clip the gradients by their global norm with threshold "
+                f"$c = {tr.clip_norm:g}$: compute $\\lVert g \\rVert$, the 2-norm of all "
+                "gradients' entries together, and every gradient scaled by "
+                "$\\min(1, c / \\lVert g \\rVert)$.")
+    if tr.truncate is not None:
+        return (f"Truncated BPTT in chunks of {tr.truncate} steps (the state detached after "
+                f"every {tr.truncate} steps): compute ${n.symbol('dL/dh_t')}$ where the path back "
+                f"through time is cut, and the truncated ${n.symbol('dL/dW_hh')}$.")
+    return (f"Truncated BPTT in windows of {tr.truncate_window} steps (each step's loss reaches "
+            f"back {tr.truncate_window} steps): compute the truncated ${n.symbol('dL/dh_1')}$ "
+            f"and ${n.symbol('dL/dW_hh')}$.")
 
 
 def _cell_prompt(q: Question, T: int, n: Notation, bias: bool) -> str:

@@ -46,15 +46,18 @@ from ..errors import ProblemError
 from ..inputs.files import input_name, parse_toml, read_text
 from ..inputs.limits import MAX_T_EXAM, MAX_TEXT_CHARS, MAX_TRIES, MAX_VARIANTS, check_text
 from ..inputs.problem import Model, _show, elman_model, weight_shapes
+from ..inputs.training import Training, parse_training
 from ..model.cell import Cell
 
 KINDS = ("forward", "loss", "dL/do", "dL/dh", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h",
-         "dL/db_y", "formula", "vanishing")
+         "dL/db_y", "formula", "vanishing", "update", "clip", "truncate")
+# [training] kinds: the key that each needs in the exam's [training] table
+TRAINING_KINDS = {"update": "learning_rate", "clip": "clip_norm", "truncate": "truncate"}
 CODES = ("derivative-index", "missing-activation-derivative", "state-off-by-one", "loss-scale",
          "sign-error")
 TARGETS = ("dL/dh", "dL/dW_hh", "dL/do")
 _TOP = {"title", "course", "date", "instructions", "author", "seed", "variants", "model",
-        "arithmetic", "draw", "reject", "questions", "cell", "shapes"}
+        "arithmetic", "draw", "reject", "questions", "cell", "shapes", "training"}
 _DRAWN = ("T", "x", "y", "h0", "W_xh", "W_hh", "W_hy", "b_h", "b_y")
 _QUESTION_KEYS = {"kind", "points", "t", "codes", "correct", "given"}
 MAX_DECIMALS = 6
@@ -141,6 +144,7 @@ class ExamSpec:
     cell: Cell | None = None  # a cell of its own (None: the Elman cell of [model])
     shapes: dict[str, tuple[int, int]] | None = None  # its parameters' shapes, and x's as "x"
     vectors: frozenset[str] = frozenset()  # its parameters written as flat lists
+    training: Training | None = None  # [training]: the update, clipping, truncation
 
 
 def load_spec(path: str | Path) -> ExamSpec:
@@ -171,6 +175,10 @@ def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None
     if model_table.get("cell", "elman") != "elman":
         from .custom_spec import parse_custom_spec
 
+        if "training" in raw:
+            raise ProblemError("[training] in an exam is for the elman cell; an exam over a cell"
+                               " of its own has no update, clip or truncate questions")
+
         return parse_custom_spec(raw, name, base, common={**text, "seed": seed,
                                                           "variants": variants})
     for key in ("cell", "shapes"):
@@ -183,6 +191,7 @@ def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None
                            "y, and the loss is part of what students compute")
     mode, decimals = arithmetic_of(raw)
     questions = _questions(raw.get("questions"), model)
+    training = training_of(raw, questions)
     draws = _draws(_table(raw, "draw", "how each number is drawn"), model)
     _check_steps(questions, draws["T"])
     _check_loss_steps(model, draws["T"])
@@ -190,7 +199,22 @@ def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None
     return ExamSpec(name=name, seed=seed, variants=variants, model=model,
                     model_table={k: _plain(v) for k, v in model_table.items()}, mode=mode,
                     decimals=decimals, draws=draws, saturation=saturation,
-                    max_tries=max_tries, questions=questions, **text)
+                    max_tries=max_tries, questions=questions, training=training, **text)
+
+
+def training_of(raw: dict, questions) -> Training | None:
+    """[training] as in a problem file; a question kind update, clip or truncate needs its key."""
+    training = parse_training(_plain(raw["training"])) if "training" in raw else None
+    for q in questions:
+        key = TRAINING_KINDS.get(q.kind)
+        if key is None:
+            continue
+        have = training is not None and (getattr(training, key) is not None or (
+            q.kind == "truncate" and training.truncate_window is not None))
+        if not have:
+            raise ProblemError(f"questions[{q.number - 1}].kind = \"{q.kind}\" needs training."
+                               f"{key} in a [training] table")
+    return training
 
 
 def arithmetic_of(raw: dict) -> tuple[str, int]:

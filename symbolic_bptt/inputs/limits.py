@@ -28,6 +28,7 @@ MAX_WORK = 200_000               # T x (largest size)^2: the entries the tape co
 MAX_T_EXAM = 50                  # sequence length an exam may draw
 MAX_TRIES = 100_000              # [reject] max_tries of an exam
 MAX_VARIANTS = 999               # versions of an exam
+MAX_WINDOW_STEPS = 20_000        # [training] truncate_window: T x min(k, T) per-loss steps
 
 
 def check_sequence(T: int) -> None:
@@ -64,6 +65,14 @@ def check_text(value: str, where: str, limit: int = MAX_TEXT_CHARS) -> str:
     if bad is not None:
         raise _error(f"{where} holds the control character {quoted(bad)}")
     return value
+
+
+def check_window(T: int, k: int) -> None:
+    """Refuse truncation in windows whose per-loss backward passes would be too many steps."""
+    if T * min(k, T) > MAX_WINDOW_STEPS:
+        raise _limit(f"training.truncate_window = {k} over T = {T:,} steps is T x k = "
+                     f"{T * min(k, T):,} per-loss steps, more than the limit of "
+                     f"{MAX_WINDOW_STEPS:,}; use a smaller window or truncate (chunks)")
 
 
 def _limit(message: str):

@@ -19,6 +19,7 @@ from ..model.cell import BIAS_MODES, INPUT, OUTPUTS, Cell, bind, infer_shapes, l
 from ..model.notation import BASES, check_notation
 from .files import input_name, parse_toml, read_text
 from .limits import check_sequence, check_sizes, check_text
+from .training import Training, parse_training
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "bce", "given")
@@ -98,6 +99,7 @@ class Problem:
     initial: dict[str, Vector] | None = field(default=None, hash=False)  # state -> value at t=0
     vectors: frozenset[str] = frozenset()  # parameters written as flat lists (a custom cell)
     upstream: tuple[Vector, ...] = ()  # loss = "given": dL/do_t of each step read ([data] dL_do)
+    training: Training | None = None  # [training]: clipping, the update, truncation
 
     @property
     def T(self) -> int:
@@ -145,7 +147,7 @@ class Problem:
         return "vector" if param in self.vectors else "matrix"
 
 
-_TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights",
+_TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights", "training",
              "arithmetic", "notation", "cell"}
 _MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss",
                "output", "reduction", "loss_steps", "loss_factor"}
@@ -230,7 +232,8 @@ def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, 
     for k, v in notation.items():
         if not isinstance(v, str):
             raise ProblemError(f"notation.{_key(k)} must be a string (LaTeX), got {_show(v)}")
-    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols), **text}
+    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols),
+            "training": parse_training(raw.get("training")), **text}
 
 
 def _key(key: str) -> str:

@@ -71,6 +71,9 @@ class Notation:
 
     def symbol(self, name: str) -> str:
         """LaTeX for a quantity name: `dL/dh_2` -> `\\delta h_{2}`."""
+        written = _written_down(self, name)
+        if written is not None:
+            return written
         m = _NAME.match(name)
         base, t, part = m["base"], m["t"], m["part"]
         if t is not None and name.removeprefix("dL/d") in self.names:
@@ -88,6 +91,28 @@ class Notation:
         if tex == r"\delta":
             return rf"\delta_{{{t}}}"
         return f"{tex}_{{{t}}}"
+
+
+_LOCAL = re.compile(r"^d(?P<q>[^/ ]+)/d(?P<p>[^/ ]+)$")
+
+
+def _written_down(n: Notation, name: str) -> str | None:
+    """The names of tape/named.py and tape/training.py: dh_3/dz_3, dL/dh_2 via o_2, dL/dh_2
+    from l_3, |g|, clipped dL/dW_hh, W_hh' (None for any other name)."""
+    if name.endswith("'"):
+        return n.symbol(name[:-1]) + "'"
+    if name == "|g|":
+        return r"\lVert g \rVert"
+    if name.startswith("clipped "):
+        return rf"\operatorname{{clip}}\left({n.symbol(name[8:])}\right)"
+    for word in (" via ", " from "):
+        if word in name:
+            grad, by = name.split(word, 1)
+            return rf"\left.{n.symbol(grad)}\right|_{{{n.symbol(by)}}}"
+    m = _LOCAL.match(name)
+    if m and not name.startswith("dL/d") and "_" in m["q"] and "_" in m["p"]:
+        return rf"\frac{{\partial {n.symbol(m['q'])}}}{{\partial {n.symbol(m['p'])}}}"
+    return None
 
 
 def _bold(tex: str) -> str:

@@ -29,6 +29,15 @@ from .display_exprs import (
     SquaredNorm,
 )
 from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape
+from .named import (
+    LOSS,
+    MAX_T_NAMED,
+    jacobian_steps,
+    local_derivatives,
+    via_steps,
+    windowed_backward,
+)
+from .training import training_steps
 from .trees import Op, Ref, refs, shift, tree_rule
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +287,13 @@ def unroll(problem: Problem) -> Tape:
     loss = None if given else model_loss(problem.model.loss, problem.model.reduction)
     if loss is not None:
         _loss(b, problem.loss_steps, loss, cell.output, problem.model.loss_factor)
-    _backward(b, problem, trees, loss, params, at)
+    named = T <= MAX_T_NAMED  # the intermediates people write down (tape/named.py)
+    if named:
+        local_derivatives(b, cell, trees, at)
+    _backward(b, problem, trees, loss, params, at, named)
+    if named:
+        jacobian_steps(b, problem, cell, T)
+    training_steps(b, params, problem.training)
     return Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
 
 
@@ -356,7 +371,7 @@ def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
 
 
 def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str],
-              at: dict[str, tuple[int, ...]]) -> None:
+              at: dict[str, tuple[int, ...]], named: bool = True) -> None:
     cell, T = problem.cell, problem.T
     steps = set(problem.loss_steps)
     full: dict[str, list] = {}  # q -> (reader, lag, tree); reader None for the loss's own term
@@ -367,13 +382,24 @@ def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[s
             for term in trees.vjp(e.rhs, sym, grad, e.lhs):
                 terms.append((e.lhs, lag, shift(term, lag)))
         full[q] = terms
+    training = problem.training
+    if training is not None and training.truncate_window is not None:
+        windowed_backward(b, problem, full, training.truncate_window, steps, at,
+                          lambda q: _gradient_tree(problem, q, full[q], ())[0])
+        for p in params:
+            _parameter(b, problem, trees, p, at)
+        return
     built: dict[tuple[str, tuple[int, ...]], tuple] = {}  # one tree per kind, shared by every t
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
             if t not in at[q]:
                 continue
             present = tuple(k for k, (reader, lag, _) in enumerate(full[q])
-                            if (t in steps if reader is None else t + lag in at[reader]))
+                            if (t in steps if reader is None else t + lag in at[reader])
+                            and not (lag and training is not None and training.cut(t)))
+            if named:
+                via_steps(b, q, t, [(full[q][k][1], full[q][k][2], full[q][k][0] or LOSS)
+                                    for k in present])
             if (q, present) not in built:
                 built[q, present] = _gradient_tree(problem, q, full[q], present)
             tree, kind = built[q, present]
