@@ -54,7 +54,9 @@ def load(entry, folder: Path):
     path.write_text(text)
     try:
         return load_problem(path)
-    except ProblemError:
+    except ProblemError as exc:
+        if "notation must be a table" not in str(exc) and "symbols" not in str(exc):
+            raise
         raw = tomllib.loads(text)
         kept = [line for line in text.splitlines()
                 if not line.startswith("notation =")]
@@ -75,6 +77,9 @@ def measure(detail: bool = False) -> tuple[int, int, int]:
             except ProblemError as exc:
                 if detail:
                     print(f"{entry.id:28} unread  ({str(exc)[:110]})")
+                continue
+            except Exception as exc:  # a bug: count it unread, and say so
+                print(f"{entry.id:28} CRASH   ({type(exc).__name__}: {str(exc)[:90]})")
                 continue
             read += 1
             agree += verdict.holds == expected

@@ -53,10 +53,19 @@ def _dW(r, name):
     return r.dW[name]
 
 
-def _britz_sum(r):
-    """sum_{k=1}^{3} (dE_3/ds_3 ds_3/ds_k) ds_k/dW, each ds_k/dW immediate (s_0 has none)."""
+def _britz_sum(r, printed_order=False):
+    """sum_{k=1}^{3} (dE_3/ds_3 ds_3/ds_k) ds_k/dW, each ds_k/dW immediate (s_0 has none);
+    `printed_order`: ds_3/ds_k as the product of one-step Jacobians in increasing j."""
     g = r.dl_dh(3)
-    return _sum(r.vjp_weight(r.jac_states(3, k).T @ g, k, "W_hh") for k in range(1, 4))
+
+    def jac(k):
+        if not printed_order:
+            return r.jac_states(3, k)
+        out = torch.eye(r.h[3].numel())
+        for j in range(k + 1, 4):
+            out = out @ r.jac_states(j, j - 1)
+        return out
+    return _sum(r.vjp_weight(jac(k).T @ g, k, "W_hh") for k in range(1, 4))
 
 
 ENTRIES: list[Entry] = [
@@ -235,13 +244,14 @@ ENTRIES: list[Entry] = [
           lambda r, t: [[r.vjp_weight(torch.ones(1), 3, "W_hh", "l", True), _britz_sum(r)]],
           ts="T=3",
           partial="immediate"),
+    # Britz's product form, read as printed (left to right in increasing j): the Jacobians
+    # ds_{k+1}/ds_k ... ds_3/ds_2 in that order, which is not the chain rule's order
     Entry("cerisara-dE3/dW", CERISARA, "britz.toml",
           r"\frac{\partial E_3}{\partial W} = \sum_{k=0}^3 \frac{\partial E_3}{\partial \hat y_3} "
           r"\frac{\partial \hat y_3}{\partial s_3} \left( \prod_{j=k+1}^3 \frac {\partial s_j}"
           r"{\partial s_{j-1}} \right) \frac{\partial s_k}{\partial W}",
-          lambda r, t: [[r.vjp_weight(torch.ones(1), 3, "W_hh", "l", True), _britz_sum(r)]],
-          ts="T=3",
-          partial="immediate"),
+          lambda r, t: [[r.vjp_weight(torch.ones(1), 3, "W_hh", "l", True),
+                         _britz_sum(r, printed_order=True)]], ts="T=3", partial="immediate"),
     # --- CS224n
     Entry("cs224n-loss", CS224N, "cs224n.toml",
           r"J(\theta) = \frac{1}{T}\sum_{t=1}^{T}J^{(t)}(\theta)",

@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
     verify.add_argument("--max-T", dest="max_T", type=int, default=5,
                         help="check T = 1..N (default: 5)")
+    verify.add_argument("--notation", metavar="NAME",
+                        help="read the formula in a source's symbols: deck (the default), d2l, "
+                             "goodfellow, britz, cs224n (overrides the problem's notation = NAME;"
+                             " its [symbols] still apply)")
     verify.add_argument("-j", "--json", action="store_true",
                         help='print {"holds", "checked", "counterexample", "code", "explanation"}')
     from .exam import add_exam_parser
@@ -183,7 +187,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..formulas.verify import verify_formula
     from ..inputs.problem import load_problem
 
-    verdict = verify_formula(load_problem(args.problem), args.latex, args.sympy, args.max_T)
+    verdict = verify_formula(load_problem(args.problem), args.latex, args.sympy, args.max_T,
+                             args.notation)
     if args.json:
         json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

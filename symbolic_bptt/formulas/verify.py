@@ -34,9 +34,11 @@ from ..inputs.limits import MAX_FUNCTION_NESTING, MAX_VERIFY_T
 from ..inputs.problem import Model, Problem
 from .formula_ast import (
     T_,
+    VJP,
     Add,
     Apply,
     BigOp,
+    Deriv,
     Div,
     Formula,
     Hadamard,
@@ -45,13 +47,15 @@ from .formula_ast import (
     Neg,
     Node,
     Norm,
+    Outer,
     Pow,
     Ref,
     Transpose,
     t_,
 )
 from .instance import Instance, Missing, same_shapes
-from .latex_in import read_latex
+from .latex_in import read_block, read_latex
+from .reading import Reading, make_reading
 from .sympy_in import read_sympy
 from .unrolled import DIGITS, Subject, Unrolled, subject_of
 
@@ -111,15 +115,43 @@ def verify_latex(model: Checked, source: str, max_T: int = 5) -> Verdict:
     return verify(subject, read_latex(source, subject.vocab), max_T)
 
 
+def reading_of(model: Checked, notation: str | None = None) -> Reading:
+    """How the problem's source writes formulas: `notation` (a preset's name, as
+    --notation gives it) or the problem's own `notation = NAME`, with its [symbols] over it."""
+    preset = notation or getattr(model, "notation_preset", None)
+    return make_reading(preset, getattr(model, "symbols", None) or None)
+
+
 def verify_formula(model: Checked, latex: str | None = None, sympy: str | None = None,
-                   max_T: int = 5) -> Verdict:
-    """Verify an identity given in LaTeX or in SymPy syntax (exactly one of them)."""
+                   max_T: int = 5, notation: str | None = None) -> Verdict:
+    """Verify an identity given in LaTeX or in SymPy syntax (exactly one of them); a LaTeX
+    chain or aligned block is checked formula by formula, member by member."""
     if (latex is None) == (sympy is None):
         raise ProblemError("give the formula once: --latex FORMULA or --sympy FORMULA")
     subject = subject_of(model)
-    formula = read_latex(latex, subject.vocab) if latex is not None else \
-        read_sympy(sympy, subject.vocab)
-    return verify(subject, formula, max_T)
+    if sympy is not None:
+        return verify(subject, read_sympy(sympy, subject.vocab), max_T)
+    formulas = read_block(latex, subject.vocab, reading_of(model, notation))
+    if len(formulas) == 1:
+        return verify(subject, formulas[0], max_T)
+    verdicts = [verify(subject, f, max_T) for f in formulas]
+    return _combined(formulas, verdicts)
+
+
+def _combined(formulas, verdicts: list[Verdict]) -> Verdict:
+    """One verdict for an aligned block: it holds if every formula does; otherwise the first
+    failing formula's verdict, named."""
+    checked = tuple(c for v in verdicts for c in v.checked)
+    notes = tuple(dict.fromkeys(n for v in verdicts for n in v.notes))
+    bad = next((k for k, v in enumerate(verdicts) if not v.holds), None)
+    if bad is None:
+        parts = "; ".join(f"({k + 1}) {v.explanation}" for k, v in enumerate(verdicts))
+        return Verdict(True, checked, None, None,
+                       f"all {len(verdicts)} formulas of the block hold: {parts}", notes)
+    v = verdicts[bad]
+    return Verdict(False, checked, v.counterexample, v.code,
+                   f"formula {bad + 1} of the block's {len(verdicts)} ({formulas[bad]}) fails: "
+                   f"{v.explanation}", notes)
 
 
 def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
@@ -146,12 +178,13 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
         u = Unrolled(subject, T)
         for t in (range(1, T + 1) if free_t else [None]):
             try:
-                sides = tuple(Instance(u, t, notes).side(s) for s in formula.sides)
+                instances = [Instance(u, t, notes) for _ in formula.sides]
+                sides = tuple(i.side(s) for i, s in zip(instances, formula.sides))
             except Missing as exc:
                 missing.append(f"{exc.name} at T = {T}")
                 continue
             _defined(sides, T, t)
-            cases.append((u, t, same_shapes(sides, formula)))
+            cases.append((u, t, same_shapes(sides, formula, any(i.rows for i in instances))))
     if not cases:
         raise ProblemError(f"nothing to check: the formula names {missing[0]}, which does not "
                            f"exist for any T up to {max(Ts)} (raise --max-T?)")
@@ -169,9 +202,21 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
     if not holds:
         failing = {c.T for c in checks if not c.holds}
         explained = _explain(cases, failing, counterexample["T"])
+    text = _explanation(subject, holds, checks, counterexample, explained, notes)
+    if not holds:
+        text = _members(formula, counterexample) + text[:-1] + f"; read as: {formula}."
     return Verdict(holds, tuple(checks), counterexample, explained.code if explained else None,
-                   _explanation(subject, holds, checks, counterexample, explained, notes),
-                   tuple(dict.fromkeys(notes)))
+                   text, tuple(dict.fromkeys(notes)))
+
+
+def _members(formula: Formula, counterexample: dict) -> str:
+    """For a chain a = b = c, which claim fails: `member 2 = member 3 (W^T*g = ...) `."""
+    if len(formula.sides) < 3:
+        return ""
+    k = counterexample.get("member", 1) - 1
+    a, b = formula.sides[k], formula.sides[k + 1]
+    return (f"in the chain of {len(formula.sides)} members, member {k + 1} = member {k + 2} "
+            f"({a} = {b}) is the first that fails: ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +238,10 @@ def _indices(node: Node):
             yield hi, ()
             for expr, bound in _indices(b):
                 yield expr, bound + (v,)
+        case Deriv(copy=c) if c is not None:
+            yield c, ()
+            for child in _children(node):
+                yield from _indices(child)
         case _:
             for child in _children(node):
                 yield from _indices(child)
@@ -212,6 +261,12 @@ def _children(node: Node) -> tuple[Node, ...]:
             return (b,)
         case BigOp(body=b):
             return (b,)
+        case Deriv(of=a, wrt=b):
+            return (a, b)
+        case Outer(left=a, right=b):
+            return (a, b)
+        case VJP(grad=a, jacobian=b):
+            return (a, b)
     return ()
 
 
@@ -260,11 +315,14 @@ def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
     pairs = list(pairwise(sides))
     for k in range(POINTS):
         values = u.values(k)
-        for a, b in pairs:
+        for member, (a, b) in enumerate(pairs):
             va, vb = _numbers(a, values), _numbers(b, values)
             _defined((va, vb), u.T, t)
             if not _close(va, vb):
-                return Check(u.T, t, False, "numeric"), _counterexample(u, t, k, va, vb)
+                found = _counterexample(u, t, k, va, vb)
+                if len(sides) > 2:
+                    found["member"] = member + 1  # the claim member = member + 1, from 1
+                return Check(u.T, t, False, "numeric"), found
     if all(_prove(u, a - b) for a, b in pairs):
         return Check(u.T, t, True, "symbolic"), None
     return Check(u.T, t, True, "numeric"), None
