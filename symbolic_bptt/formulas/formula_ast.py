@@ -134,7 +134,7 @@ class Deriv(Node):
 
 @dataclass(frozen=True, eq=True)
 class Outer(Node):
-    """a \otimes b: the outer product a b^T of two columns."""
+    r"""a \otimes b: the outer product a b^T of two columns."""
 
     left: Node
     right: Node

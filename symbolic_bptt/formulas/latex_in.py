@@ -360,7 +360,7 @@ class _Parser:
         return Transpose(node) if flip else node
 
     def loss_symbol(self, tok: Tok, step: str = "l") -> Node:
-        """A loss: with a time index the loss of that step (L_t, L^{(t)}, E_t, J^{(t)}),
+        r"""A loss: with a time index the loss of that step (L_t, L^{(t)}, E_t, J^{(t)}),
         without one the whole loss L; arguments after it, (\theta) or (y_t, \hat{y}_t),
         name what it depends on and are passed over."""
         sup = self.sup_before_sub()
@@ -372,7 +372,7 @@ class _Parser:
         return self.flipped(self.apply_sup(node, sup), flip)
 
     def skip_arguments(self) -> None:
-        """Pass over (\theta) or (y_t, \hat{y}_t) after a loss's name."""
+        r"""Pass over (\theta) or (y_t, \hat{y}_t) after a loss's name."""
         if not self.at("open", "("):
             return
         depth, k, comma = 0, self.k, False
@@ -911,8 +911,12 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
                            "levels)") from None
     except ProblemError as exc:
         unknown = unknown_tokens(tokens if "tokens" in locals() else (), vocab, reading)
-        if len(unknown) > 1 or (unknown and str(exc).startswith(
-                f"cannot read {unknown[0][0]} at position {unknown[0][1]}")):
+        if len(unknown) == 1 and str(exc).startswith(
+                f"cannot read {unknown[0][0]} at position {unknown[0][1]}"):
+            raise ProblemError(f"{exc}; if it is the source's symbol, declare what it means in "
+                               '[symbols] (such as E = "l") or choose the source\'s notation '
+                               '(notation = "goodfellow")') from None
+        if len(unknown) > 1:
             listed = ", ".join(f"{text} (position {pos})" for text, pos in unknown)
             raise ProblemError(
                 f"cannot read the formula: {len(unknown)} unknown symbol"

@@ -54,6 +54,7 @@ _DROPPED_WITH_ARGUMENT = {"tag", "label", "eqref"}
 _TRANSPARENT = {"mathbf", "boldsymbol", "bm", "vec", "mathit", "mathcal", "mathrm", "mathsf",
                 "operatorname", "mathbb", "pmb", "textbf", "textrm", "text", "textit", "mbox",
                 "mathnormal", "boxed", "mathscr"}
+_WORDS = {"text", "textrm", "mbox", "textit"}  # transparent for one word (W_\textrm{hh})
 _BLOCKS = {"aligned", "align", "align*", "alignat", "alignat*", "eqnarray", "eqnarray*",
            "split", "gather", "gather*", "gathered", "equation", "equation*", "multline",
            "multline*", "array"}
@@ -118,6 +119,10 @@ def _tokens(nodes, source: str) -> list[Tok]:
                 if not args and k < len(nodes) and isinstance(nodes[k], LatexGroupNode):
                     args = [nodes[k]]
                     k += 1
+                if name in _WORDS and args and any(
+                        c.isspace() for c in source[args[0].pos:args[0].pos + args[0].len]):
+                    out.append(Tok("macro", "text", node.pos))  # words: not mathematics
+                    continue
                 if len(args) != 1:
                     raise token_error(Tok("macro", name, node.pos), "expected one argument", source)
                 inner = _tokens([args[0]], source)
