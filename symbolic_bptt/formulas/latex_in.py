@@ -917,10 +917,14 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
                                '[symbols] (such as E = "l") or choose the source\'s notation '
                                '(notation = "goodfellow")') from None
         if len(unknown) > 1:
-            listed = ", ".join(f"{text} (position {pos})" for text, pos in unknown)
+            where: dict[str, list[str]] = {}
+            for text, pos in unknown:
+                where.setdefault(text, []).append(str(pos))
+            listed = ", ".join(f"{text} (position{'s' if len(p) > 1 else ''} {', '.join(p)})"
+                               for text, p in where.items())
             raise ProblemError(
-                f"cannot read the formula: {len(unknown)} unknown symbol"
-                f"{'s' if len(unknown) > 1 else ''}: {listed}; declare what each means in "
+                f"cannot read the formula: {len(where)} unknown symbol"
+                f"{'s' if len(where) > 1 else ''}: {listed}; declare what each means in "
                 '[symbols] (such as E = "l", s = "h", U = "W_xh") or choose the source\'s '
                 'notation (notation = "goodfellow", "britz", "cs224n", "d2l")') from None
         raise
@@ -941,7 +945,7 @@ def unknown_tokens(tokens, vocab, reading: Reading) -> list[tuple[str, int]]:
 
     declared = {s.base for s in reading.symbols}
     out: list[tuple[str, int]] = []
-    for tok in _flat(tokens):
+    for tok in _outside_subscripts(tokens):
         sig = signature(tok) if tok.kind in ("letter", "name", "macro") else None
         if sig is None or sig in declared:
             continue
@@ -974,6 +978,16 @@ def check_formula_text(source: str) -> None:
     if deepest > MAX_FORMULA_DEPTH:
         raise ProblemError(f"the formula is nested {deepest} levels deep, more than the limit "
                            f"of {MAX_FORMULA_DEPTH}")
+
+
+def _outside_subscripts(tokens):
+    """Every token, in groups too, except subscripts (W_{zz}: names and indices)."""
+    after_bar = False
+    for tok in tokens:
+        if not after_bar:
+            yield tok
+            yield from _outside_subscripts(tok.body or ())
+        after_bar = tok.kind == "op" and tok.text == "_"
 
 
 def _flat(tokens):
