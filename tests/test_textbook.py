@@ -42,7 +42,7 @@ def test_the_corpus_is_read_as_printed_and_judged_as_pytorch_judges(entry, tmp_p
 def test_the_corpus_holds_right_and_wrong_formulas():
     """The corpus is no set of easy truths: a quarter of it is wrong, by PyTorch."""
     wrong = [e.id for e in ENTRIES if not truth(e, model_of(DATA / e.problem), points=1)]
-    assert len(wrong) >= 8
+    assert len(wrong) >= 7
     assert {"d2l-recursion-for-tanh", "odot-outside", "gf-10.19-no-transpose",
             "gf-10.22-sign"} <= set(wrong)
 

@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("problem", help="problem file (.toml): its model is used, not its "
                                         "numbers; - reads it from standard input")
     formula = verify.add_mutually_exclusive_group(required=True)
-    formula.add_argument("--latex", metavar="FORMULA",
-                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t'")
+    formula.add_argument("--latex", metavar="FORMULA", action="append",
+                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t';"
+                              " repeat it to check several lines of a derivation in one call")
     formula.add_argument("--sympy", metavar="FORMULA",
                          help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
     verify.add_argument("--max-T", dest="max_T", type=int, default=5,
@@ -187,14 +188,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..formulas.verify import verify_formula
     from ..inputs.problem import load_problem
 
-    verdict = verify_formula(load_problem(args.problem), args.latex, args.sympy, args.max_T,
-                             args.notation)
+    problem = load_problem(args.problem)
+    if args.latex is None or len(args.latex) == 1:
+        verdict = verify_formula(problem, args.latex and args.latex[0], args.sympy, args.max_T,
+                                 args.notation)
+        if args.json:
+            json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            print(verdict.text())
+        return 0 if verdict.holds else 1
+    # several lines: each read and checked in turn, one process (the model unrolled once)
+    verdicts = [verify_formula(problem, latex, None, args.max_T, args.notation)
+                for latex in args.latex]
     if args.json:
-        json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+        json.dump({"formulas": [{"latex": latex} | v.as_dict()
+                                for latex, v in zip(args.latex, verdicts)]},
+                  sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(verdict.text())
-    return 0 if verdict.holds else 1
+        for k, (latex, v) in enumerate(zip(args.latex, verdicts), 1):
+            print(f"[{k}] {latex}\n{v.text()}")
+    return 0 if all(v.holds for v in verdicts) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

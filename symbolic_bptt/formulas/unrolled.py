@@ -83,7 +83,7 @@ class Unrolled:
         self.act = ACTIVATIONS[self.model.activation]
         self.loss = LOSSES[self.model.loss]
         self.tape: Tape = unroll(blank_problem(subject, T))
-        self.exprs = {s.name: self.tape.explicit(s).doit() for s in self.tape.steps}
+        self._exprs: dict[str, sp.Matrix] = {}  # a step's explicit formula, made when needed
         self._values: dict[tuple, dict] = {}
 
     def elements(self, name: str) -> sp.Matrix:
@@ -97,7 +97,9 @@ class Unrolled:
     def definition(self, k: int) -> dict:
         """The elements of step k -> their formulas in the step's inputs."""
         step = self.tape.steps[k]
-        return dict(zip(self.elements(step.name), self.exprs[step.name]))
+        if step.name not in self._exprs:
+            self._exprs[step.name] = self.tape.explicit(step).doit()
+        return dict(zip(self.elements(step.name), self._exprs[step.name]))
 
     @cached_property
     def activation(self) -> dict:

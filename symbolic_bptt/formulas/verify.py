@@ -60,6 +60,18 @@ from .sympy_in import read_sympy
 from .unrolled import DIGITS, Subject, Unrolled, subject_of
 
 POINTS = 3
+_UNROLLED: dict[tuple[Subject, int], Unrolled] = {}  # tapes kept for the process's next formulas
+
+
+def unrolled(subject: Subject, T: int) -> Unrolled:
+    """The subject's tape of length T, unrolled once per process (a batch of formulas, or a
+    notebook checking one line after another, shares it and its random points' values)."""
+    key = (subject, T)
+    if key not in _UNROLLED:
+        if len(_UNROLLED) > 64:
+            _UNROLLED.clear()
+        _UNROLLED[key] = Unrolled(subject, T)
+    return _UNROLLED[key]
 _TOLERANCE = sp.Float(10) ** -30
 _SIZE_BUDGET = 8000
 _HARD_BUDGET = 400
@@ -175,7 +187,7 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
     cases: list[tuple[Unrolled, int | None, tuple[sp.Matrix, ...]]] = []
     missing: list[str] = []
     for T in Ts:
-        u = Unrolled(subject, T)
+        u = unrolled(subject, T)
         for t in (range(1, T + 1) if free_t else [None]):
             try:
                 instances = [Instance(u, t, notes) for _ in formula.sides]
@@ -311,9 +323,15 @@ def _sequence_lengths(formula: Formula, max_T: int, notes: list[str]) -> list[in
 
 
 def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
-    """(Check, counterexample or None) for one instance: numbers first, then a proof."""
+    """(Check, counterexample or None) for one instance: one random point, then a proof, then
+    (no proof found) the other points."""
     pairs = list(pairwise(sides))
+    proved = None
     for k in range(POINTS):
+        if k == 1:
+            proved = all(_prove(u, a - b) for a, b in pairs)
+            if proved:
+                return Check(u.T, t, True, "symbolic"), None  # no need for more points
         values = u.values(k)
         for member, (a, b) in enumerate(pairs):
             va, vb = _numbers(a, values), _numbers(b, values)
@@ -323,9 +341,9 @@ def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
                 if len(sides) > 2:
                     found["member"] = member + 1  # the claim member = member + 1, from 1
                 return Check(u.T, t, False, "numeric"), found
-    if all(_prove(u, a - b) for a, b in pairs):
-        return Check(u.T, t, True, "symbolic"), None
-    return Check(u.T, t, True, "numeric"), None
+    if proved is None:
+        proved = all(_prove(u, a - b) for a, b in pairs)
+    return Check(u.T, t, True, "symbolic" if proved else "numeric"), None
 
 
 def _defined(sides, T: int, t: int | None) -> None:
