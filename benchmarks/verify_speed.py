@@ -1,7 +1,7 @@
 """Whole-process `verify` times: each formula is one `python -m symbolic_bptt verify` call, as a
 student checking a derivation line by line makes them. Prints a table and the median and worst.
 
-    PYTHONPATH=. python benchmarks/verify_speed.py [--repeat N] [--textbook]
+    PYTHONPATH=. python benchmarks/verify_speed.py [--repeat N] [--textbook] [--batch]
 
 Run with PYTHONPATH at another checkout to measure it the same way (--textbook needs this
 branch's notation presets; leave it out for an older checkout).
@@ -78,6 +78,14 @@ def main() -> None:
     print(f"median {statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU; "
           f"worst {max(walls):.2f} s wall, {max(cpus):.2f} s CPU "
           f"({len(walls)} calls, best of {repeat} each)")
+    if "--batch" in sys.argv:  # the deck's lines in one call (--latex repeated)
+        deck = [f for p, f in CASES if p == "deck.toml"]
+        args = [a for f in deck for a in ("--latex", f)]
+        start, cpu = time.perf_counter(), _cpu()
+        subprocess.run([sys.executable, "-m", "symbolic_bptt", "verify", str(EX / "deck.toml"),
+                        *args], capture_output=True, env=os.environ)
+        print(f"the {len(deck)} deck.toml formulas in one call: "
+              f"{time.perf_counter() - start:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":

@@ -207,3 +207,21 @@ def test_the_command_line_chooses_a_preset(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["holds"] is True
     assert main(["verify", str(path), "--latex", formula, "--notation", "bishop"]) == 2
     assert "unknown notation 'bishop'" in capsys.readouterr().err
+
+
+def test_documents_speak_the_source_notation():
+    """The same presets serve documents: Goodfellow's symbols, time as a superscript (braced,
+    so a transpose may follow), gradients as fractions of the source's loss."""
+    from symbolic_bptt.cli.main import NOTATIONS
+    from symbolic_bptt.model.notation import make_notation
+
+    assert set(NOTATIONS) == set(preset_names())
+    gf = make_notation("goodfellow")
+    assert [gf.symbol(n) for n in ("W_xh", "W_hh", "W_hy", "b_h", "b_y", "z_2", "h_3", "l_2")] \
+        == ["U", "W", "V", "b", "c", "{a^{(2)}}", "{h^{(3)}}", "{L^{(2)}}"]
+    assert gf.symbol("dL/dh_3") == r"\frac{\partial L}{\partial h^{(3)}}"
+    britz = make_notation("britz")
+    assert [britz.symbol(n) for n in ("h_2", "l_2", "L", "z_1", "o_1")] == \
+        ["s_{2}", "E_{2}", "E", "z_{1}", "o_{1}"]  # Britz's z (= o) is not taken: z is z
+    assert britz.symbol("dL/dW_hh") == r"\frac{\partial E}{\partial W}"
+    assert make_notation("deck").symbol("dL/dh_2") == r"\delta h_{2}"  # the deck's, unchanged

@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     _arithmetic_options(render)
     render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
-    render.add_argument("--notation", choices=("deck", "d2l"), default="deck",
-                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, W_qh)")
+    render.add_argument("--notation", choices=NOTATIONS, default="deck",
+                        help="symbol names: the deck's (W_xh, W_hy, delta h_t), d2l's (W_hx, W_qh),"
+                             " or a source's (goodfellow: U, W, V, h^{(t)}; britz: U, W, V, s_t, "
+                             "E_t; cs224n: W_h, W_e, U, J^{(t)}); default: the problem's notation")
     render.add_argument("--row-convention", action="store_true",
                         help="write x_t W_xh + h_{t-1} W_hh (row vectors, transposed weights), "
                              "as the deck's section 2 does")
@@ -83,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PROBLEM_HELP = "problem file (.toml); - reads it from standard input"
+NOTATIONS = ("deck", "d2l", "goodfellow", "britz", "cs224n")  # model/notations/*.toml (a test
+# keeps this list and the preset files together)
 
 
 def _quiet_option(p: argparse.ArgumentParser, default) -> None:

@@ -15,7 +15,7 @@ import sympy as sp
 from ..evaluate.arithmetic import Evaluation
 from ..model.cell import INPUT, TARGET, UPSTREAM
 from ..model.equations import name_latex
-from ..model.notation import Notation, make_notation
+from ..model.notation import Notation, document_notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
@@ -32,7 +32,8 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
     vectors |= {w for w in cell.parameters if tape.quantities[w].indexing == "vector"}
     vectors |= {f"dL/d{v}" for v in vectors}
     vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
-    return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
+    return make_notation(document_notation(options, p), p.notation,
+                         bold_vectors=not p.model.is_scalar,
                          row_convention=options.row_convention, names=names, vectors=vectors)
 
 
