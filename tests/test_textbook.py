@@ -157,13 +157,19 @@ def test_every_unknown_symbol_is_listed_at_once(tmp_path):
 
 
 def test_every_preset_names_quantities_of_its_cell():
-    vocab = elman_vocabulary()
-    names = {*vocab.indexed, *vocab.parameters, "l", "L", "T",
-             *(f"dL/d{q}" for q in vocab.quantities), "dl/do"}
+    """A preset file names its cell (`cell = "elman"`, or a shipped gated cell) and maps
+    symbols to that cell's quantities only: a typo in a preset fails here."""
+    from symbolic_bptt.formulas.vocabulary import cell_vocabulary
+    from symbolic_bptt.model.cell import load_cell
+
     assert {"deck", "d2l", "goodfellow", "britz", "cs224n"} <= set(preset_names())
     for name in preset_names():
         raw = preset(name)
-        assert raw["description"] and raw["cell"] == "elman"
+        assert raw["description"]
+        vocab = elman_vocabulary() if raw["cell"] == "elman" else \
+            cell_vocabulary(load_cell(raw["cell"]))
+        names = {*vocab.indexed, *vocab.parameters, "l", "L", "T",
+                 *(f"dL/d{q}" for q in vocab.quantities), f"dl/d{vocab.output}"}
         reading = make_reading(name)
         for symbol in reading.symbols:
             target = symbol.target.partition("(")[2].rstrip(")") or symbol.target
@@ -212,10 +218,10 @@ def test_the_command_line_chooses_a_preset(tmp_path, capsys):
 def test_documents_speak_the_source_notation():
     """The same presets serve documents: Goodfellow's symbols, time as a superscript (braced,
     so a transpose may follow), gradients as fractions of the source's loss."""
-    from symbolic_bptt.cli.main import NOTATIONS
+    from symbolic_bptt.cli.main import notations
     from symbolic_bptt.model.notation import make_notation
 
-    assert set(NOTATIONS) == set(preset_names())
+    assert set(notations()) == set(preset_names())
     gf = make_notation("goodfellow")
     assert [gf.symbol(n) for n in ("W_xh", "W_hh", "W_hy", "b_h", "b_y", "z_2", "h_3", "l_2")] \
         == ["U", "W", "V", "b", "c", "{a^{(2)}}", "{h^{(3)}}", "{L^{(2)}}"]

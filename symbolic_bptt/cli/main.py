@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _arithmetic_options(render)
     render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
-    render.add_argument("--notation", choices=NOTATIONS, default="deck",
+    render.add_argument("--notation", choices=notations(), default="deck",
                         help="symbol names: the deck's (W_xh, W_hy, delta h_t), d2l's (W_hx, W_qh),"
                              " or a source's (goodfellow: U, W, V, h^{(t)}; britz: U, W, V, s_t, "
                              "E_t; cs224n: W_h, W_e, U, J^{(t)}); default: the problem's notation")
@@ -85,8 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PROBLEM_HELP = "problem file (.toml); - reads it from standard input"
-NOTATIONS = ("deck", "d2l", "goodfellow", "britz", "cs224n")  # model/notations/*.toml (a test
-# keeps this list and the preset files together)
+
+
+def notations() -> tuple[str, ...]:
+    """The notations documents may use: the preset files of model/notations/."""
+    from ..formulas.reading import preset_names
+
+    return preset_names()
 
 
 def _quiet_option(p: argparse.ArgumentParser, default) -> None:
