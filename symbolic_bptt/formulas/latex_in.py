@@ -19,7 +19,6 @@ from ..errors import ProblemError, quoted
 from ..inputs.limits import MAX_FORMULA_CHARS, MAX_FORMULA_DEPTH, MAX_NUMBER_DIGITS
 from .formula_ast import (
     T_,
-    VJP,
     Add,
     Apply,
     BigOp,
@@ -39,24 +38,22 @@ from .formula_ast import (
     Transpose,
     index_symbol,
 )
+from .latex_derivatives import Derivatives
+from .latex_names import _FUNCTIONS, _NAMED_FUNCTIONS, _PRODUCT_OPS, _TRANSPOSE
+from .printed import PrintedNotation
 from .reading import Reading, make_reading, signature
 from .tokens import Tok, token_error, tokenize
 
-__all__ = ["Tok", "read_block", "read_latex", "tokenize"]  # Tok and tokenize: for the cell-equation reader
+# Tok and tokenize: for the cell-equation reader
+__all__ = ["Tok", "read_block", "read_latex", "tokenize"]
 
 # ---------------------------------------------------------------------------------------------
 # The parser
 
-_FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "phi": "phi", "varphi": "phi", "exp": "exp",
-              "log": "log", "ln": "log"}
-_NAMED_FUNCTIONS = {"softmax": "softmax", "tanh": "tanh", "sigmoid": "sigmoid", "exp": "exp",
-                    "log": "log", "ReLU": "relu", "relu": "relu", "diag": "diag"}
-_PRODUCT_OPS = {"cdot", "times", "ast"}
-_TRANSPOSE = {"top", "intercal", "T"}
 _STOP_OPS = {"+", "-", "=", ",", ".", "/"}
 
 
-class _Parser:
+class _Parser(PrintedNotation, Derivatives):
     """Recursive descent over one token list (a group's tokens get their own parser)."""
 
     def __init__(self, tokens, source: str, end: int, vocab, bound: tuple[sp.Symbol, ...] = (),
@@ -311,158 +308,6 @@ class _Parser:
                 return IndexValue(symbol)
         raise self.fail(tok, f"not a quantity of the model ({v.listing()}) nor an index")
 
-    def time_index(self) -> tuple[sp.Expr | None, bool]:
-        """The time step after a name, if any: _t, ^{(t)} (parentheses always mean time), or
-        ^t with time = "superscript"; and whether a transpose rides in it (h^{(t)\top},
-        h^{(t)^\top}, h^{(t),T})."""
-        if self.at("op", "_"):
-            self.take()
-            return self.index(*self.script(), "a time step"), False
-        if not self.at("op", "^"):
-            return None, False
-        nxt = self.peek(1)
-        body = list(nxt.body) if nxt.kind == "group" else [nxt]
-        if body and body[0].kind == "open" and body[0].text == "(":
-            depth, end = 0, None
-            for k, t in enumerate(body):
-                depth += {"open": 1, "close": -1}.get(t.kind, 0)
-                if depth == 0:
-                    end = k
-                    break
-            if end is None:
-                raise self.fail(body[0], "expected ')' to close the time step")
-            rest = body[end + 1:]
-            texts = [t.text for t in rest if not (t.kind == "op" and t.text in ",^")]
-            flat = [x.text for t in rest if t.kind == "group" for x in t.body]
-            if rest and not (texts + flat and all(x in _TRANSPOSE for x in texts + flat
-                                                   if x != "{")):
-                raise self.fail(rest[0], "expected the end of the time step ^{(t)}")
-            self.take()
-            self.take()
-            return self.index(body[1:end], body[0].pos + 1, "a time step"), bool(rest)
-        if self.reading.time == "superscript" and self.names_step(body):
-            self.take()
-            self.take()
-            return self.index(body, nxt.pos, "a time step"), False
-        return None, False
-
-    def names_step(self, toks: list[Tok]) -> bool:
-        """True if a superscript names a step (t, t+1, T, \tau, a bound index), not a power."""
-        for t in toks:
-            if t.kind == "letter" and (t.text in ("t", "T") or index_symbol(t.text) in self.bound):
-                return True
-            if t.kind == "macro" and t.text == "tau":
-                return True
-        return False
-
-    @staticmethod
-    def flipped(node: Node, flip: bool) -> Node:
-        return Transpose(node) if flip else node
-
-    def loss_symbol(self, tok: Tok, step: str = "l") -> Node:
-        r"""A loss: with a time index the loss of that step (L_t, L^{(t)}, E_t, J^{(t)}),
-        without one the whole loss L; arguments after it, (\theta) or (y_t, \hat{y}_t),
-        name what it depends on and are passed over."""
-        sup = self.sup_before_sub()
-        index, flip = self.time_index()
-        node: Node = Ref("L") if index is None else Ref(step, index)
-        if index is not None and tok.text not in ("l", "ell"):
-            self.notes.append(f"{tok.shown()} with a time step read as the step loss l_t")
-        self.skip_arguments()
-        return self.flipped(self.apply_sup(node, sup), flip)
-
-    def skip_arguments(self) -> None:
-        r"""Pass over (\theta) or (y_t, \hat{y}_t) after a loss's name."""
-        if not self.at("open", "("):
-            return
-        depth, k, comma = 0, self.k, False
-        while k < len(self.toks):
-            t = self.toks[k]
-            depth += {"open": 1, "close": -1}.get(t.kind, 0)
-            comma = comma or (depth == 1 and t.kind == "op" and t.text == ",")
-            if depth == 0:
-                break
-            k += 1
-        inner = self.toks[self.k + 1:k]
-        if comma or (len(inner) == 1 and inner[0].kind == "macro" and inner[0].text == "theta"):
-            self.k = k + 1
-
-    def declared(self, tok: Tok) -> Node | None:
-        """A symbol the problem's [symbols] (or its notation preset) declares, or None."""
-        candidates = self.reading.candidates(signature(tok))
-        if not candidates:
-            return None
-        scripts = []
-        j = 0
-        while len(scripts) < 2 and self.peek(j).kind == "op" and self.peek(j).text in "_^" \
-                and self.peek(j + 1).kind != "end":
-            scripts.append((self.peek(j).text, self.peek(j + 1)))
-            j += 2
-        for sym in candidates:
-            used = []
-            ok = True
-            for mark, part in (("_", sym.sub), ("^", sym.sup)):
-                if part is None:
-                    continue
-                hit = next((k for k, (m, t) in enumerate(scripts)
-                            if m == mark and signature(t) == part), None)
-                if hit is None:
-                    ok = False
-                    break
-                used.append(hit)
-            if not ok:
-                continue
-            is_param = sym.target in self.vocab.parameters
-            if is_param and any(m == "_" and k not in used for k, (m, _) in enumerate(scripts)):
-                continue  # W_{hh} is not the source's W
-            kept = [tok for k, (m, t) in enumerate(scripts) if k not in used
-                    for tok in (Tok("op", m, t.pos), t)]
-            del self.toks[self.k:self.k + 2 * len(scripts)]
-            self.toks[self.k:self.k] = kept
-            return self.symbol_node(tok, sym)
-        return None
-
-    def symbol_node(self, tok: Tok, sym) -> Node:
-        """The node a declared symbol stands for, with its time index read after it."""
-        import re
-
-        target, v = sym.target, self.vocab
-        if target == "T":
-            return IndexValue(T_)
-        if target in v.parameters:
-            name = v.parameters[target]
-            if name != sym.key:
-                self.notes.append(f"{sym.key} read as {name}")
-            return self.parameter_tail(name)
-        m = re.fullmatch(r"(\w+)\((.+)\)", target)
-        fn, base = (m[1], m[2]) if m else (None, target)
-        if base in ("l", "L"):
-            node = self.loss_symbol(tok, "l") if base == "l" else Ref("L")
-            if isinstance(node, Ref) and node.name == "l":
-                self.notes.pop()  # the declaration says so; no note needed
-            return node
-        sup = self.sup_before_sub()
-        index, flip = self.time_index()
-        if index is None:
-            raise self.fail(tok, f"{sym.key} ({target}) needs a time step, as in "
-                                 f"{sym.key}_t")
-        if base in v.indexed:
-            node = Ref(base, index)
-        elif base.startswith("dL/d") and v.has_gradient(base[4:]):
-            node = Ref(base, index)
-        elif base.startswith("dl/d") and base[4:] == v.output:
-            node = Ref(base, index)
-        elif base.startswith("dl/d") and base[4:] in v.indexed:
-            node = Deriv(Ref("l", index), Ref(base[4:], index), "total")
-        else:
-            raise self.fail(tok, f"symbols.{sym.key} = {target!r} is not a quantity of the "
-                                 f"cell {v.cell!r} ({v.listing()})")
-        if fn is not None:
-            node = Apply(_NAMED_FUNCTIONS.get(fn, fn), node)
-        if sym.key != target:
-            self.notes.append(f"{sym.key} read as {target}")
-        return self.flipped(self.apply_sup(node, sup), flip)
-
     def sup_before_sub(self):
         """h^2_t: a superscript written before the subscript, kept for after it."""
         if self.at("op", "^") and self.at("op", "_", 2):
@@ -619,119 +464,6 @@ class _Parser:
         b = bottom.expr()
         bottom.expect_end("in the denominator")
         return Div(a, b)
-
-    def derivative(self, tok: Tok, num: Tok, den: Tok) -> Node:
-        """\\frac{\\partial A}{\\partial B}: dL/d(quantity), dl_t/do_t, or a derivative node
-        (a step loss by a weight, a state by a state); d2l's {T \\cdot \\partial o_t} too."""
-        top = self.sub(num.body[1:], num.pos + 1)
-        of = top.postfix() if top.peek().kind != "end" else None
-        top.expect_end("in the numerator of a derivative")
-        body = list(den.body)
-        at = next((k for k, d in enumerate(body) if d.kind == "macro" and d.text == "partial"
-                   or d.kind == "letter" and d.text == "d" and k + 1 < len(body)), None)
-        if at is None:
-            raise self.fail(body[0] if body else den, r"expected \partial in the denominator of "
-                                                      "a derivative")
-        factor = None
-        if at > 0:
-            head = body[:at]
-            while head and head[-1].kind == "macro" and head[-1].text in _PRODUCT_OPS:
-                head.pop()
-            front = self.sub(head, den.pos + 1)
-            factor = front.expr()
-            front.expect_end("before \\partial in a denominator")
-        bottom = self.sub(body[at + 1:], den.pos + 1)
-        bottom.step_allowed = True
-        wrt = bottom.postfix()
-        bottom.expect_end("in the denominator of a derivative")
-        if of is None:
-            raise self.fail(num.body[0], "expected what is differentiated after \\partial")
-        node = self.deriv_node(of, wrt, num.body[0], body[at])
-        return node if factor is None else Div(node, factor)
-
-    def deriv_node(self, of: Node, wrt: Node, at_of: Tok, at_wrt: Tok) -> Node:
-        """The derivative of `of` by `wrt` (both parsed): the tape's gradient where there is
-        one, a Deriv node otherwise."""
-        v = self.vocab
-        if isinstance(wrt, Ref) and wrt.name == "y" and v.output != "y":
-            raise self.fail(at_wrt, "y_t is the target, which nothing is differentiated by; if "
-                                    "the source calls the output y_t, declare it: [symbols] "
-                                    f'y = "{v.output}"')
-        if isinstance(wrt, Transpose | Pow) or not isinstance(wrt, Ref | Apply):
-            raise self.fail(at_wrt, "expected a quantity of the cell or a parameter, such "
-                                    f"as {v.quantities[-1]}_t")
-        if isinstance(of, Ref) and of.name == "L":
-            if isinstance(wrt, Ref) and v.has_gradient(wrt.name):
-                return Ref("dL/d" + wrt.name, wrt.index)
-            if isinstance(wrt, Ref) and wrt.name == "l" or isinstance(wrt, Apply):
-                return Deriv(of, wrt, "total")
-            raise self.fail(at_wrt, f"dL/d{getattr(wrt, 'name', '?')} is not a quantity of "
-                                    f"BPTT verify knows ({v.gradients_text()})")
-        if isinstance(of, Ref) and of.name == "l":
-            if isinstance(wrt, Ref) and wrt.name == v.output and wrt.index == of.index:
-                return Ref("dl/d" + v.output, of.index)
-            return Deriv(of, self.copyless(wrt), "total", self.copy_of(wrt))
-        if not isinstance(of, Ref | Apply) or isinstance(of, Ref) and of.index is None:
-            raise self.fail(at_of, "expected the loss, a quantity of the cell (h_t) or a "
-                                   "function of one (softmax(o_t)) in the numerator")
-        if isinstance(wrt, Apply):
-            raise self.fail(at_wrt, "only a loss is differentiated by a function of a quantity")
-        mode = "immediate" if wrt.name.endswith("^()") else self.reading.partial
-        return Deriv(of, self.copyless(wrt), mode, self.copy_of(wrt))
-
-    def restricted(self, node: Deriv) -> Deriv:
-        """\\frac{\\partial J^{(t)}}{\\partial W}|_{(i)}: the part through step i's copy of W."""
-        bar = self.take()
-        self.take()
-        toks, pos = self.script()
-        if toks and toks[0].kind == "open":
-            index = self.step_superscript(toks, pos)
-        else:
-            index = self.index(toks, pos, "a time step")
-        if not isinstance(node.wrt, Ref) or node.wrt.index is not None:
-            raise self.fail(bar, "|_{(i)} restricts a derivative by a parameter to step i's copy")
-        return Deriv(node.of, node.wrt, "copy", index)
-
-    @staticmethod
-    def copyless(wrt: Node) -> Node:
-        """W for W^{(t)}: the parameter itself."""
-        if isinstance(wrt, Ref) and wrt.name.endswith("^()"):
-            return Ref(wrt.name[:-3])
-        return wrt
-
-    @staticmethod
-    def copy_of(wrt: Node):
-        return wrt.index if isinstance(wrt, Ref) and wrt.name.endswith("^()") else None
-
-    def nabla(self, tok: Tok) -> Node:
-        """\\nabla_{h^{(t)}} L: the gradient of the loss by a quantity or parameter."""
-        if not self.at("op", "_"):
-            raise self.fail(tok, r"expected \nabla_{h_t} L")
-        self.take()
-        toks, pos = self.script()
-        inner = self.sub(toks, pos)
-        inner.step_allowed = True
-        wrt = inner.postfix()
-        inner.expect_end(r"in the subscript of \nabla")
-        at = self.peek()
-        of = self.postfix()
-        return self.deriv_node(of, wrt, at, toks[0] if toks else tok)
-
-    def vjp(self, tok: Tok) -> Node:
-        """d2l's \\textrm{prod}(g, \\frac{\\partial q}{\\partial p}): g carried back through the
-        derivative (multiplied after the transposes the shapes need)."""
-        self.take()
-        grad = self.expr()
-        comma = self.take()
-        if comma.kind != "op" or comma.text != ",":
-            raise self.fail(comma, "expected ',' between the arguments of prod(a, b)")
-        jac = self.expr()
-        close = self.take()
-        if close.kind != "close" or close.text != ")":
-            raise self.fail(close, "expected ')' after prod(a, b)")
-        if not isinstance(jac, Deriv):
-            raise self.fail(tok, "prod(a, b) is read with a derivative as b, as d2l writes it")
-        return VJP(grad, jac)
 
     def names_symbol(self, tok: Tok) -> bool:
         """True if `tok` starts a quantity or parameter of the cell (not the loss)."""
