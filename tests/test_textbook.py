@@ -168,7 +168,7 @@ def test_every_preset_names_quantities_of_its_cell():
         assert raw["description"]
         vocab = elman_vocabulary() if raw["cell"] == "elman" else \
             cell_vocabulary(load_cell(raw["cell"]))
-        names = {*vocab.indexed, *vocab.parameters, "l", "L", "T",
+        names = {*vocab.indexed, *vocab.parameters, "l", "L", "T", "phi",
                  *(f"dL/d{q}" for q in vocab.quantities), f"dl/d{vocab.output}"}
         reading = make_reading(name)
         for symbol in reading.symbols:

@@ -261,6 +261,13 @@ ENTRIES: list[Entry] = [
           r"W_h}|_{(i)}",
           lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hh", "l", True),
                          _sum(r.per_step_grads(t, "W_hh"))]]),
+    Entry("cs224n-vanishing", "Stanford CS224n lecture 7 (2019), vanishing gradient proof sketch",
+          "cs224n.toml",
+          r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = \operatorname{diag}\left(\sigma'\left("
+          r"W_h h^{(t-1)} + W_x x^{(t)} + b_1\right)\right) W_h",
+          lambda r, t: [[r.jac_states(t, t - 1),
+                         torch.diag((torch.sigmoid(r.z[t]) * (1 - torch.sigmoid(r.z[t])))
+                                    .reshape(-1)) @ r.W["W_hh"]]]),
     Entry("cs224n-a2-dJ/dtheta", CS224N_A, "cs224n.toml",
           r"\frac{\partial J^{(t)}}{\partial \theta^{(t)}} = {\hat{y}}^{(t)} - y^{(t)}",
           lambda r, t: [[r.dl_do(t), r.yhat(t) - r.y[t]]], symbols={r"\theta": "o"}),

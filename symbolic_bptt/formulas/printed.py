@@ -135,6 +135,8 @@ class PrintedNotation:
         target, v = sym.target, self.vocab
         if target == "T":
             return IndexValue(T_)
+        if target == "phi":  # the source's name for the model's activation: f(z_t), f'(z_t)
+            return self.function("phi", tok)
         if target in v.parameters:
             name = v.parameters[target]
             if name != sym.key:

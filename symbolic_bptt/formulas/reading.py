@@ -8,8 +8,8 @@ the cell its names are for, and a [symbols] table. A problem's `notation = "NAME
 
 [symbols] keys are symbols as the source writes them (`U`, `s`, `"\\hat{y}"`, `w_h`,
 `"delta^y"`), values quantity names as `solve --json` spells them without the time index (`W_xh`,
-`h`, `o`, `l`, `dL/dh`), a step loss's own derivative (`dl/do`, `dl/dh`), `T` (for tau) or a
-function of one quantity (`softmax(o)`). Three keys are settings: `time = "subscript" |
+`h`, `o`, `l`, `dL/dh`), a step loss's own derivative (`dl/do`, `dl/dh`), `T` (for tau),
+`phi` (the model's activation, for a source's f) or a function of one quantity (`softmax(o)`). Three keys are settings: `time = "subscript" |
 "superscript"`, `partial = "total" | "immediate"`, and `delta` (a bare delta_t's meaning).
 """
 
