@@ -322,11 +322,13 @@ class Verified:
 
 
 def verify(problem: Problem, latex: str | None = None, sympy: str | None = None,
-           max_T: int = 5) -> Verified:
+           max_T: int = 5, notation: str | None = None) -> Verified:
     """Whether an identity of BPTT, in LaTeX (or SymPy syntax), holds for the problem's model
     for T = 1..max_T and every valid t; otherwise a counterexample and, when the formula is a
     known mistake, its code. Only the model (and a custom cell's shapes) is used, not the
-    problem's numbers; the formula is read in the names of the problem's cell."""
+    problem's numbers; the formula is read in the names of the problem's cell, and in the
+    symbols of `notation` (a preset: goodfellow, britz, cs224n, d2l, deck) or of the problem's
+    own `notation = NAME` and [symbols]."""
     spec = problem.spec if isinstance(problem, Problem) else problem
-    result = _verify.verify_formula(spec, latex, sympy, max_T)
+    result = _verify.verify_formula(spec, latex, sympy, max_T, notation)
     return Verified(result, latex if latex is not None else sympy or "")

@@ -232,7 +232,7 @@ def test_sympy_syntax_in_the_cells_names():
 
 
 @pytest.mark.parametrize("stem, latex, message", [
-    ("lstm_custom", r"\delta_t = \delta h_t", r"a bare \delta_t names no quantity of this cell"),
+    ("lstm_custom", r"\delta_t = \delta h_t", r"a bare \delta_t has several readings"),
     ("lstm_custom", r"W_{zz} = 0", "known names are W_{ii}, W_{hi}, W_{if}"),
     ("lstm_custom", r"\frac{\partial L}{\partial x_t} = 0", "dL/dx is not a quantity of BPTT"),
     ("lstm_custom", r"z_t = 0", "not a quantity of the model (i f g o c h y^ x y l L"),

@@ -38,10 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     _arithmetic_options(render)
     render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
-    render.add_argument("--notation", choices=("deck", "d2l", "colah", "cho"), default="deck",
-                        help="symbol names: the deck's (W_xh, W_hy, delta h_t) or d2l's (W_hx, "
-                             "W_qh; for lstm and gru_cho, I_t, F_t, C~_t ...); colah's (lstm) "
-                             "or Cho et al.'s (gru_cho)")
+    render.add_argument("--notation", choices=notations(), default="deck",
+                        help="symbol names: the deck's (W_xh, W_hy, delta h_t), d2l's (W_hx, W_qh;"
+                             " for lstm and gru_cho I_t, F_t, C~_t ...), a source's (goodfellow: "
+                             "U, W, V, h^{(t)}; britz: U, W, V, s_t, E_t; cs224n: W_h, W_e, U, "
+                             "J^{(t)}), colah's (lstm) or Cho et al.'s (gru_cho); default: the "
+                             "problem's notation")
     render.add_argument("--row-convention", action="store_true",
                         help="write x_t W_xh + h_{t-1} W_hh (row vectors, transposed weights), "
                              "as the deck's section 2 does")
@@ -64,12 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("problem", help="problem file (.toml): its model is used, not its "
                                         "numbers; - reads it from standard input")
     formula = verify.add_mutually_exclusive_group(required=True)
-    formula.add_argument("--latex", metavar="FORMULA",
-                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t'")
+    formula.add_argument("--latex", metavar="FORMULA", action="append",
+                         help=r"the identity in LaTeX, e.g. '\delta h_t = W_{hy}^\top \delta o_t';"
+                              " repeat it to check several lines of a derivation in one call")
     formula.add_argument("--sympy", metavar="FORMULA",
                          help="the identity in SymPy syntax, e.g. 'dL_dh(t) = W_hy*dL_do(t)'")
     verify.add_argument("--max-T", dest="max_T", type=int, default=5,
                         help="check T = 1..N (default: 5)")
+    verify.add_argument("--notation", metavar="NAME",
+                        help="read the formula in a source's symbols: deck (the default), d2l, "
+                             "goodfellow, britz, cs224n (overrides the problem's notation = NAME;"
+                             " its [symbols] still apply)")
     verify.add_argument("-j", "--json", action="store_true",
                         help='print {"holds", "checked", "counterexample", "code", "explanation"}')
     from .exam import add_exam_parser
@@ -82,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PROBLEM_HELP = "problem file (.toml); - reads it from standard input"
+
+
+def notations() -> tuple[str, ...]:
+    """The notations documents may use: the preset files of model/notations/, and the gated
+    cells' textbook names (colah, cho)."""
+    from ..formulas.reading import preset_names
+    from ..model.gated_notation import NAMES
+
+    return tuple(dict.fromkeys([*preset_names(), *NAMES]))
 
 
 def _quiet_option(p: argparse.ArgumentParser, default) -> None:
@@ -188,13 +204,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..formulas.verify import verify_formula
     from ..inputs.problem import load_problem
 
-    verdict = verify_formula(load_problem(args.problem), args.latex, args.sympy, args.max_T)
+    problem = load_problem(args.problem)
+    if args.latex is None or len(args.latex) == 1:
+        verdict = verify_formula(problem, args.latex and args.latex[0], args.sympy, args.max_T,
+                                 args.notation)
+        if args.json:
+            json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            print(verdict.text())
+        return 0 if verdict.holds else 1
+    # several lines: each read and checked in turn, one process (the model unrolled once)
+    verdicts = [verify_formula(problem, latex, None, args.max_T, args.notation)
+                for latex in args.latex]
     if args.json:
-        json.dump(verdict.as_dict(), sys.stdout, indent=1, ensure_ascii=False)
+        json.dump({"formulas": [{"latex": latex} | v.as_dict()
+                                for latex, v in zip(args.latex, verdicts)]},
+                  sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(verdict.text())
-    return 0 if verdict.holds else 1
+        for k, (latex, v) in enumerate(zip(args.latex, verdicts), 1):
+            print(f"[{k}] {latex}\n{v.text()}")
+    return 0 if all(v.holds for v in verdicts) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from ..model.cell import INPUT, TARGET, UPSTREAM
 from ..model.equations import name_latex
 from ..model.gated_notation import PRESETS as GATED
 from ..model.gated_notation import gated_preset
-from ..model.notation import PRESETS, Notation, make_notation
+from ..model.notation import PRESETS, Notation, document_notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
@@ -36,12 +36,14 @@ def cell_notation(tape: Tape, options: Options) -> Notation:
     vectors |= {w for w in cell.parameters if tape.quantities[w].indexing == "vector"}
     vectors |= {f"dL/d{v}" for v in vectors}
     vectors |= {n for n, q in ((INPUT, INPUT), (TARGET, cell.output)) if p.shapes[q] != (1, 1)}
-    preset = options.notation if options.notation in PRESETS else "deck"
-    textbook = gated_preset(cell.name, options.notation)
-    if preset != options.notation and not textbook:
-        raise ProblemError(f"notation {options.notation!r} is a preset of the cells "
-                           f"{', '.join(c for c in GATED if options.notation in GATED[c])}, "
+    chosen = document_notation(options, p)
+    textbook = gated_preset(cell.name, chosen)
+    gated_only = chosen in {n for presets in GATED.values() for n in presets} - set(PRESETS)
+    if gated_only and not textbook:
+        raise ProblemError(f"notation {chosen!r} is a preset of the cells "
+                           f"{', '.join(c for c in GATED if chosen in GATED[c])}, "
                            f"not of cell {cell.name!r}")
+    preset = "deck" if gated_only else chosen
     overrides = {k: v for k, v in textbook.items() if k in names} | p.notation  # the file's win
     return make_notation(preset, overrides, bold_vectors=not p.model.is_scalar,
                          row_convention=options.row_convention, names=names, vectors=vectors)

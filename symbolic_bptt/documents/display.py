@@ -17,7 +17,7 @@ from ..audit.check import Audit, plain
 from ..evaluate.arithmetic import Evaluation, to_decimal
 from ..evaluate.solution import format_number
 from ..formulas.verify import Verdict
-from ..model.notation import Notation, make_notation
+from ..model.notation import Notation, document_notation, make_notation
 from ..tape import Step, Tape
 from .document import Line, Options, _Formatter, line
 
@@ -29,7 +29,8 @@ def notation_for(tape: Tape, options: Options | None = None) -> Notation:
     if p.custom_cell is not None:
         from .cell_document import cell_notation
         return cell_notation(tape, options)
-    return make_notation(options.notation, p.notation, bold_vectors=not p.model.is_scalar,
+    return make_notation(document_notation(options, p), p.notation,
+                         bold_vectors=not p.model.is_scalar,
                          row_convention=options.row_convention)
 
 

@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..evaluate.arithmetic import Evaluation, evaluate
 from ..model import ACTIVATIONS
-from ..model.notation import Notation, make_notation
+from ..model.notation import Notation, document_notation, make_notation
 from ..tape import Quantity, rule_display
 from ..tape.jacobian import jacobians
 from . import latex_out
@@ -25,8 +25,8 @@ def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
     options = options or Options()
     p = ev.tape.problem
     m = p.model
-    notation = make_notation(options.notation, p.notation, bold_vectors=not m.is_scalar,
-                             row_convention=options.row_convention)
+    notation = make_notation(document_notation(options, p), p.notation,
+                             bold_vectors=not m.is_scalar, row_convention=options.row_convention)
     fmt = _Formatter(ev, notation, None if options.all_steps else options.shown_first + 2)
     by_name = ev.tape.by_name
     shown = shown_steps(p.T, options)

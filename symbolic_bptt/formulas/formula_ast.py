@@ -117,6 +117,37 @@ class Norm(Node):
     arg: Node
 
 
+@dataclass(frozen=True, eq=True)
+class Deriv(Node):
+    """The derivative of `of` by `wrt` as a source writes it: a gradient (of a number), a
+    Jacobian (of a vector by a vector, numerator layout) or, by a matrix, a third-order tensor
+    usable only in a product with a gradient. `mode`: "total" (through every step), "immediate"
+    (through the step of `of` alone, earlier states held fixed) or None (undeclared: both
+    readings are computed and must agree). `copy`: the step whose copy of a parameter `wrt`
+    is (Goodfellow's W^(t)), or None."""
+
+    of: Node
+    wrt: Node
+    mode: str | None = None
+    copy: sp.Expr | None = None
+
+
+@dataclass(frozen=True, eq=True)
+class Outer(Node):
+    r"""a \otimes b: the outer product a b^T of two columns."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, eq=True)
+class VJP(Node):
+    """d2l's prod(g, J): the gradient g carried back through the derivative J."""
+
+    grad: Node
+    jacobian: Node
+
+
 @dataclass(frozen=True)
 class Formula:
     """An identity `sides[0] = sides[1] (= ...)`, with notes on how names were read."""
@@ -166,6 +197,13 @@ def show(node: Node) -> str:
             return f"{fn}{chr(39) if p else ''}({show(a)})"
         case Norm(arg=a):
             return f"||{show(a)}||"
+        case Deriv(of=a, wrt=b, mode=m, copy=c):
+            wrt = show(b) + (f"^({c})" if c is not None else "")
+            return f"d{_wrap(a, (Add, Neg, Mul, Hadamard, Div))}/d{wrt}" + (f" [{m}]" if m else "")
+        case Outer(left=a, right=b):
+            return f"{_wrap(a, (Add, Neg))} (x) {_wrap(b, (Add, Neg))}"
+        case VJP(grad=g, jacobian=j):
+            return f"prod({show(g)}, {show(j)})"
     raise TypeError(f"not a formula node: {node!r}")
 
 

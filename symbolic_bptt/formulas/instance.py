@@ -16,9 +16,11 @@ from ..inputs.limits import MAX_EXPONENT
 from ..model import ACTIVATIONS
 from .formula_ast import (
     T_,
+    VJP,
     Add,
     Apply,
     BigOp,
+    Deriv,
     Div,
     Formula,
     Hadamard,
@@ -28,6 +30,7 @@ from .formula_ast import (
     Node,
     Norm,
     Num,
+    Outer,
     Pow,
     Ref,
     Transpose,
@@ -43,6 +46,18 @@ class Missing(Exception):
     def __init__(self, name: str):
         super().__init__(name)
         self.name = name
+
+
+class Tensor:
+    """The derivative of a vector by a matrix: one matrix (shaped like the matrix) per entry of
+    the vector. It is only multiplied by a gradient on its left (a vector-Jacobian product)."""
+
+    def __init__(self, parts: list[sp.Matrix]):
+        self.parts = parts
+
+    @property
+    def shape(self):
+        return (len(self.parts), "matrix")
 
 
 class _Empty:
@@ -69,6 +84,7 @@ class Instance:
             self.env[t_] = sp.Integer(t)
         self.depth = 0
         self.work = 0
+        self.rows = False  # a gradient was read as a row (a chain of Jacobians)
 
     def side(self, node: Node) -> sp.Matrix:
         value = self.eval(node)
@@ -149,7 +165,51 @@ class Instance:
         return _Empty("sum") if total is None else total
 
     def _Mul(self, node: Mul):
+        if any(_derivative(f) for f in node.factors):
+            return self.chain(node.factors, self._chain_product, node)
         return self.chain(node.factors, _matmul, node)
+
+    def _chain_product(self, a, b, node):
+        """A product in a chain of derivatives: a gradient left of a Jacobian is a row, as
+        sources write dE/dy dy/ds ds/dW; a gradient times a tensor is its vector-Jacobian
+        product."""
+        if isinstance(b, Tensor):
+            return _vjp(a, b, node)
+        if isinstance(a, Tensor):
+            raise ProblemError(f"{show(node)}: a derivative by a matrix must come last in a "
+                               "product, after the gradient it multiplies")
+        if a.shape == (1, 1) or b.shape == (1, 1) or a.cols == b.rows:
+            return _matmul(a, b, node)
+        if a.cols == 1 and a.rows == b.rows:
+            self.rows = True
+            self.notes.append("a gradient before a Jacobian read as a row (dE/dy dy/ds)")
+            return a.T * b
+        return _matmul(a, b, node)
+
+    def _Outer(self, node: Outer):
+        a, b = self.plain(self.eval(node.left)), self.plain(self.eval(node.right))
+        if a.cols != 1 or b.cols != 1:
+            raise ProblemError(f"{show(node)}: \\otimes is read as the outer product of two "
+                               "column vectors")
+        return a * b.T
+
+    def _VJP(self, node: VJP):
+        grad = self.plain(self.eval(node.grad))
+        jac = self.eval(node.jacobian)
+        if isinstance(jac, Tensor):
+            return _vjp(grad, jac, node)
+        jac = self.plain(jac)
+        if grad.shape == (1, 1):
+            return jac.T * grad[0]
+        if jac.rows == len(grad):
+            return jac.T * sp.Matrix(list(grad))
+        raise ProblemError(f"{show(node)}: the gradient has {len(grad)} entries and the "
+                           f"derivative {jac.rows} rows")
+
+    def _Deriv(self, node: Deriv):
+        from .derivatives import derivative
+
+        return derivative(self, node)
 
     def _Hadamard(self, node: Hadamard):
         return self.chain(node.factors, _hadamard, node)
@@ -188,7 +248,11 @@ class Instance:
         raise ProblemError(f"{show(node)}: cannot raise a {_shape(base)} matrix to the power {k}")
 
     def _Transpose(self, node: Transpose):
-        return self.plain(self.eval(node.arg)).T
+        value = self.eval(node.arg)
+        if isinstance(value, Tensor):
+            raise ProblemError(f"{show(node)}: the derivative of a vector by a matrix has no "
+                               "transpose verify reads")
+        return self.plain(value).T
 
     def _BigOp(self, node: BigOp):
         lo, hi = self.index(node.lo), self.index(node.hi)
@@ -216,6 +280,10 @@ class Instance:
 
     def _Apply(self, node: Apply):
         arg = self.plain(self.eval(node.arg))
+        if node.fn == "diag":
+            if arg.cols != 1:
+                raise ProblemError(f"{show(node)}: diag takes a column vector")
+            return sp.diag(*arg)
         if node.fn == "softmax":
             if node.prime:
                 raise ProblemError(f"{show(node)}: the derivative of softmax is not supported")
@@ -240,9 +308,30 @@ class Instance:
 
     def plain(self, value):
         """An empty sum or product where a value is needed: a number (0 or 1)."""
+        if isinstance(value, Tensor):
+            raise ProblemError("the derivative of a vector by a matrix is read only times a "
+                               "gradient on its left, as in dE/dy dy/dW")
         if isinstance(value, _Empty):
             return sp.Matrix([[int(value.op == "prod")]])
         return value
+
+
+def _derivative(node: Node) -> bool:
+    """A factor that is a derivative (or its transpose): its product reads chain-rule style."""
+    while isinstance(node, Transpose):
+        node = node.arg
+    return isinstance(node, Deriv | VJP)
+
+
+def _vjp(g: sp.Matrix, tensor: Tensor, node: Node) -> sp.Matrix:
+    """sum_i g_i d q_i / d W for a gradient g with one entry per entry of q."""
+    if isinstance(g, Tensor) or len(g) != len(tensor.parts):
+        raise ProblemError(f"{show(node)}: a gradient of {len(g)} entries times the derivative "
+                           f"of a vector of {len(tensor.parts)} entries by a matrix")
+    out = g[0] * tensor.parts[0]
+    for gi, part in zip(list(g)[1:], tensor.parts[1:]):
+        out += gi * part
+    return out
 
 
 def _shape(m: sp.Matrix) -> str:
@@ -284,7 +373,14 @@ def _add(a: sp.Matrix, b: sp.Matrix, node: Node) -> sp.Matrix:
                        f"{_COLUMNS}")
 
 
-def same_shapes(sides: tuple[sp.Matrix, ...], formula: Formula) -> tuple[sp.Matrix, ...]:
+def same_shapes(sides: tuple[sp.Matrix, ...], formula: Formula,
+                rows: bool = False) -> tuple[sp.Matrix, ...]:
+    """The sides, all of one shape (`rows`: a chain of Jacobians made a row of a column)."""
+    if any(isinstance(s, Tensor) for s in sides):
+        raise ProblemError(f"{formula}: a side is the derivative of a vector by a matrix, which "
+                           "verify reads only times a gradient")
+    if rows and any(s.cols == 1 for s in sides):
+        sides = tuple(s.T if s.rows == 1 and s.cols > 1 else s for s in sides)
     shapes = {s.shape for s in sides}
     if len(shapes) > 1:
         raise ProblemError(f"the sides of {formula} have shapes "

@@ -18,9 +18,11 @@ import sympy as sp
 from ..errors import ProblemError, quoted
 from ..inputs.limits import MAX_FORMULA_CHARS, MAX_FORMULA_DEPTH, MAX_NUMBER_DIGITS
 from .formula_ast import (
+    T_,
     Add,
     Apply,
     BigOp,
+    Deriv,
     Div,
     Formula,
     Hadamard,
@@ -30,33 +32,34 @@ from .formula_ast import (
     Node,
     Norm,
     Num,
+    Outer,
     Pow,
     Ref,
     Transpose,
     index_symbol,
 )
+from .latex_derivatives import Derivatives
+from .latex_names import _FUNCTIONS, _NAMED_FUNCTIONS, _PRODUCT_OPS, _TRANSPOSE
+from .printed import PrintedNotation
+from .reading import Reading, make_reading, signature
 from .tokens import Tok, token_error, tokenize
 
-__all__ = ["Tok", "read_latex", "tokenize"]  # Tok and tokenize: for the cell-equation reader
+# Tok and tokenize: for the cell-equation reader
+__all__ = ["Tok", "read_block", "read_latex", "tokenize"]
 
 # ---------------------------------------------------------------------------------------------
 # The parser
 
-_FUNCTIONS = {"tanh": "tanh", "sigma": "sigmoid", "phi": "phi", "varphi": "phi", "exp": "exp",
-              "log": "log", "ln": "log"}
-_NAMED_FUNCTIONS = {"softmax": "softmax", "tanh": "tanh", "sigmoid": "sigmoid", "exp": "exp",
-                    "log": "log", "ReLU": "relu", "relu": "relu"}
-_PRODUCT_OPS = {"cdot", "times", "ast"}
-_TRANSPOSE = {"top", "intercal", "T"}
 _STOP_OPS = {"+", "-", "=", ",", ".", "/"}
 
 
-class _Parser:
+class _Parser(PrintedNotation, Derivatives):
     """Recursive descent over one token list (a group's tokens get their own parser)."""
 
     def __init__(self, tokens, source: str, end: int, vocab, bound: tuple[sp.Symbol, ...] = (),
-                 notes: list[str] | None = None):
+                 notes: list[str] | None = None, reading: Reading | None = None):
         self.vocab = vocab  # vocabulary.Vocabulary: the names of the model's cell
+        self.reading = reading or Reading()  # the source's symbols and conventions
         self.toks = list(tokens)
         self.k = 0
         self.source = source
@@ -66,7 +69,7 @@ class _Parser:
         self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
 
     def sub(self, tokens, end: int) -> _Parser:
-        return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes)
+        return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
 
     # token helpers
 
@@ -104,16 +107,20 @@ class _Parser:
 
     # grammar
 
-    def formula(self) -> Formula:
+    def formula(self, chain: bool = False) -> Formula:
+        """The identity of the tokens (in a block, `chain`: a row may have one side, completed
+        by the rows that continue it)."""
         sides = [self.expr()]
         while self.at("op", "="):
             self.take()
             sides.append(self.expr())
         if self.at("op", ".") or self.at("op", ","):
             self.take()
+        if self.at("macro", "in"):  # "... \in \mathbb{R}^q": a statement of shape, not checked
+            self.k = len(self.toks)
         if self.peek().kind != "end":
             raise self.fail(self.peek(), "expected an operator, '=' or the end of the formula")
-        if len(sides) < 2:
+        if len(sides) < 2 and not chain:
             raise ProblemError("the formula has no '=': write an identity such as "
                                r"\delta h_t = W_{hy}^\top \delta o_t + ...")
         return Formula(tuple(sides), tuple(dict.fromkeys(self.notes)), self.source)
@@ -152,6 +159,10 @@ class _Parser:
                 self.take()
                 den = self.postfix()
                 factors = [Div(factors[0] if len(factors) == 1 else Mul(tuple(factors)), den)]
+            elif tok.kind == "macro" and tok.text in ("otimes", "bigotimes"):
+                self.take()
+                right = self.postfix()
+                factors = [Outer(factors[0] if len(factors) == 1 else Mul(tuple(factors)), right)]
             elif self.starts_factor(tok):
                 factors.append(self.postfix())
             else:
@@ -163,12 +174,15 @@ class _Parser:
             return True
         if tok.kind == "norm":
             return False
-        return tok.kind == "macro" and tok.text not in _PRODUCT_OPS | {"odot", "circ"}
+        return tok.kind == "macro" and tok.text not in _PRODUCT_OPS | {
+            "odot", "circ", "otimes", "bigotimes", "in"}
 
     def postfix(self) -> Node:
         node = self.primary()
         while True:
-            if self.at("op", "^"):
+            if isinstance(node, Deriv) and self.at("op", "|") and self.at("op", "_", 1):
+                node = self.restricted(node)
+            elif self.at("op", "^"):
                 self.take()
                 node = self.superscript(node, *self.script())
             elif self.at("op", "_"):
@@ -192,6 +206,10 @@ class _Parser:
 
     def primary(self) -> Node:
         tok = self.take()
+        if tok.kind in ("letter", "name", "macro") and self.reading.symbols:
+            node = self.declared(tok)
+            if node is not None:
+                return node
         if tok.kind == "num":
             return Num(sp.Rational(tok.text))
         if tok.kind == "open":
@@ -202,6 +220,9 @@ class _Parser:
                 raise self.fail(close, f"expected {want!r} to close the {tok.text!r} "
                                        f"at position {tok.pos + 1}")
             return inner
+        if tok.kind == "group" and len(tok.body) == 1 and tok.body[0].kind != "group":
+            self.toks.insert(self.k, tok.body[0])  # {\\hat{y}}^{(t)}: the braces group nothing
+            return self.primary()
         if tok.kind == "group":
             inner = self.sub(tok.body, tok.pos + 1)
             node = inner.expr()
@@ -216,6 +237,8 @@ class _Parser:
         if tok.kind == "letter":
             return self.letter(tok)
         if tok.kind == "name":
+            if tok.text == "prod" and self.at("open", "("):
+                return self.vjp(tok)
             if tok.text in _NAMED_FUNCTIONS:
                 return self.function(_NAMED_FUNCTIONS[tok.text], tok)
             if self.vocab.is_name(tok.text):
@@ -236,6 +259,13 @@ class _Parser:
             return self.delta(tok)
         if name in ("sum", "prod"):
             return self.big_op(tok)
+        if name == "nabla":
+            return self.nabla(tok)
+        if name == "ell":
+            return self.letter(Tok("letter", "l", tok.pos))
+        if name == "tau" and index_symbol("tau") not in self.bound:
+            self.notes.append(r"\tau read as T, the last step")
+            return IndexValue(T_)
         if self.vocab.is_name(base_of(tok)) and not (name in _FUNCTIONS and self.at("open")):
             return self.letter(tok)  # \alpha, \tilde{c}, \hat{y}: a name of the cell
         if name in _FUNCTIONS:
@@ -255,19 +285,21 @@ class _Parser:
         c = base_of(tok)
         v = self.vocab
         if c == "L":
-            if self.at("op", "_"):
-                raise self.fail(self.peek(), "L is the whole loss; write l_t for one step's loss")
-            return Ref("L")
+            return self.loss_symbol(tok, "l")
         if c == "l":
             if self.at("open", "("):
                 return self.step_loss(tok)
             sup = self.sup_before_sub()
-            sub = self.subscript(tok, "the loss of step t is l_t")
-            return self.apply_sup(Ref("l", sub), sup)
+            sub, flip = self.time_index()
+            if sub is None:
+                raise self.fail(tok, "the loss of step t is l_t")
+            return self.flipped(self.apply_sup(Ref("l", sub), sup), flip)
         if c in v.indexed:
             sup = self.sup_before_sub()
-            ref = Ref(c, self.subscript(tok, f"{c} needs a time step, as in {c}_t"))
-            return self.apply_sup(ref, sup)
+            sub, flip = self.time_index()
+            if sub is None:
+                raise self.fail(tok, f"{c} needs a time step, as in {c}_t")
+            return self.flipped(self.apply_sup(Ref(c, sub), sup), flip)
         if c in v.parameter_bases or c in v.parameters:
             return self.parameter(tok, c)
         if tok.kind == "letter":
@@ -330,6 +362,20 @@ class _Parser:
             return Ref(name + "^()", self.step_superscript(*sup))
         return self.apply_sup(Ref(name), sup)
 
+    def parameter_tail(self, name: str) -> Node:
+        """A parameter's node after its name: W^{(t)} (one step's copy) where allowed."""
+        if self.at("op", "^") and self.at("group", ahead=1) and self.peek(1).body and \
+                self.peek(1).body[0].kind == "open":
+            self.take()
+            sup = self.script()
+            if not self.step_allowed:
+                raise ProblemError(
+                    f"cannot read ^({{...}}) at position {sup[1] + 1} of the formula: a step "
+                    r"superscript such as W_{hh}^{(t)} is read only inside a derivative's "
+                    "denominator")
+            return Ref(name + "^()", self.step_superscript(*sup))
+        return Ref(name)
+
     def step_superscript(self, toks: list[Tok], pos: int) -> sp.Expr:
         if len(toks) < 3 or toks[0].kind != "open" or toks[-1].kind != "close":
             raise ProblemError(f"cannot read the superscript at position {pos + 1} of the "
@@ -380,6 +426,9 @@ class _Parser:
             if not (self.at("letter") or self.at("macro", "tau")):
                 return coefficient
             tok = self.take()
+        if tok.kind == "macro" and tok.text == "tau" and index_symbol("tau") not in self.bound:
+            self.notes.append(r"\tau read as T, the last step")
+            return coefficient * T_
         if tok.kind == "letter" and not self.vocab.is_name(tok.text) \
                 or tok.kind == "macro" and tok.text == "tau":
             symbol = index_symbol(tok.text)
@@ -416,36 +465,6 @@ class _Parser:
         bottom.expect_end("in the denominator")
         return Div(a, b)
 
-    def derivative(self, tok: Tok, num: Tok, den: Tok) -> Node:
-        """dL/d(quantity), or dl_t/do_t, from \\frac{\\partial L}{\\partial h_t}."""
-        top = self.sub(num.body[1:], num.pos + 1)
-        of = top.postfix() if top.peek().kind != "end" else None
-        top.expect_end("in the numerator of a derivative")
-        bottom = self.sub(den.body, den.pos + 1)
-        bottom.step_allowed = True
-        d = bottom.take()
-        if not (d.kind == "macro" and d.text == "partial" or d.kind == "letter" and d.text == "d"):
-            raise bottom.fail(d, r"expected \partial in the denominator of a derivative")
-        wrt = bottom.postfix()
-        bottom.expect_end("in the denominator of a derivative")
-        if not isinstance(of, Ref) or of.name not in ("L", "l"):
-            raise self.fail(num.body[0], "only derivatives of the loss L are read (the "
-                                         "derivative of h_t or o_t by a weight is ambiguous: "
-                                         "total or immediate?)")
-        if not isinstance(wrt, Ref):
-            raise self.fail(den.body[0], "expected a quantity of the cell or a parameter, such "
-                                         f"as {self.vocab.quantities[-1]}_t")
-        if of.name == "l":
-            out = self.vocab.output
-            if wrt.name != out or wrt.index != of.index:
-                raise self.fail(den.body[0], "the loss of one step is differentiated only by "
-                                             f"the output {out} of the same step")
-            return Ref("dl/d" + out, of.index)
-        if self.vocab.has_gradient(wrt.name):
-            return Ref("dL/d" + wrt.name, wrt.index)
-        raise self.fail(den.body[0], f"dL/d{wrt.name} is not a quantity of BPTT verify knows "
-                                     f"({self.vocab.gradients_text()})")
-
     def names_symbol(self, tok: Tok) -> bool:
         """True if `tok` starts a quantity or parameter of the cell (not the loss)."""
         base = base_of(tok)
@@ -462,18 +481,31 @@ class _Parser:
                 ref = inner.postfix()
                 inner.expect_end(r"in the subscript of \delta")
                 return self.gradient_of(tok, ref)
-            if self.vocab.delta is None:
-                raise self.fail(tok, r"a bare \delta_t names no quantity of this cell; write "
-                                     rf"\delta {self.vocab.quantities[-1]}_t or "
-                                     r"\frac{\partial L}{\partial ...}")
-            what = rf"a time step (\delta_t is dL/d{self.vocab.delta}_t)"
-            return Ref("dL/d" + self.vocab.delta, self.index(toks, pos, what))
+            meaning = self.delta_meaning(tok)
+            what = rf"a time step (\delta_t is {meaning}_t)"
+            return Ref(meaning, self.index(toks, pos, what))
         nxt = self.peek()
         if self.names_symbol(nxt):
             self.take()
             return self.gradient_of(tok, self.letter(nxt))
         raise self.fail(tok, r"expected \delta q_t or \delta_{q_t} for a quantity q of the cell"
                              + (r", or \delta_t" if self.vocab.delta else ""))
+
+    def delta_meaning(self, tok: Tok) -> str:
+        """What a bare delta_t means: the declared [symbols] delta, else the cell's own (the
+        deck's dL/dz_t for the Elman cell) when no notation is declared; ProblemError naming the
+        readings otherwise."""
+        r, v = self.reading, self.vocab
+        meaning = r.delta if r.delta else (None if r.declared else
+                                           v.delta and "dL/d" + v.delta)
+        if meaning is None:
+            readings = ", ".join(f"dL/d{q}_t" for q in reversed(v.quantities))
+            raise self.fail(tok, f"a bare \\delta_t has several readings ({readings}); "
+                                 'declare yours: [symbols] delta = "dL/dh"')
+        if not (meaning.startswith("dL/d") and v.has_gradient(meaning[4:])):
+            raise self.fail(tok, f"symbols.delta = {meaning!r} is not a gradient of this cell "
+                                 f"({v.gradients_text()})")
+        return meaning
 
     def gradient_of(self, tok: Tok, ref: Node) -> Node:
         base = ref.base if isinstance(ref, Pow | Transpose) else ref
@@ -497,8 +529,15 @@ class _Parser:
             elif self.at("op", "^") and upper is None:
                 self.take()
                 upper = self.script()
+        if lower is not None and upper is None and len(lower[0]) == 1 and \
+                lower[0][0].kind == "letter" and lower[0][0].text in ("t", "k"):
+            var = lower[0][0].text  # \sum_t: over every step
+            self.notes.append(f"\\sum_{var} read as \\sum_{{{var}=1}}^{{T}}")
+            lower = ([lower[0][0], Tok("op", "=", lower[1]), Tok("num", "1", lower[1])], lower[1])
+            upper = ([Tok("letter", "T", lower[1])], lower[1])
         if lower is None or upper is None:
-            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T}")
+            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T} (a sum over the "
+                                 "entries of a vector is not read)")
         toks, pos = lower
         eq = [k for k, x in enumerate(toks) if x.kind == "op" and x.text == "="]
         if len(eq) != 1 or eq[0] != 1 or not (toks[0].kind == "letter" or
@@ -537,7 +576,7 @@ class _Parser:
                 prime = True
             else:
                 power = self.index(toks, pos, "an exponent")
-        if self.at("open", "(") or self.at("group"):
+        if self.at("open") or self.at("group"):
             arg = self.primary()
         elif self.peek().kind in ("letter", "macro", "name"):
             arg = self.postfix()
@@ -547,24 +586,110 @@ class _Parser:
         return Pow(node, power) if power is not None else node
 
 
-def read_latex(source: str, vocab=None) -> Formula:
+def read_latex(source: str, vocab=None, reading: Reading | None = None) -> Formula:
     """The formula in `source` (with or without $...$) as a syntax tree, in the names of
-    `vocab` (a vocabulary.Vocabulary; by default the Elman cell's); ProblemError if unread."""
+    `vocab` (a vocabulary.Vocabulary; by default the Elman cell's); ProblemError if unread.
+    An aligned block must hold one formula here (read_block reads several)."""
+    formulas = read_block(source, vocab, reading)
+    if len(formulas) > 1:
+        raise ProblemError(f"the block holds {len(formulas)} formulas; verify checks them one "
+                           "by one")
+    return formulas[0]
+
+
+def read_block(source: str, vocab=None, reading: Reading | None = None
+               ) -> tuple[Formula, ...]:
+    """The formulas of `source`: one, a chain a = b = c (one formula of several sides), or an
+    aligned block whose rows are formulas or continue the row above (`&= ...`)."""
     from .vocabulary import elman_vocabulary
 
     if not source.strip():
         raise ProblemError("the formula is empty")
     check_formula_text(source)
+    vocab = vocab or elman_vocabulary()
+    reading = reading or make_reading()
     try:
         tokens = tokenize(source)
         for tok in _flat(tokens):
             if tok.kind == "num" and len(tok.text) > MAX_NUMBER_DIGITS:
                 raise ProblemError(f"a number in the formula has more than {MAX_NUMBER_DIGITS} "
                                    f"digits (at position {tok.pos + 1})")
-        return _Parser(tokens, source, len(source), vocab or elman_vocabulary()).formula()
+        rows: list[list[Tok]] = [[]]
+        for tok in tokens:
+            if tok.kind == "row":
+                rows.append([])
+            else:
+                rows[-1].append(tok)
+        formulas: list[Formula] = []
+        for row in rows:
+            if not row:
+                continue
+            end = row[-1].pos + 1
+            if row[0].kind == "op" and row[0].text == "=" and formulas:
+                more = _Parser(row[1:], source, end, vocab, reading=reading).formula(chain=True)
+                last = formulas[-1]
+                formulas[-1] = Formula(last.sides + more.sides,
+                                       tuple(dict.fromkeys(last.notes + more.notes)), source)
+            else:
+                formulas.append(_Parser(row, source, end, vocab, reading=reading).formula(
+                    chain=len(rows) > 1))
+        for f in formulas:
+            if len(f.sides) < 2:
+                raise ProblemError("the formula has no '=': write an identity such as "
+                                   r"\delta h_t = W_{hy}^\top \delta o_t + ...")
+        return tuple(formulas)
     except RecursionError:
         raise ProblemError(f"the formula is nested too deeply (limit: {MAX_FORMULA_DEPTH} "
                            "levels)") from None
+    except ProblemError as exc:
+        unknown = unknown_tokens(tokens if "tokens" in locals() else (), vocab, reading)
+        if len(unknown) == 1 and str(exc).startswith(
+                f"cannot read {unknown[0][0]} at position {unknown[0][1]}"):
+            raise ProblemError(f"{exc}; if it is the source's symbol, declare what it means in "
+                               '[symbols] (such as E = "l") or choose the source\'s notation '
+                               '(notation = "goodfellow")') from None
+        if len(unknown) > 1:
+            where: dict[str, list[str]] = {}
+            for text, pos in unknown:
+                where.setdefault(text, []).append(str(pos))
+            listed = ", ".join(f"{text} (position{'s' if len(p) > 1 else ''} {', '.join(p)})"
+                               for text, p in where.items())
+            raise ProblemError(
+                f"cannot read the formula: {len(where)} unknown symbol"
+                f"{'s' if len(where) > 1 else ''}: {listed}; declare what each means in "
+                '[symbols] (such as E = "l", s = "h", U = "W_xh") or choose the source\'s '
+                'notation (notation = "goodfellow", "britz", "cs224n", "d2l")') from None
+        raise
+
+
+_KNOWN_MACROS = {
+    "frac", "dfrac", "tfrac", "partial", "sum", "prod", "delta", "nabla", "ell", "tau",
+    "sigma", "tanh", "phi", "varphi", "exp", "log", "ln", "top", "intercal", "odot", "circ",
+    "cdot", "times", "ast", "otimes", "bigotimes", "hat", "tilde", "bar", "prime", "in",
+    "ldots", "dots", "cdots", "theta"}
+_INDEX_LETTERS = set("tTijkmnd")
+
+
+def unknown_tokens(tokens, vocab, reading: Reading) -> list[tuple[str, int]]:
+    """Every symbol of the formula that is neither the cell's, declared, an index, nor
+    notation the reader knows: (as written, position from 1)."""
+    from .vocabulary import base_of
+
+    declared = {s.base for s in reading.symbols}
+    out: list[tuple[str, int]] = []
+    for tok in _outside_subscripts(tokens):
+        sig = signature(tok) if tok.kind in ("letter", "name", "macro") else None
+        if sig is None or sig in declared:
+            continue
+        if tok.kind == "macro":
+            known = tok.text in _KNOWN_MACROS or vocab.is_name(base_of(tok))
+        elif tok.kind == "name":
+            known = tok.text in _NAMED_FUNCTIONS or tok.text == "prod" or vocab.is_name(tok.text)
+        else:
+            known = tok.text in _INDEX_LETTERS or vocab.is_name(tok.text)
+        if not known and (tok.shown(), tok.pos + 1) not in out:
+            out.append((tok.shown(), tok.pos + 1))
+    return out
 
 
 def check_formula_text(source: str) -> None:
@@ -585,6 +710,16 @@ def check_formula_text(source: str) -> None:
     if deepest > MAX_FORMULA_DEPTH:
         raise ProblemError(f"the formula is nested {deepest} levels deep, more than the limit "
                            f"of {MAX_FORMULA_DEPTH}")
+
+
+def _outside_subscripts(tokens):
+    """Every token, in groups too, except subscripts (W_{zz}: names and indices)."""
+    after_bar = False
+    for tok in tokens:
+        if not after_bar:
+            yield tok
+            yield from _outside_subscripts(tok.body or ())
+        after_bar = tok.kind == "op" and tok.text == "_"
 
 
 def _flat(tokens):

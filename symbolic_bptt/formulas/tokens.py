@@ -2,8 +2,10 @@
 numbers, operators, macros and {groups}, each with its position in the source.
 
 Shared by the formula reader (latex_in.py) and the cell-equation reader (model/equations.py).
-Spacing macros vanish, font macros (\\mathbf, \\boldsymbol, \\operatorname) are transparent,
-\\left( and \\right) become plain brackets; an environment is an error naming its position.
+Spacing and sizing macros (\\, \\bigl) and equation tags vanish, font macros (\\mathbf,
+\\boldsymbol, \\operatorname, \\textrm, \\boxed) are transparent, \\left( \\right) and \\{ \\}
+become plain brackets; an aligned block (aligned, align, eqnarray, split, gather) is read row by
+row: `&` vanishes and each `\\\\` becomes a `row` token; any other environment is an error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pylatexenc.latexwalker import (
     LatexCharsNode,
     LatexCommentNode,
+    LatexEnvironmentNode,
     LatexGroupNode,
     LatexMacroNode,
     LatexMathNode,
@@ -26,7 +29,7 @@ from ..errors import ProblemError
 
 @dataclass(frozen=True)
 class Tok:
-    """kind: letter num op open close macro name group end; `body` holds a group's tokens."""
+    """kind: letter num op open close macro name group row end; `body` holds a group's tokens."""
 
     kind: str
     text: str
@@ -44,9 +47,18 @@ class Tok:
 
 
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace", "displaystyle",
-            "textstyle", "limits", "nolimits", "big", "Big", "bigg", "Bigg"}
+            "textstyle", "limits", "nolimits", "big", "Big", "bigg", "Bigg", "bigl", "bigr",
+            "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "middle", "nonumber", "notag",
+            "hfill", "scriptstyle", "displaylimits"}
+_DROPPED_WITH_ARGUMENT = {"tag", "label", "eqref"}
 _TRANSPARENT = {"mathbf", "boldsymbol", "bm", "vec", "mathit", "mathcal", "mathrm", "mathsf",
-                "operatorname", "mathbb", "pmb", "textbf"}
+                "operatorname", "mathbb", "pmb", "textbf", "textrm", "text", "textit", "mbox",
+                "mathnormal", "boxed", "mathscr"}
+_WORDS = {"text", "textrm", "mbox", "textit"}  # transparent for one word (W_\textrm{hh})
+_BLOCKS = {"aligned", "align", "align*", "alignat", "alignat*", "eqnarray", "eqnarray*",
+           "split", "gather", "gather*", "gathered", "equation", "equation*", "multline",
+           "multline*", "array"}
+_BRACES = {"{": "(", "}": ")", "lbrace": "(", "rbrace": ")"}
 _DELIMS = {"(", ")", "[", "]", "|", "."}
 
 
@@ -85,15 +97,32 @@ def _tokens(nodes, source: str) -> list[Tok]:
             if node.specials_chars in ("~", "&"):
                 continue
             out.append(Tok("op", node.specials_chars, node.pos))
+        elif isinstance(node, LatexEnvironmentNode) and node.environmentname in _BLOCKS:
+            out.extend(_tokens(node.nodelist, source))
         elif isinstance(node, LatexMacroNode):
             name = node.macroname
             args = [a for a in (node.nodeargd.argnlist if node.nodeargd else ()) if a is not None]
             if name in _SPACING:
                 continue
+            if name in _DROPPED_WITH_ARGUMENT:
+                if not args and k < len(nodes) and isinstance(nodes[k], LatexGroupNode):
+                    k += 1
+                continue
+            if name == "\\":
+                out.append(Tok("row", "\\\\", node.pos))
+                continue
+            if name in _BRACES:
+                text = _BRACES[name]
+                out.append(Tok("open" if text == "(" else "close", text, node.pos))
+                continue
             if name in _TRANSPARENT:
                 if not args and k < len(nodes) and isinstance(nodes[k], LatexGroupNode):
                     args = [nodes[k]]
                     k += 1
+                if name in _WORDS and args and any(
+                        c.isspace() for c in source[args[0].pos:args[0].pos + args[0].len]):
+                    out.append(Tok("macro", "text", node.pos))  # words: not mathematics
+                    continue
                 if len(args) != 1:
                     raise token_error(Tok("macro", name, node.pos), "expected one argument", source)
                 inner = _tokens([args[0]], source)

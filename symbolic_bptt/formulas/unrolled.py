@@ -93,7 +93,7 @@ class Unrolled:
         self.loss = None if self.model.loss == "given" else \
             model_loss(self.model.loss, self.model.reduction)
         self.tape: Tape = unroll(blank_problem(subject, T))
-        self.exprs = {s.name: self.tape.explicit(s).doit() for s in self.tape.steps}
+        self._exprs: dict[str, sp.Matrix] = {}  # a step's explicit formula, made when needed
         self._values: dict[tuple, dict] = {}
 
     def elements(self, name: str) -> sp.Matrix:
@@ -107,7 +107,9 @@ class Unrolled:
     def definition(self, k: int) -> dict:
         """The elements of step k -> their formulas in the step's inputs."""
         step = self.tape.steps[k]
-        return dict(zip(self.elements(step.name), self.exprs[step.name]))
+        if step.name not in self._exprs:
+            self._exprs[step.name] = self.tape.explicit(step).doit()
+        return dict(zip(self.elements(step.name), self._exprs[step.name]))
 
     @cached_property
     def activation(self) -> dict:

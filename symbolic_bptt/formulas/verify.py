@@ -34,9 +34,11 @@ from ..inputs.limits import MAX_FUNCTION_NESTING, MAX_VERIFY_T
 from ..inputs.problem import Model, Problem
 from .formula_ast import (
     T_,
+    VJP,
     Add,
     Apply,
     BigOp,
+    Deriv,
     Div,
     Formula,
     Hadamard,
@@ -45,17 +47,31 @@ from .formula_ast import (
     Neg,
     Node,
     Norm,
+    Outer,
     Pow,
     Ref,
     Transpose,
     t_,
 )
 from .instance import Instance, Missing, same_shapes
-from .latex_in import read_latex
+from .latex_in import read_block, read_latex
+from .reading import Reading, make_reading
 from .sympy_in import read_sympy
 from .unrolled import DIGITS, Subject, Unrolled, subject_of
 
 POINTS = 3
+_UNROLLED: dict[tuple[Subject, int], Unrolled] = {}  # tapes kept for the process's next formulas
+
+
+def unrolled(subject: Subject, T: int) -> Unrolled:
+    """The subject's tape of length T, unrolled once per process (a batch of formulas, or a
+    notebook checking one line after another, shares it and its random points' values)."""
+    key = (subject, T)
+    if key not in _UNROLLED:
+        if len(_UNROLLED) > 64:
+            _UNROLLED.clear()
+        _UNROLLED[key] = Unrolled(subject, T)
+    return _UNROLLED[key]
 _TOLERANCE = sp.Float(10) ** -30
 _SIZE_BUDGET = 8000
 _HARD_BUDGET = 400
@@ -111,15 +127,43 @@ def verify_latex(model: Checked, source: str, max_T: int = 5) -> Verdict:
     return verify(subject, read_latex(source, subject.vocab), max_T)
 
 
+def reading_of(model: Checked, notation: str | None = None) -> Reading:
+    """How the problem's source writes formulas: `notation` (a preset's name, as
+    --notation gives it) or the problem's own `notation = NAME`, with its [symbols] over it."""
+    preset = notation or getattr(model, "notation_preset", None)
+    return make_reading(preset, getattr(model, "symbols", None) or None)
+
+
 def verify_formula(model: Checked, latex: str | None = None, sympy: str | None = None,
-                   max_T: int = 5) -> Verdict:
-    """Verify an identity given in LaTeX or in SymPy syntax (exactly one of them)."""
+                   max_T: int = 5, notation: str | None = None) -> Verdict:
+    """Verify an identity given in LaTeX or in SymPy syntax (exactly one of them); a LaTeX
+    chain or aligned block is checked formula by formula, member by member."""
     if (latex is None) == (sympy is None):
         raise ProblemError("give the formula once: --latex FORMULA or --sympy FORMULA")
     subject = subject_of(model)
-    formula = read_latex(latex, subject.vocab) if latex is not None else \
-        read_sympy(sympy, subject.vocab)
-    return verify(subject, formula, max_T)
+    if sympy is not None:
+        return verify(subject, read_sympy(sympy, subject.vocab), max_T)
+    formulas = read_block(latex, subject.vocab, reading_of(model, notation))
+    if len(formulas) == 1:
+        return verify(subject, formulas[0], max_T)
+    verdicts = [verify(subject, f, max_T) for f in formulas]
+    return _combined(formulas, verdicts)
+
+
+def _combined(formulas, verdicts: list[Verdict]) -> Verdict:
+    """One verdict for an aligned block: it holds if every formula does; otherwise the first
+    failing formula's verdict, named."""
+    checked = tuple(c for v in verdicts for c in v.checked)
+    notes = tuple(dict.fromkeys(n for v in verdicts for n in v.notes))
+    bad = next((k for k, v in enumerate(verdicts) if not v.holds), None)
+    if bad is None:
+        parts = "; ".join(f"({k + 1}) {v.explanation}" for k, v in enumerate(verdicts))
+        return Verdict(True, checked, None, None,
+                       f"all {len(verdicts)} formulas of the block hold: {parts}", notes)
+    v = verdicts[bad]
+    return Verdict(False, checked, v.counterexample, v.code,
+                   f"formula {bad + 1} of the block's {len(verdicts)} ({formulas[bad]}) fails: "
+                   f"{v.explanation}", notes)
 
 
 def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
@@ -147,15 +191,16 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
         notes.append(f"checked from T = {max(last_read)}, the last step model.loss_steps reads")
         Ts = [T for T in Ts if T >= max(last_read)] or [max(last_read)]
     for T in Ts:
-        u = Unrolled(subject, T)
+        u = unrolled(subject, T)
         for t in (range(1, T + 1) if free_t else [None]):
             try:
-                sides = tuple(Instance(u, t, notes).side(s) for s in formula.sides)
+                instances = [Instance(u, t, notes) for _ in formula.sides]
+                sides = tuple(i.side(s) for i, s in zip(instances, formula.sides))
             except Missing as exc:
                 missing.append(f"{exc.name} at T = {T}")
                 continue
             _defined(sides, T, t)
-            cases.append((u, t, same_shapes(sides, formula)))
+            cases.append((u, t, same_shapes(sides, formula, any(i.rows for i in instances))))
     if not cases:
         raise ProblemError(f"nothing to check: the formula names {missing[0]}, which does not "
                            f"exist for any T up to {max(Ts)} (raise --max-T?)")
@@ -173,9 +218,21 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
     if not holds:
         failing = {c.T for c in checks if not c.holds}
         explained = _explain(cases, failing, counterexample["T"])
+    text = _explanation(subject, holds, checks, counterexample, explained, notes)
+    if not holds:
+        text = _members(formula, counterexample) + text[:-1] + f"; read as: {formula}."
     return Verdict(holds, tuple(checks), counterexample, explained.code if explained else None,
-                   _explanation(subject, holds, checks, counterexample, explained, notes),
-                   tuple(dict.fromkeys(notes)))
+                   text, tuple(dict.fromkeys(notes)))
+
+
+def _members(formula: Formula, counterexample: dict) -> str:
+    """For a chain a = b = c, which claim fails: `member 2 = member 3 (W^T*g = ...) `."""
+    if len(formula.sides) < 3:
+        return ""
+    k = counterexample.get("member", 1) - 1
+    a, b = formula.sides[k], formula.sides[k + 1]
+    return (f"in the chain of {len(formula.sides)} members, member {k + 1} = member {k + 2} "
+            f"({a} = {b}) is the first that fails: ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,6 +254,10 @@ def _indices(node: Node):
             yield hi, ()
             for expr, bound in _indices(b):
                 yield expr, bound + (v,)
+        case Deriv(copy=c) if c is not None:
+            yield c, ()
+            for child in _children(node):
+                yield from _indices(child)
         case _:
             for child in _children(node):
                 yield from _indices(child)
@@ -216,6 +277,12 @@ def _children(node: Node) -> tuple[Node, ...]:
             return (b,)
         case BigOp(body=b):
             return (b,)
+        case Deriv(of=a, wrt=b):
+            return (a, b)
+        case Outer(left=a, right=b):
+            return (a, b)
+        case VJP(grad=a, jacobian=b):
+            return (a, b)
     return ()
 
 
@@ -260,18 +327,27 @@ def _sequence_lengths(formula: Formula, max_T: int, notes: list[str]) -> list[in
 
 
 def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
-    """(Check, counterexample or None) for one instance: numbers first, then a proof."""
+    """(Check, counterexample or None) for one instance: one random point, then a proof, then
+    (no proof found) the other points."""
     pairs = list(pairwise(sides))
+    proved = None
     for k in range(POINTS):
+        if k == 1:
+            proved = all(_prove(u, a - b) for a, b in pairs)
+            if proved:
+                return Check(u.T, t, True, "symbolic"), None  # no need for more points
         values = u.values(k)
-        for a, b in pairs:
+        for member, (a, b) in enumerate(pairs):
             va, vb = _numbers(a, values), _numbers(b, values)
             _defined((va, vb), u.T, t)
             if not _close(va, vb):
-                return Check(u.T, t, False, "numeric"), _counterexample(u, t, k, va, vb)
-    if all(_prove(u, a - b) for a, b in pairs):
-        return Check(u.T, t, True, "symbolic"), None
-    return Check(u.T, t, True, "numeric"), None
+                found = _counterexample(u, t, k, va, vb)
+                if len(sides) > 2:
+                    found["member"] = member + 1  # the claim member = member + 1, from 1
+                return Check(u.T, t, False, "numeric"), found
+    if proved is None:
+        proved = all(_prove(u, a - b) for a, b in pairs)
+    return Check(u.T, t, True, "symbolic" if proved else "numeric"), None
 
 
 def _defined(sides, T: int, t: int | None) -> None:

@@ -100,6 +100,8 @@ class Problem:
     vectors: frozenset[str] = frozenset()  # parameters written as flat lists (a custom cell)
     upstream: tuple[Vector, ...] = ()  # loss = "given": dL/do_t of each step read ([data] dL_do)
     training: Training | None = None  # [training]: clipping, the update, truncation
+    notation_preset: str | None = None  # `notation = "NAME"`: the source whose symbols it uses
+    symbols: dict[str, str] = field(default_factory=dict, hash=False)  # [symbols]: as written
 
     @property
     def T(self) -> int:
@@ -148,7 +150,7 @@ class Problem:
 
 
 _TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights", "training",
-             "arithmetic", "notation", "cell"}
+             "arithmetic", "notation", "symbols", "cell"}
 _MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss",
                "output", "reduction", "loss_steps", "loss_factor"}
 _DATA_KEYS = {"x", "y", "h0", "dL_do"}
@@ -226,13 +228,24 @@ def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, 
             raise ProblemError(f"{key} must be a string, got {_show(value)}")
         text[key] = check_text(value, key)
     notation = raw.get("notation", {})
+    reading = {"notation_preset": None, "symbols": {}}
+    if isinstance(notation, str):  # a preset's name: the source whose symbols the file uses
+        from ..formulas.reading import preset
+
+        preset(notation)
+        reading["notation_preset"], notation = notation, {}
+    if "symbols" in raw:
+        from ..formulas.reading import check_symbols
+
+        reading["symbols"] = check_symbols(raw["symbols"])
     if not isinstance(notation, dict):
-        raise ProblemError("notation must be a table [notation] of strings (symbol = \"LaTeX\"),"
-                           f" got {_show(notation)}")
+        raise ProblemError("notation must be a preset's name (notation = \"goodfellow\") or a "
+                           "table [notation] of strings (symbol = \"LaTeX\"), "
+                           f"got {_show(notation)}")
     for k, v in notation.items():
         if not isinstance(v, str):
             raise ProblemError(f"notation.{_key(k)} must be a string (LaTeX), got {_show(v)}")
-    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols),
+    return {"arithmetic": arithmetic, "notation": check_notation(notation, symbols), **reading,
             "training": parse_training(raw.get("training")), **text}
 
 

@@ -61,12 +61,13 @@ class Notation:
     bold_vectors: bool = False
     row_convention: bool = False
     vectors: frozenset[str] = frozenset(_VECTOR_BASES)  # the bases printed bold as vectors
+    time_superscript: bool = False  # h^{(t)} (Goodfellow, CS224n) instead of h_{t}
 
     def base(self, base: str) -> str:
         if base in self.names:
             return self.names[base]
         if base.startswith("dL/d"):
-            return rf"\frac{{\partial L}}{{\partial {self.base(base[4:])}}}"
+            return rf"\frac{{\partial {self.base('L')}}}{{\partial {self.base(base[4:])}}}"
         return base
 
     def symbol(self, name: str) -> str:
@@ -80,17 +81,20 @@ class Notation:
             base, t = name, None  # a parameter such as b_i, not b at step i
         if part is not None:  # the contribution of step t to a shared weight's gradient
             inner = self.base(base[4:])
-            return rf"\frac{{\partial L}}{{\partial {inner}^{{({part})}}}}"
+            return rf"\frac{{\partial {self.base('L')}}}{{\partial {inner}^{{({part})}}}}"
         tex = self.base(base)
         if self.bold_vectors and base in self.vectors and not tex.startswith(r"\frac"):
             tex = _bold(tex)
         if t is None:
             return tex
+        step = f"^{{({t})}}" if self.time_superscript else f"_{{{t}}}"
         if tex.startswith(r"\frac{\partial L}{\partial "):
-            return tex[:-1] + f"_{{{t}}}}}"
+            return tex[:-1] + step + "}"
         if tex == r"\delta":
-            return rf"\delta_{{{t}}}"
-        return f"{tex}_{{{t}}}"
+            return rf"\delta{step}"
+        if self.time_superscript:  # braced: a transpose or a power may follow, h^{(t)}^\top not
+            return f"{{{tex}{step}}}"
+        return f"{tex}{step}"
 
 
 _LOCAL = re.compile(r"^d(?P<q>[^/ ]+)/d(?P<p>[^/ ]+)$")
@@ -124,6 +128,14 @@ def _bold(tex: str) -> str:
     return rf"\mathbf{{{tex}}}"
 
 
+def document_notation(options, problem) -> str:
+    """The notation a document is written in: --notation, else the problem's `notation =
+    NAME` (the source its formulas follow), else the deck's."""
+    if options.notation != "deck":
+        return options.notation
+    return getattr(problem, "notation_preset", None) or "deck"
+
+
 def make_notation(preset: str = "deck", overrides: dict[str, str] | None = None,
                   bold_vectors: bool = False, row_convention: bool = False,
                   names: dict[str, str] | None = None,
@@ -131,15 +143,45 @@ def make_notation(preset: str = "deck", overrides: dict[str, str] | None = None,
     """A notation from a preset name and the problem's [notation] table (validated). `names`
     (a custom cell's, as written) replace the preset's Elman names; gradients print as
     fractions then."""
-    if preset not in PRESETS:
-        raise ProblemError(f"unknown notation preset {preset!r} (expected one of: {', '.join(PRESETS)})")
-    table = dict(PRESETS[preset]) if names is None else {
-        "x": "x", "y": "y", "l": r"\ell", "L": "L"} | names
+    superscript = False
+    if preset in PRESETS:
+        table = dict(PRESETS[preset])
+    else:
+        table, superscript = source_table(preset)
+    if names is not None:
+        table = {"x": "x", "y": "y", "l": r"\ell", "L": "L"} | names
     check_notation(overrides or {}, tuple(table))
     for key, tex in (overrides or {}).items():
         table[key] = _grouped(tex)
     return Notation(table, bold_vectors, row_convention,
-                    frozenset(_VECTOR_BASES if vectors is None else vectors))
+                    frozenset(_VECTOR_BASES if vectors is None else vectors), superscript)
+
+
+def source_table(preset: str) -> tuple[dict[str, str], bool]:
+    """A source's notation (formulas/reading.py's presets, model/notations/*.toml) for
+    documents: the deck's names with the source's symbols for the quantities they stand for
+    (U for W_xh, s for h, E for l), gradients as fractions, and whether the time index is a
+    superscript. A symbol another quantity already prints as is not taken (Britz's z)."""
+    from ..formulas.reading import preset as source
+    from ..formulas.reading import preset_names
+
+    if preset not in preset_names():
+        raise ProblemError(f"unknown notation preset {preset!r} (expected one of: "
+                           f"{', '.join(dict.fromkeys([*PRESETS, *preset_names()]))})")
+    symbols = source(preset).get("symbols", {})
+    table = {k: v for k, v in DECK.items() if not k.startswith("dL/d")}
+    taken: set[str] = set()
+    for key, target in symbols.items():
+        if target not in table or target in taken or key in ("time", "partial", "delta"):
+            continue
+        tex = key if key.startswith("\\") else re.sub(r"_(\w{2,})", r"_{\1}", key)
+        bases = (target, "L") if target == "l" else (target,)  # E_t is the step loss, E is L
+        if tex in (t for base, t in table.items() if base not in bases):
+            continue
+        for base in bases:
+            table[base] = tex
+        taken.update(bases)
+    return table, symbols.get("time") == "superscript"
 
 
 def _grouped(tex: str) -> str:

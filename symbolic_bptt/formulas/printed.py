@@ -1,0 +1,172 @@
+"""How sources print their formulas, for the LaTeX reader (a mixin of latex_in._Parser): the
+time index after a name (h_t, h^{(t)}, h^t with time = "superscript"), losses with a time index
+(L_t, E_t, J^{(t)}) and their arguments, and the symbols a problem's [symbols] or notation
+preset declares (formulas/reading.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .formula_ast import T_, Apply, Deriv, IndexValue, Node, Ref, Transpose, index_symbol
+from .latex_names import _NAMED_FUNCTIONS, _TRANSPOSE
+from .reading import signature
+from .tokens import Tok
+
+
+class PrintedNotation:
+    """Reading a source's names; needs the parser's token helpers (peek, take, at, index)."""
+
+    def time_index(self) -> tuple[sp.Expr | None, bool]:
+        """The time step after a name, if any: _t, ^{(t)} (parentheses always mean time), or
+        ^t with time = "superscript"; and whether a transpose rides in it (h^{(t)\top},
+        h^{(t)^\top}, h^{(t),T})."""
+        if self.at("op", "_"):
+            self.take()
+            return self.index(*self.script(), "a time step"), False
+        if not self.at("op", "^"):
+            return None, False
+        nxt = self.peek(1)
+        body = list(nxt.body) if nxt.kind == "group" else [nxt]
+        if body and body[0].kind == "open" and body[0].text == "(":
+            depth, end = 0, None
+            for k, t in enumerate(body):
+                depth += {"open": 1, "close": -1}.get(t.kind, 0)
+                if depth == 0:
+                    end = k
+                    break
+            if end is None:
+                raise self.fail(body[0], "expected ')' to close the time step")
+            rest = body[end + 1:]
+            texts = [t.text for t in rest if not (t.kind == "op" and t.text in ",^")]
+            flat = [x.text for t in rest if t.kind == "group" for x in t.body]
+            if rest and not (texts + flat and all(x in _TRANSPOSE for x in texts + flat
+                                                   if x != "{")):
+                raise self.fail(rest[0], "expected the end of the time step ^{(t)}")
+            self.take()
+            self.take()
+            return self.index(body[1:end], body[0].pos + 1, "a time step"), bool(rest)
+        if self.reading.time == "superscript" and self.names_step(body):
+            self.take()
+            self.take()
+            return self.index(body, nxt.pos, "a time step"), False
+        return None, False
+
+    def names_step(self, toks: list[Tok]) -> bool:
+        """True if a superscript names a step (t, t+1, T, \tau, a bound index), not a power."""
+        for t in toks:
+            if t.kind == "letter" and (t.text in ("t", "T") or index_symbol(t.text) in self.bound):
+                return True
+            if t.kind == "macro" and t.text == "tau":
+                return True
+        return False
+
+    @staticmethod
+    def flipped(node: Node, flip: bool) -> Node:
+        return Transpose(node) if flip else node
+
+    def loss_symbol(self, tok: Tok, step: str = "l") -> Node:
+        r"""A loss: with a time index the loss of that step (L_t, L^{(t)}, E_t, J^{(t)}),
+        without one the whole loss L; arguments after it, (\theta) or (y_t, \hat{y}_t),
+        name what it depends on and are passed over."""
+        sup = self.sup_before_sub()
+        index, flip = self.time_index()
+        node: Node = Ref("L") if index is None else Ref(step, index)
+        if index is not None and tok.text not in ("l", "ell"):
+            self.notes.append(f"{tok.shown()} with a time step read as the step loss l_t")
+        self.skip_arguments()
+        return self.flipped(self.apply_sup(node, sup), flip)
+
+    def skip_arguments(self) -> None:
+        r"""Pass over (\theta) or (y_t, \hat{y}_t) after a loss's name."""
+        if not self.at("open", "("):
+            return
+        depth, k, comma = 0, self.k, False
+        while k < len(self.toks):
+            t = self.toks[k]
+            depth += {"open": 1, "close": -1}.get(t.kind, 0)
+            comma = comma or (depth == 1 and t.kind == "op" and t.text == ",")
+            if depth == 0:
+                break
+            k += 1
+        inner = self.toks[self.k + 1:k]
+        if comma or (len(inner) == 1 and inner[0].kind == "macro" and inner[0].text == "theta"):
+            self.k = k + 1
+
+    def declared(self, tok: Tok) -> Node | None:
+        """A symbol the problem's [symbols] (or its notation preset) declares, or None."""
+        candidates = self.reading.candidates(signature(tok))
+        if not candidates:
+            return None
+        scripts = []
+        j = 0
+        while len(scripts) < 2 and self.peek(j).kind == "op" and self.peek(j).text in "_^" \
+                and self.peek(j + 1).kind != "end":
+            scripts.append((self.peek(j).text, self.peek(j + 1)))
+            j += 2
+        for sym in candidates:
+            used = []
+            ok = True
+            for mark, part in (("_", sym.sub), ("^", sym.sup)):
+                if part is None:
+                    continue
+                hit = next((k for k, (m, t) in enumerate(scripts)
+                            if m == mark and signature(t) == part), None)
+                if hit is None:
+                    ok = False
+                    break
+                used.append(hit)
+            if not ok:
+                continue
+            is_param = sym.target in self.vocab.parameters
+            if is_param and any(m == "_" and k not in used for k, (m, _) in enumerate(scripts)):
+                continue  # W_{hh} is not the source's W
+            kept = [tok for k, (m, t) in enumerate(scripts) if k not in used
+                    for tok in (Tok("op", m, t.pos), t)]
+            del self.toks[self.k:self.k + 2 * len(scripts)]
+            self.toks[self.k:self.k] = kept
+            return self.symbol_node(tok, sym)
+        return None
+
+    def symbol_node(self, tok: Tok, sym) -> Node:
+        """The node a declared symbol stands for, with its time index read after it."""
+        target, v = sym.target, self.vocab
+        if target == "T":
+            return IndexValue(T_)
+        if target == "phi":  # the source's name for the model's activation: f(z_t), f'(z_t)
+            return self.function("phi", tok)
+        if target in v.parameters:
+            name = v.parameters[target]
+            if name != sym.key:
+                self.notes.append(f"{sym.key} read as {name}")
+            return self.parameter_tail(name)
+        m = re.fullmatch(r"(\w+)\((.+)\)", target)
+        fn, base = (m[1], m[2]) if m else (None, target)
+        if base in ("l", "L"):
+            node = self.loss_symbol(tok, "l") if base == "l" else Ref("L")
+            if isinstance(node, Ref) and node.name == "l":
+                self.notes.pop()  # the declaration says so; no note needed
+            return node
+        sup = self.sup_before_sub()
+        index, flip = self.time_index()
+        if index is None:
+            raise self.fail(tok, f"{sym.key} ({target}) needs a time step, as in "
+                                 f"{sym.key}_t")
+        if base in v.indexed:
+            node = Ref(base, index)
+        elif base.startswith("dL/d") and v.has_gradient(base[4:]):
+            node = Ref(base, index)
+        elif base.startswith("dl/d") and base[4:] == v.output:
+            node = Ref(base, index)
+        elif base.startswith("dl/d") and base[4:] in v.indexed:
+            node = Deriv(Ref("l", index), Ref(base[4:], index), "total")
+        else:
+            raise self.fail(tok, f"symbols.{sym.key} = {target!r} is not a quantity of the "
+                                 f"cell {v.cell!r} ({v.listing()})")
+        if fn is not None:
+            node = Apply(_NAMED_FUNCTIONS.get(fn, fn), node)
+        if sym.key != target:
+            self.notes.append(f"{sym.key} read as {target}")
+        return self.flipped(self.apply_sup(node, sup), flip)

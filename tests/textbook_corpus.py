@@ -1,0 +1,318 @@
+"""Published BPTT formulas in their printed LaTeX, each with its source, the problem file of its
+model (tests/data/textbook/) and its truth decided by PyTorch (textbook_oracle.py): every member
+of each chain computed independently at random points for T = 1..4 and every t the formula names.
+
+`ts`: "t" (every t = 1..T), "t<T" (a recursion in t+1), "none" (no free t), or "T=3" (a literal
+step: checked at T = 3 only). `symbols`: extra [symbols] the entry's problem file declares (as
+a student would for a source whose letters the preset does not hold). Entries marked `wrong`
+are the mistakes real notes make: some are printed so (the DanielMikkers notes swap V and W),
+others are a published formula with the named slip applied (their source says which).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from textbook_oracle import Run
+
+D2L = "d2l.ai, Backpropagation Through Time (d2l-en chapter_recurrent-neural-networks/bptt.md)"
+GF = "Goodfellow, Bengio, Courville, Deep Learning, sec. 10.2.2"
+BRITZ = "Britz, WildML RNN tutorial part 3 (2015)"
+CS224N = "Stanford CS224n lecture 6 notes (public student notes)"
+MIKKERS = "DanielMikkers/NeuralNetwork_lib README (public notes after Goodfellow 10.2.2)"
+CERISARA = "cerisara/courses RNN notes (after Britz)"
+KOREAN = "public CS231n/CS224n study notes (Korean), 'Gradient flow in RNN'"
+CS224N_A = "CS224n assignment 2 solution notes (public), 3b"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    source: str
+    problem: str  # file in tests/data/textbook/
+    latex: str
+    truth: object  # (run, t) -> list of chains (lists of tensors)
+    ts: str = "t"
+    symbols: dict = field(default_factory=dict)
+    partial: str | None = None  # the [symbols] partial = declaration the formula needs
+    note: str = ""
+
+
+def _sum(xs):
+    xs = list(xs)
+    return sum(xs[1:], xs[0]) if xs else torch.zeros(1)
+
+
+def _tr(m):
+    return m.T
+
+
+def _dW(r, name):
+    return r.dW[name]
+
+
+def _britz_sum(r, printed_order=False):
+    """sum_{k=1}^{3} (dE_3/ds_3 ds_3/ds_k) ds_k/dW, each ds_k/dW immediate (s_0 has none);
+    `printed_order`: ds_3/ds_k as the product of one-step Jacobians in increasing j."""
+    g = r.dl_dh(3)
+
+    def jac(k):
+        if not printed_order:
+            return r.jac_states(3, k)
+        out = torch.eye(r.h[3].numel())
+        for j in range(k + 1, 4):
+            out = out @ r.jac_states(j, j - 1)
+        return out
+    return _sum(r.vjp_weight(jac(k).T @ g, k, "W_hh") for k in range(1, 4))
+
+
+ENTRIES: list[Entry] = [
+    # --- d2l: a linear RNN, no biases, L = 1/T sum l(o_t, y_t)
+    Entry("d2l-forward", D2L, "d2l.toml",
+          r"\begin{aligned}\mathbf{h}_t &= \mathbf{W}_\textrm{hx} \mathbf{x}_t + "
+          r"\mathbf{W}_\textrm{hh} \mathbf{h}_{t-1},\\\mathbf{o}_t &= \mathbf{W}_\textrm{qh} "
+          r"\mathbf{h}_{t},\end{aligned}",
+          lambda r, t: [[r.h[t], r.W["W_xh"] @ r.x[t] + r.W["W_hh"] @ r.h[t - 1]],
+                        [r.o[t], r.W["W_hy"] @ r.h[t]]]),
+    Entry("d2l-loss", D2L, "d2l.toml",
+          r"L = \frac{1}{T} \sum_{t=1}^T l(\mathbf{o}_t, y_t).",
+          lambda r, t: [[r.L, _sum(r.l.values()) / r.T]], ts="none"),
+    Entry("d2l-dL/do", D2L, "d2l.toml",
+          r"\frac{\partial L}{\partial \mathbf{o}_t} =  \frac{\partial l (\mathbf{o}_t, y_t)}"
+          r"{T \cdot \partial \mathbf{o}_t} \in \mathbb{R}^q.",
+          lambda r, t: [[r.do[t], r.dl_do(t) / r.T]]),
+    Entry("d2l-dL/dW_qh", D2L, "d2l.toml",
+          r"\frac{\partial L}{\partial \mathbf{W}_\textrm{qh}} = \sum_{t=1}^T \textrm{prod}\left("
+          r"\frac{\partial L}{\partial \mathbf{o}_t}, \frac{\partial \mathbf{o}_t}{\partial "
+          r"\mathbf{W}_\textrm{qh}}\right) = \sum_{t=1}^T \frac{\partial L}{\partial \mathbf{o}_t} "
+          r"\mathbf{h}_t^\top,",
+          lambda r, t: [[_dW(r, "W_hy"),
+                         _sum(r.vjp_weight(r.do[s], s, "W_hy", "o") for s in range(1, r.T + 1)),
+                         _sum(r.do[s] @ r.h[s].T for s in range(1, r.T + 1))]], ts="none"),
+    Entry("d2l-dL/dh_T", D2L, "d2l.toml",
+          r"\frac{\partial L}{\partial \mathbf{h}_T} = \textrm{prod}\left(\frac{\partial L}"
+          r"{\partial \mathbf{o}_T}, \frac{\partial \mathbf{o}_T}{\partial \mathbf{h}_T} \right) = "
+          r"\mathbf{W}_\textrm{qh}^\top \frac{\partial L}{\partial \mathbf{o}_T}.",
+          lambda r, t: [[r.dh[r.T], r.jac_out_state(r.T).T @ r.do[r.T],
+                         r.W["W_hy"].T @ r.do[r.T]]], ts="none"),
+    Entry("d2l-recursion", D2L, "d2l.toml",
+          r"\frac{\partial L}{\partial \mathbf{h}_t} = \textrm{prod}\left(\frac{\partial L}"
+          r"{\partial \mathbf{h}_{t+1}}, \frac{\partial \mathbf{h}_{t+1}}{\partial \mathbf{h}_t} "
+          r"\right) + \textrm{prod}\left(\frac{\partial L}{\partial \mathbf{o}_t}, \frac{\partial "
+          r"\mathbf{o}_t}{\partial \mathbf{h}_t} \right) = \mathbf{W}_\textrm{hh}^\top \frac{"
+          r"\partial L}{\partial \mathbf{h}_{t+1}} + \mathbf{W}_\textrm{qh}^\top \frac{\partial L}"
+          r"{\partial \mathbf{o}_t}.",
+          lambda r, t: [[r.dh[t],
+                         r.jac_states(t + 1, t).T @ r.dh[t + 1] + r.jac_out_state(t).T @ r.do[t],
+                         r.W["W_hh"].T @ r.dh[t + 1] + r.W["W_hy"].T @ r.do[t]]], ts="t<T"),
+    Entry("d2l-expansion", D2L, "d2l.toml",
+          r"\frac{\partial L}{\partial \mathbf{h}_t}= \sum_{i=t}^T {\left(\mathbf{W}_\textrm{hh}"
+          r"^\top\right)}^{T-i} \mathbf{W}_\textrm{qh}^\top \frac{\partial L}{\partial "
+          r"\mathbf{o}_{T+t-i}}.",
+          lambda r, t: [[r.dh[t], _sum(torch.linalg.matrix_power(r.W["W_hh"].T, r.T - i)
+                                       @ r.W["W_hy"].T @ r.do[r.T + t - i]
+                                       for i in range(t, r.T + 1))]]),
+    Entry("d2l-dL/dW_hx,hh", D2L, "d2l.toml",
+          r"\begin{aligned}" "\n"
+          r"\frac{\partial L}{\partial \mathbf{W}_\textrm{hx}}" "\n"
+          r"&= \sum_{t=1}^T \textrm{prod}\left(\frac{\partial L}{\partial \mathbf{h}_t}, \frac{"
+          r"\partial \mathbf{h}_t}{\partial \mathbf{W}_\textrm{hx}}\right)" "\n"
+          r"= \sum_{t=1}^T \frac{\partial L}{\partial \mathbf{h}_t} \mathbf{x}_t^\top,\\" "\n"
+          r"\frac{\partial L}{\partial \mathbf{W}_\textrm{hh}}" "\n"
+          r"&= \sum_{t=1}^T \textrm{prod}\left(\frac{\partial L}{\partial \mathbf{h}_t}, \frac{"
+          r"\partial \mathbf{h}_t}{\partial \mathbf{W}_\textrm{hh}}\right)" "\n"
+          r"= \sum_{t=1}^T \frac{\partial L}{\partial \mathbf{h}_t} \mathbf{h}_{t-1}^\top," "\n"
+          r"\end{aligned}",
+          lambda r, t: [[_dW(r, "W_xh"),
+                         _sum(r.vjp_weight(r.dh[s], s, "W_xh") for s in range(1, r.T + 1)),
+                         _sum(r.dh[s] @ r.x[s].T for s in range(1, r.T + 1))],
+                        [_dW(r, "W_hh"),
+                         _sum(r.vjp_weight(r.dh[s], s, "W_hh") for s in range(1, r.T + 1)),
+                         _sum(r.dh[s] @ r.h[s - 1].T for s in range(1, r.T + 1))]],
+          ts="none", partial="immediate",
+          note="d2l's prod(dL/dh_t, dh_t/dW) takes h_{t-1} as given: the immediate derivative"),
+    # wrong: the linear-RNN formulas used for a tanh RNN
+    Entry("d2l-recursion-for-tanh", D2L + ", used for a tanh RNN (wrong)", "d2l_tanh.toml",
+          r"\frac{\partial L}{\partial \mathbf{h}_t} = \mathbf{W}_\textrm{hh}^\top \frac{\partial L}"
+          r"{\partial \mathbf{h}_{t+1}} + \mathbf{W}_\textrm{qh}^\top \frac{\partial L}{\partial "
+          r"\mathbf{o}_t}",
+          lambda r, t: [[r.dh[t], r.W["W_hh"].T @ r.dh[t + 1] + r.W["W_hy"].T @ r.do[t]]],
+          ts="t<T"),
+    Entry("d2l-dW_hh-for-tanh", D2L + ", used for a tanh RNN (wrong)", "d2l_tanh.toml",
+          r"\frac{\partial L}{\partial \mathbf{W}_\textrm{hh}} = \sum_{t=1}^T \frac{\partial L}"
+          r"{\partial \mathbf{h}_t} \mathbf{h}_{t-1}^\top",
+          lambda r, t: [[_dW(r, "W_hh"), _sum(r.dh[s] @ r.h[s - 1].T
+                                               for s in range(1, r.T + 1))]], ts="none"),
+    # --- Goodfellow et al., eqs. 10.17-10.28
+    Entry("gf-10.17", GF, "goodfellow.toml", r"\frac{\partial L}{\partial L^{(t)}} = 1.",
+          lambda r, t: [[r.dl[t], torch.ones(1)]]),
+    Entry("gf-10.18", GF, "goodfellow.toml",
+          r"(\nabla_{\boldsymbol{o}^{(t)}} L)_{i} = \frac{\partial L}{\partial o_{i}^{(t)}} = "
+          r"\frac{\partial L}{\partial L^{(t)}} \frac{\partial L^{(t)}}{\partial o_{i}^{(t)}} = "
+          r"\hat{y}_{i}^{(t)} - \mathbf{1}_{i, y^{(t)}}.",
+          lambda r, t: [[r.do[t], r.do[t], r.dl[t] * r.dl_do(t), r.yhat(t) - r.y[t]]]),
+    Entry("gf-10.19", GF, "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(\tau)}} L = \boldsymbol{V}^{\top} \nabla_{\boldsymbol{o}^{"
+          r"(\tau)}} L.",
+          lambda r, t: [[r.dh[r.T], r.W["W_hy"].T @ r.do[r.T]]], ts="none"),
+    Entry("gf-10.20", GF, "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(t)}} L = \left(\frac{\partial \boldsymbol{h}^{(t + 1)}}{"
+          r"\partial \boldsymbol{h}^{(t)}}\right)^{\top}(\nabla_{\boldsymbol{h}^{(t + 1)}} L) + "
+          r"\left(\frac{\partial \boldsymbol{o}^{(t)}}{\partial \boldsymbol{h}^{(t)}}\right)^{\top}"
+          r"(\nabla_{\boldsymbol{o}^{(t)}} L)",
+          lambda r, t: [[r.dh[t], r.jac_states(t + 1, t).T @ r.dh[t + 1]
+                         + r.jac_out_state(t).T @ r.do[t]]], ts="t<T"),
+    Entry("gf-10.21-corrected", GF + " (10.21 with diag before the gradient, as in the errata)",
+          "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(t)}} L = \boldsymbol{W}^{\top} \operatorname{diag} \left(1 - "
+          r"\left(\boldsymbol{h}^{(t + 1)}\right)^{2}\right) \left(\nabla_{\boldsymbol{h}^{(t + 1)}}"
+          r" L\right) + \boldsymbol{V}^{\top} \left(\nabla_{\boldsymbol{o}^{(t)}} L\right),",
+          lambda r, t: [[r.dh[t], r.W["W_hh"].T @ torch.diag(1 - r.h[t + 1].reshape(-1) ** 2)
+                         @ r.dh[t + 1] + r.W["W_hy"].T @ r.do[t]]], ts="t<T"),
+    Entry("gf-10.22", GF, "goodfellow.toml",
+          r"\nabla_{\boldsymbol{c}} L = \sum_{t} \left(\frac{\partial \boldsymbol{o}^{(t)}}{\partial"
+          r" \boldsymbol{c}}\right)^{\top} \nabla_{\boldsymbol{o}^{(t)}} L = \sum_{t} \nabla_{"
+          r"\boldsymbol{o}^{(t)}} L,",
+          lambda r, t: [[_dW(r, "b_y"), _sum(r.do.values()), _sum(r.do.values())]], ts="none"),
+    Entry("gf-10.23", GF, "goodfellow.toml",
+          r"\nabla_{\boldsymbol{b}} L = \sum_{t} \left(\frac{\partial \boldsymbol{h}^{(t)}}{\partial"
+          r" \boldsymbol{b}^{(t)}}\right)^{\intercal} \nabla_{\boldsymbol{h}^{(t)}} L = \sum_{t} "
+          r"\operatorname{diag} \left(1 - \left(\boldsymbol{h}^{(t)}\right)^{2}\right) \nabla_{"
+          r"\boldsymbol{h}^{(t)}} L,",
+          lambda r, t: [[_dW(r, "b_h"),
+                         _sum(torch.diag(1 - r.h[s].reshape(-1) ** 2) @ r.dh[s]
+                              for s in range(1, r.T + 1)),
+                         _sum(torch.diag(1 - r.h[s].reshape(-1) ** 2) @ r.dh[s]
+                              for s in range(1, r.T + 1))]], ts="none"),
+    Entry("gf-10.24", GF, "goodfellow.toml",
+          r"\nabla_{\boldsymbol{V}} L = \sum_{t} \sum_{i} \left(\frac{\partial L}{\partial o_{i}^{"
+          r"(t)}}\right) \nabla_{\boldsymbol{V}} o_{i}^{(t)} = \sum_{t} \left(\nabla_{\boldsymbol{o}"
+          r"^{(t)}} L\right) \boldsymbol{h}^{(t)^{\top}},",
+          lambda r, t: [[_dW(r, "W_hy"), _dW(r, "W_hy"),
+                         _sum(r.do[s] @ r.h[s].T for s in range(1, r.T + 1))]], ts="none"),
+    Entry("gf-10.26", GF + " (the second member of 10.25-10.26)", "goodfellow.toml",
+          r"\nabla_{\boldsymbol{W}} L = \sum_{t} \operatorname{diag} \left(1 - \left(\boldsymbol{h}"
+          r"^{(t)}\right)^{2}\right)(\nabla_{\boldsymbol{h}^{(t)}} L) \boldsymbol{h}^{(t - 1)^{"
+          r"\top}},",
+          lambda r, t: [[_dW(r, "W_hh"),
+                         _sum(torch.diag(1 - r.h[s].reshape(-1) ** 2) @ r.dh[s] @ r.h[s - 1].T
+                              for s in range(1, r.T + 1))]], ts="none"),
+    Entry("gf-10.28", GF + " (the second member of 10.27-10.28)", "goodfellow.toml",
+          r"\nabla_{\boldsymbol{U}} L = \sum_{t} \operatorname{diag} \left(1 - \left(\boldsymbol{h}"
+          r"^{(t)}\right)^{2}\right) \left(\nabla_{\boldsymbol{h}^{(t)}} L\right) \boldsymbol{x}^{"
+          r"(t)^{\top}},",
+          lambda r, t: [[_dW(r, "W_xh"),
+                         _sum(torch.diag(1 - r.h[s].reshape(-1) ** 2) @ r.dh[s] @ r.x[s].T
+                              for s in range(1, r.T + 1))]], ts="none"),
+    # wrong: a missing transpose, and a flipped sign
+    Entry("gf-10.19-no-transpose", GF + ", 10.19 with the transpose dropped (wrong)",
+          "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(\tau)}} L = \boldsymbol{V} \nabla_{\boldsymbol{o}^{(\tau)}} L.",
+          lambda r, t: [[r.dh[r.T], r.W["W_hy"] @ r.do[r.T]]], ts="none"),
+    Entry("gf-10.22-sign", GF + ", 10.22 with the sign flipped (wrong)", "goodfellow.toml",
+          r"\nabla_{\boldsymbol{c}} L = -\sum_{t} \nabla_{\boldsymbol{o}^{(t)}} L",
+          lambda r, t: [[_dW(r, "b_y"), -_sum(r.do.values())]], ts="none"),
+    Entry("mikkers-c", MIKKERS, "goodfellow.toml",
+          r"\nabla_{\mathbf{c}} L = \sum_t \nabla_{\boldsymbol{o}^{(t)}} L",
+          lambda r, t: [[_dW(r, "b_y"), _sum(r.do.values())]], ts="none"),
+    Entry("mikkers-W", MIKKERS + " (V's gradient printed as W's: wrong)", "goodfellow.toml",
+          r"\nabla_{W} L = \sum_t (\nabla_{\boldsymbol{o}^{(t)}} L) \boldsymbol{h}^{(t),T}",
+          lambda r, t: [[_dW(r, "W_hh"), _sum(r.do[s] @ r.h[s].T for s in range(1, r.T + 1))]],
+          ts="none"),
+    # --- Britz, WildML part 3
+    Entry("britz-state", BRITZ, "britz.toml", r"s_t = \tanh(Ux_t + Ws_{t-1})",
+          lambda r, t: [[r.h[t], torch.tanh(r.W["W_xh"] @ r.x[t] + r.W["W_hh"] @ r.h[t - 1])]]),
+    Entry("britz-output", BRITZ, "britz.toml", r"\hat{y}_t = \mathrm{softmax}(Vs_t)",
+          lambda r, t: [[r.yhat(t), torch.softmax(r.W["W_hy"] @ r.h[t], 0)]]),
+    Entry("britz-dE/dW", BRITZ, "britz.toml",
+          r"\frac{\partial E}{\partial W} = \sum\limits_{t} \frac{\partial E_t}{\partial W}",
+          lambda r, t: [[_dW(r, "W_hh"), _sum(r.vjp_weight(torch.ones(1), s, "W_hh", "l", True)
+                                               for s in range(1, r.T + 1))]], ts="none"),
+    Entry("britz-dE3/dV", BRITZ, "britz.toml",
+          r"\begin{aligned}  \frac{\partial E_3}{\partial V} &=\frac{\partial E_3}{\partial "
+          r"\hat{y}_3}\frac{\partial\hat{y}_3}{\partial V}\\  &=\frac{\partial E_3}{\partial "
+          r"\hat{y}_3}\frac{\partial\hat{y}_3}{\partial z_3}\frac{\partial z_3}{\partial V}\\ &="
+          r"(\hat{y}_3 - y_3) \otimes s_3 \\  \end{aligned}",
+          lambda r, t: [[r.dl_do(3) @ r.h[3].T] * 3 + [(r.yhat(3) - r.y[3]) @ r.h[3].T]],
+          ts="T=3"),
+    Entry("britz-dE3/dW-sum", BRITZ, "britz.toml",
+          r"\begin{aligned}  \frac{\partial E_3}{\partial W} &= \sum\limits_{k=0}^{3} \frac{"
+          r"\partial E_3}{\partial \hat{y}_3}\frac{\partial\hat{y}_3}{\partial s_3}\frac{\partial "
+          r"s_3}{\partial s_k}\frac{\partial s_k}{\partial W}\\  \end{aligned}",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), 3, "W_hh", "l", True), _britz_sum(r)]],
+          ts="T=3",
+          partial="immediate"),
+    # Britz's product form, read as printed (left to right in increasing j): the Jacobians
+    # ds_{k+1}/ds_k ... ds_3/ds_2 in that order, which is not the chain rule's order
+    Entry("cerisara-dE3/dW", CERISARA, "britz.toml",
+          r"\frac{\partial E_3}{\partial W} = \sum_{k=0}^3 \frac{\partial E_3}{\partial \hat y_3} "
+          r"\frac{\partial \hat y_3}{\partial s_3} \left( \prod_{j=k+1}^3 \frac {\partial s_j}"
+          r"{\partial s_{j-1}} \right) \frac{\partial s_k}{\partial W}",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), 3, "W_hh", "l", True),
+                         _britz_sum(r, printed_order=True)]], ts="T=3", partial="immediate"),
+    # --- CS224n
+    Entry("cs224n-loss", CS224N, "cs224n.toml",
+          r"J(\theta) = \frac{1}{T}\sum_{t=1}^{T}J^{(t)}(\theta)",
+          lambda r, t: [[r.L, _sum(r.l.values()) / r.T]], ts="none"),
+    Entry("cs224n-dJ/dW_h", CS224N, "cs224n.toml",
+          r"\frac{\partial J^{(t)}}{\partial W_h} = \sum_{i=1}^t\frac{\partial J^{(t)}}{\partial "
+          r"W_h}|_{(i)}",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hh", "l", True),
+                         _sum(r.per_step_grads(t, "W_hh"))]]),
+    Entry("cs224n-vanishing", "Stanford CS224n lecture 7 (2019), vanishing gradient proof sketch",
+          "cs224n.toml",
+          r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = \operatorname{diag}\left(\sigma'\left("
+          r"W_h h^{(t-1)} + W_x x^{(t)} + b_1\right)\right) W_h",
+          lambda r, t: [[r.jac_states(t, t - 1),
+                         torch.diag((torch.sigmoid(r.z[t]) * (1 - torch.sigmoid(r.z[t])))
+                                    .reshape(-1)) @ r.W["W_hh"]]]),
+    Entry("cs224n-a2-dJ/dtheta", CS224N_A, "cs224n.toml",
+          r"\frac{\partial J^{(t)}}{\partial \theta^{(t)}} = {\hat{y}}^{(t)} - y^{(t)}",
+          lambda r, t: [[r.dl_do(t), r.yhat(t) - r.y[t]]], symbols={r"\theta": "o"}),
+    Entry("korean-dh/dh", KOREAN, "scalar.toml",
+          r"\frac{\partial h_t}{\partial h_{t-1}} = \tanh'(W_{hh}h_{t-1}+W_{xh}x_{t})W_{hh}",
+          lambda r, t: [[r.jac_states(t, t - 1),
+                         (1 - torch.tanh(r.z[t]) ** 2) * r.W["W_hh"]]]),
+    # wrong: the elementwise product outside the matrix product (after d2l/Goodfellow's recursion)
+    Entry("odot-outside", GF + ", the recursion with the elementwise product outside W^T (wrong)",
+          "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(t)}} L = \boldsymbol{W}^{\top} \nabla_{\boldsymbol{h}^{(t+1)}} L"
+          r" \odot (1 - (\boldsymbol{h}^{(t+1)})^2) + \boldsymbol{V}^{\top} \nabla_{\boldsymbol{o}"
+          r"^{(t)}} L",
+          lambda r, t: [[r.dh[t], (r.W["W_hh"].T @ r.dh[t + 1]) * (1 - r.h[t + 1] ** 2)
+                         + r.W["W_hy"].T @ r.do[t]]], ts="t<T"),
+    Entry("odot-inside", GF + ", the recursion with the elementwise product inside (right)",
+          "goodfellow.toml",
+          r"\nabla_{\boldsymbol{h}^{(t)}} L = \boldsymbol{W}^{\top} \left(\nabla_{\boldsymbol{h}^{"
+          r"(t+1)}} L \odot (1 - (\boldsymbol{h}^{(t+1)})^2)\right) + \boldsymbol{V}^{\top} \nabla_"
+          r"{\boldsymbol{o}^{(t)}} L",
+          lambda r, t: [[r.dh[t], r.W["W_hh"].T @ (r.dh[t + 1] * (1 - r.h[t + 1] ** 2))
+                         + r.W["W_hy"].T @ r.do[t]]], ts="t<T"),
+]
+
+
+def instances(entry: Entry, max_T: int = 4):
+    """(T, t) pairs the entry's truth is decided at."""
+    if entry.ts == "T=3":
+        return [(3, None)]
+    out = []
+    for T in range(1, max_T + 1):
+        if entry.ts == "none":
+            out.append((T, None))
+        else:
+            last = T - 1 if entry.ts == "t<T" else T
+            out.extend((T, t) for t in range(1, last + 1))
+    return out
+
+
+def truth(entry: Entry, model: dict, points: int = 3) -> bool:
+    """True if every chain of the entry holds at every instance and random point (PyTorch)."""
+    from textbook_oracle import chains_hold
+
+    for T, t in instances(entry):
+        for seed in range(points):
+            if not chains_hold(entry.truth(Run(model, T, seed), t)):
+                return False
+    return True
