@@ -19,6 +19,7 @@ from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
+from .figures import figures
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -176,4 +177,7 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")
+    doc.options = options
+    if options.figures:
+        doc.figures = figures(ev, fmt, shown)
     return doc

@@ -17,6 +17,7 @@ from ..tape import Quantity, rule_display
 from ..tape.jacobian import jacobians
 from . import latex_out
 from .document import Document, Line, Options, _Formatter, line, loss_latex, shown_steps
+from .figures import figures
 
 
 def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
@@ -58,6 +59,9 @@ def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
     doc.jacobians = _jacobians(ev, notation)
     grads = ["dL/dW_xh", "dL/dW_hh", "dL/dW_hy"] + (["dL/db_h", "dL/db_y"] if m.bias else [])
     doc.summary = [line(by_name[g], fmt) for g in ["L", *grads]]
+    doc.options = options
+    if options.figures:
+        doc.figures = figures(ev, fmt, shown)
     return doc
 
 
