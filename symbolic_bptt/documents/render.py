@@ -22,12 +22,13 @@ from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build, escape_text
+from .slides import SLIDE_LINE, slide_parts, summary_parts
 
 # Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
 # through importlib.resources so an installed wheel finds them as a checkout does.
 TEMPLATES = resources.files("symbolic_bptt") / "templates"
 FORMATS = ("article", "beamer")
-LINE_LENGTH = {"article": 58, "beamer": 48}  # printed characters before a step breaks into rows
+LINE_LENGTH = {"article": 58, "beamer": SLIDE_LINE}  # printed characters before a step breaks into rows
 
 
 class CompileError(Exception):
@@ -44,6 +45,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters["tex"] = escape_text  # user text (titles, names, instructions) typeset literally
+    env.globals["slide_parts"] = slide_parts  # a group of steps in frames that fit
+    env.globals["summary_parts"] = summary_parts
     return env
 
 
