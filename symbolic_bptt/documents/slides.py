@@ -33,10 +33,10 @@ def slide_rows(line) -> float:
     return rows
 
 
-def slide_parts(lines: list) -> list[list]:
-    """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows; a
-    frame holds at least one step."""
-    parts, current, used = [], [], 0.0
+def slide_parts(lines: list, reserve: float = 0) -> list[list]:
+    """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
+    first `reserve` rows fewer: text above its steps); a frame holds at least one step."""
+    parts, current, used = [], [], float(reserve)
     for line in lines:
         cost = 1.0 if line is None else slide_rows(line)
         if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
