@@ -133,8 +133,8 @@ CASES = [
     C("title-not-a-string", {"title": 3}, "title", "string"),
     C("notation-not-a-string", {"notation": {"x": 3}}, "notation.x", "string"),
     # model
-    C("bias-a-string", {"model.bias": "yes"}, "model.bias", "true or false"),
-    C("bias-a-number", {"model.bias": 1}, "model.bias", "true or false"),
+    C("bias-a-string", {"model.bias": "yes"}, "model.bias", "true, false, \"hidden\" or \"output\""),
+    C("bias-a-number", {"model.bias": 1}, "model.bias", "true, false, \"hidden\" or \"output\""),
     C("hidden-size-0", {"model.hidden_size": 0}, "model.hidden_size", ">= 1"),
     C("hidden-size-negative", {"model.hidden_size": -2}, "model.hidden_size", ">= 1"),
     C("input-size-0", {"model.input_size": 0}, "model.input_size", ">= 1"),

@@ -13,7 +13,7 @@ from dataclasses import replace
 import sympy as sp
 
 from ..evaluate.arithmetic import Evaluation
-from ..model.cell import INPUT, TARGET
+from ..model.cell import INPUT, TARGET, UPSTREAM
 from ..model.equations import name_latex
 from ..model.notation import Notation, make_notation
 from ..tape import Quantity, Tape, rule_display
@@ -86,6 +86,66 @@ def step_line(step, fmt: _Formatter):
                    substituted=subst)
 
 
+def _steps_text(ts: list[int], T: int) -> str:
+    """Which steps, as a condition on t: t = T, t < T, t = 1, 2."""
+    if ts == [T]:
+        return "t = T"
+    if ts == list(range(1, T)):
+        return "t < T"
+    if len(ts) > 4:
+        return rf"t \in \{{{ts[0]}, \dots, {ts[-1]}\}}" if ts == list(range(ts[0], ts[-1] + 1)) \
+            else rf"t \in \{{{', '.join(map(str, ts))}\}}"
+    return "t = " + ", ".join(map(str, ts))
+
+
+def _backward_rules(ev: Evaluation, notation: Notation) -> tuple[list[str], list]:
+    """The derived rules at the reference step (t = 1, or where a quantity first exists), and
+    the other cases: (condition, why, rules) for the steps where some terms are absent."""
+    tape = ev.tape
+    p, by_name = tape.problem, tape.by_name
+    cell, T = p.cell, p.T
+    names = [q for q in reversed(cell.quantities)]
+    first = {q: next(t for t in range(1, T + 1) if f"dL/d{q}_{t}" in by_name) for q in names}
+    reference = {q: by_name[f"dL/d{q}_{first[q]}"].kind for q in names}
+    rules = [general_rule(ev, notation, f"dL/d{q}_{first[q]}") for q in names]
+    cases: dict[tuple, list[int]] = {}
+    for t in range(1, T + 1):
+        differing = tuple(q for q in names if f"dL/d{q}_{t}" in by_name
+                          and by_name[f"dL/d{q}_{t}"].kind != reference[q])
+        if differing:
+            cases.setdefault(differing, []).append(t)
+    read = set(p.loss_steps)
+    reads_first = min(first.values()) in read
+    out = []
+    for differing, ts in cases.items():
+        why = []
+        if p.model.loss_steps != "all" and all(t in read for t in ts) and not reads_first:
+            why.append("the loss reads the step")
+        if p.model.loss_steps != "all" and all(t not in read for t in ts) and reads_first:
+            why.append("the loss does not read the step")
+        if T in ts:
+            why.append("nothing reads the states at $T+1$")
+        out.append((_steps_text(ts, T), " and ".join(why) or "some paths are absent",
+                    [general_rule(ev, notation, f"dL/d{q}_{ts[0]}") for q in differing]))
+    return rules, out
+
+
+def _cell_sentence(p) -> str:
+    """What the cell is, in words: the custom cell's description, or the shipped cell's name and
+    the layout [model] chose (no output layer, which biases)."""
+    m, cell = p.model, p.cell
+    if p.custom_cell is not None:
+        return escape_text(cell.description) if cell.description else \
+            "A recurrent cell defined by its equations"
+    name = {"elman": "An Elman RNN"}.get(m.cell, f"The {escape_text(m.cell)} cell")
+    parts = [f"{name} ({escape_text(m.activation)})"]
+    if m.output == "none":
+        parts.append("without an output layer (the loss reads the state itself)")
+    if m.bias in ("hidden", "output"):
+        parts.append(f"with a bias on the {m.bias} layer only")
+    return ", ".join(parts)
+
+
 def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     """The document data for an evaluated problem of any cell."""
     options = options or Options()
@@ -99,46 +159,55 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     each = _Formatter(ev, notation, None)
     by_name = tape.by_name
     shown = shown_steps(T, options)
+    given = p.model.loss == "given"
+    target = UPSTREAM if given else TARGET
+    backward, cases = _backward_rules(ev, notation)
+    first = {q: next(t for t in range(1, T + 1) if f"{q}_{t}" in by_name)
+             for q in cell.quantities}
     setup = {
         "scalar": p.model.is_scalar,
-        "cell": escape_text(cell.description) if cell.description else
-        "A recurrent cell defined by its equations",
-        "equations": [general_rule(ev, notation, f"{q}_1") for q in cell.quantities],
-        # at t = 1 < T every path back is present; the rules of t = T follow when they differ
-        "backward": [general_rule(ev, notation, f"dL/d{q}_1") for q in reversed(cell.quantities)],
-        "backward_last": [general_rule(ev, notation, f"dL/d{q}_{T}")
-                          for q in reversed(cell.quantities)
-                          if by_name[f"dL/d{q}_{T}"].kind != by_name[f"dL/d{q}_1"].kind],
+        "cell": _cell_sentence(p),
+        "equations": [general_rule(ev, notation, f"{q}_{first[q]}") for q in cell.quantities],
+        "backward": backward,
+        "backward_cases": cases,
+        "loss_words": "with the upstream gradient" if given else "trained with the loss",
         "loss_latex": loss_latex(ev, notation, cell.output),
         "weights": [(notation.symbol(w), fmt.value(w)) for w in p.weights],
         "initial": [(notation.symbol(f"{s}_0"), fmt.value(f"{s}_0")) for s in cell.states],
-        "data": [(t, fmt.value(f"{INPUT}_{t}"), fmt.value(f"{TARGET}_{t}"))
+        "data": [(t, fmt.value(f"{INPUT}_{t}"),
+                  fmt.value(f"{target}_{t}") if f"{target}_{t}" in tape.quantities else "-")
                  for t in range(1, T + 1)],
-        "x": notation.symbol(f"{INPUT}_t"), "y": notation.symbol(f"{TARGET}_t"),
+        "x": notation.symbol(f"{INPUT}_t"),
+        "y": notation.symbol(f"dL/d{cell.output}_t" if given else f"{TARGET}_t"),
     }
     doc = Document(
         title=p.title or f"Backpropagation Through Time: {p.name}",  # user text: the |tex filter
         author=p.author, institute=p.institute, date=p.date,
         mode=ev.mode, decimals=ev.decimals, T=T, setup=setup, shown_t=shown, notation=notation)
     doc.sections["forward"] = [
-        None if t is None else [step_line(by_name[f"{q}_{t}"], each) for q in cell.quantities]
+        None if t is None else [step_line(by_name[f"{q}_{t}"], each) for q in cell.quantities
+                                if f"{q}_{t}" in by_name]
         for t in shown]
     doc.sections["loss_terms"] = [None if t is None else step_line(by_name[f"l_{t}"], each)
-                                  for t in shown]
-    doc.sections["loss"] = [line(by_name["L"], fmt)]
+                                  for t in shown if t is None or f"l_{t}" in by_name]
+    if doc.sections["loss_terms"] and doc.sections["loss_terms"][-1] is None:
+        doc.sections["loss_terms"].pop()
+    doc.sections["loss"] = [] if given else [line(by_name["L"], fmt)]
     doc.sections["backward"] = [
         None if t is None else [step_line(by_name[f"dL/d{q}_{t}"], each)
-                                for q in reversed(cell.quantities)]
+                                for q in reversed(cell.quantities) if f"dL/d{q}_{t}" in by_name]
         for t in reversed(shown)]
     params = [n for n, q in tape.quantities.items() if q.role == "param"]
     doc.sections["parameters"] = []
     for w in params:
-        contributions = f"dL/d{w}^(1)" in by_name
-        lines = [None if t is None else step_line(by_name[f"dL/d{w}^({t})"], each) for t in shown] \
-            if contributions else []
+        parts = [t for t in range(1, T + 1) if f"dL/d{w}^({t})" in by_name]
+        lines = [None if t is None else step_line(by_name[f"dL/d{w}^({t})"], each)
+                 for t in (shown if len(parts) == T else parts)
+                 if t is None or f"dL/d{w}^({t})" in by_name] if parts else []
         doc.sections["parameters"].append((notation.symbol(f"dL/d{w}"),
                                            lines + [line(by_name[f"dL/d{w}"], fmt)]))
-    doc.summary = [line(by_name[g], fmt) for g in ["L", *(f"dL/d{w}" for w in params)]]
+    doc.summary = [line(by_name[g], fmt) for g in [*([] if given else ["L"]),
+                                                    *(f"dL/d{w}" for w in params)]]
     doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")

@@ -15,7 +15,6 @@ import sympy as sp
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from ..evaluate.arithmetic import Evaluation, _rounded_node, to_decimal, to_float
-from ..model import LOSSES
 from ..model.notation import Notation
 from ..tape import Step
 from . import latex_out
@@ -253,8 +252,8 @@ def shown_steps(T: int, options: Options) -> list[int | None]:
 
 def build(ev: Evaluation, options: Options | None = None) -> Document:
     """The document data for one evaluated problem: the Elman cell's own layout (elman.py, the
-    deck's sections), or any other cell's (cell_document.py)."""
-    if ev.tape.problem.custom_cell is not None:
+    deck's sections, for the deck's loss layout), or any other cell's (cell_document.py)."""
+    if ev.tape.problem.custom_cell is not None or not ev.tape.model.deck_layout:
         from .cell_document import build_cell
         return build_cell(ev, options or Options())
     from .elman import build_elman
@@ -262,13 +261,33 @@ def build(ev: Evaluation, options: Options | None = None) -> Document:
 
 
 def loss_latex(ev: Evaluation, n: Notation, output: str = "o") -> str:
-    """The loss as a sentence's formula, over the quantity `output` the loss reads."""
-    loss = LOSSES[ev.tape.model.loss]
+    """The loss as a sentence's formula, over the quantity `output` the loss reads: its factor,
+    the steps it reads (every t, the last, or a list) and the per-step term; for a given
+    upstream gradient, which gradients are given."""
+    m, T = ev.tape.model, ev.tape.T
+    steps = ev.tape.problem.loss_steps
     o, y = n.symbol(f"{output}_t"), n.symbol("y_t")
-    scale = {"half_sse": r"\frac{1}{2}", "sse": "", "mse": r"\frac{1}{T}",
-             "cross_entropy": r"\frac{1}{T}"}[loss.name]
-    if loss.name == "cross_entropy":
-        return rf"L = {scale}\sum_{{t=1}}^{{T}} -\log \operatorname{{softmax}}({o})_{{{y}}}"
-    norm = rf"\left({o} - {y}\right)^{{2}}" if ev.tape.model.output_size == 1 else \
+    if m.loss_steps == "all":
+        over, count = rf"\sum_{{t=1}}^{{T}} ", "T"
+    elif len(steps) == 1:
+        over, count = "", "1"
+        o, y = n.symbol(f"{output}_{steps[0]}"), n.symbol(f"y_{steps[0]}")
+    else:
+        over = rf"\sum_{{t \in \{{{', '.join(map(str, steps))}\}}}} "
+        count = str(len(steps))
+    if m.loss == "given":
+        where = "" if m.loss_steps == "all" else \
+            rf" \text{{ at }} t \in \{{{', '.join(map(str, steps))}\}}"
+        return rf"\frac{{\partial L}}{{\partial {n.symbol(f'{output}_t')}}} \text{{ given}}{where}"
+    mean = m.loss in ("mse", "cross_entropy", "bce") and (
+        m.loss == "mse" or m.reduction == "mean")
+    scale = r"\frac{1}{2}" if m.loss == "half_sse" else \
+        (rf"\frac{{1}}{{{count}}}" if mean and count != "1" else "")
+    if m.loss == "cross_entropy":
+        return rf"L = {scale}{over}-\log \operatorname{{softmax}}({o})_{{{y}}}"
+    if m.loss == "bce":
+        return (rf"L = {scale}{over}-\left[{y} \log \sigma({o}) + (1 - {y}) "
+                rf"\log\left(1 - \sigma({o})\right)\right]")
+    norm = rf"\left({o} - {y}\right)^{{2}}" if m.output_size == 1 else \
         rf"\lVert {o} - {y} \rVert^{{2}}"
-    return rf"L = {scale}\sum_{{t=1}}^{{T}} {norm}"
+    return rf"L = {scale}{over}{norm}"

@@ -183,27 +183,34 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
             x0 += column * 0.4
             continue
         names = {INPUT: f"{INPUT}_{t}", **{q: f"{q}_{t}" for q in cell.quantities}}
+        exists = set(ev.values)  # a quantity the loss does not need is not computed (o_1)
         for q, name in names.items():
+            if name not in exists:
+                continue
             value = "" if q == INPUT and backward else _value(
                 ev, fmt, f"dL/d{name}" if backward and q != INPUT else name)
             nodes.append(GraphNode(name, n.symbol(name), *at(q, x0), value,
                                    "data" if q == INPUT else "forward"))
-        nodes.append(GraphNode(f"l_{t}", n.symbol(f"l_{t}"), *at("l", x0),
-                               "" if backward else _value(ev, fmt, f"l_{t}"), "loss"))
+        if f"l_{t}" in exists:  # a step the loss reads
+            nodes.append(GraphNode(f"l_{t}", n.symbol(f"l_{t}"), *at("l", x0),
+                                   "" if backward else _value(ev, fmt, f"l_{t}"), "loss"))
+            edges.append(GraphEdge(f"{cell.output}_{t}", f"l_{t}", "",
+                                   _loss_carried(ev, cell, t) if backward else "",
+                                   across=side))
         for e in cell.equations:
             for (name, lag), through in carriers(e.rhs, params).items():
                 if lag is None:
                     continue
                 src = (f"...{name}" if previous is None else f"{name}_{previous}") if lag == 1 \
                     else f"{name}_{t}"
+                if f"{e.lhs}_{t}" not in exists or not (src in exists or src.startswith("...")):
+                    continue
                 carried = _carried(ev, src, f"{e.lhs}_{t}") if backward and \
                     not src.startswith("...") and name != INPUT else ""
                 edges.append(GraphEdge(src, f"{e.lhs}_{t}", ", ".join(n.symbol(w) for w in through),
                                        carried, across=lag == 1 or side,
                                        dashed=previous is None and lag == 1,
                                        cut=lag == 1 and t in cut))
-        edges.append(GraphEdge(f"{cell.output}_{t}", f"l_{t}", "",
-                               _loss_carried(ev, cell, t) if backward else "", across=side))
         previous = t
         x0 += column
     width = max(node.x for node in nodes) + LANE
@@ -252,7 +259,8 @@ def _carried(ev: Evaluation, src: str, dst: str) -> str:
     """The part of dL/d src that flows back from dst: (d dst / d src)^T dL/d dst, when both
     are numbers (vectors would crowd the picture)."""
     tape = ev.tape
-    if tape.quantities[src].indexing != "scalar" or tape.quantities[dst].indexing != "scalar":
+    if tape.quantities[src].indexing != "scalar" or tape.quantities[dst].indexing != "scalar" \
+            or f"dL/d{dst}" not in ev.values:
         return ""
     formula = tape.explicit(dst)[0, 0]
     local = sp.diff(formula, tape.quantities[src].elements[0])
@@ -480,6 +488,8 @@ def loss_surface(ev: Evaluation, notation) -> dict | None:
     tape = ev.tape
     cell = tape.problem.cell
     params = [n for n, q in tape.quantities.items() if q.role == "param"]
+    if "L" not in ev.values or not params:  # given upstream gradients: no loss to draw
+        return None
     w = recurrent_weight(cell) or next(
         (x for e in cell.equations for (name, lag), ws in carriers(e.rhs, set(params)).items()
          if lag == 1 for x in ws), params[0])

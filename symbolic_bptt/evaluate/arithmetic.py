@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..errors import ProblemError
 from ..inputs.limits import check_sizes
+from ..model.cell import UPSTREAM
 from ..tape import Rule, Tape
 
 MODES = ("exact", "float", "rounded")
@@ -89,7 +90,10 @@ def parameter_values(tape: Tape, convert: Callable) -> dict[str, tuple]:
         values[f"{state}_0"] = tuple(convert(v) for v in value)
     for t in range(1, p.T + 1):
         values[f"x_{t}"] = tuple(convert(v) for v in p.x[t - 1])
-        values[f"y_{t}"] = tuple(convert(v) for v in p.y[t - 1])
+    for t, y in zip(p.loss_steps, p.y):
+        values[f"y_{t}"] = tuple(convert(v) for v in y)
+    for t, g in zip(p.loss_steps, p.upstream):
+        values[f"{UPSTREAM}_{t}"] = tuple(convert(v) for v in g)
     return values
 
 

@@ -3,13 +3,13 @@ and the values in [weights]; each state's initial value is `<name>0` in [data]."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ProblemError
 from ..model.cell import Cell, bind, infer_shapes
 from .limits import check_sizes
 from .problem import (
-    Model,
     Problem,
     _common,
     _no_unknown,
@@ -17,8 +17,8 @@ from .problem import (
     _parse_model,
     _show,
     _vector,
+    loss_data,
     sequences,
-    targets,
 )
 
 
@@ -30,12 +30,12 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
         raise ProblemError(f"model.{sized[0]} is for the elman cell; the sizes of cell "
                            f"{cell.name!r} come from its equations and [weights]")
     model = _parse_model(table)
-    bound = bind(cell, model.activation, model.bias)
+    bound = bind(cell, model.activation, model.bias, model.output)
     weights, vectors = _weights(raw["weights"], bound)
     data = raw["data"]
     states = {f"{s}0": s for s in bound.states}
-    _no_unknown(data, {"x", "y", *states}, "data.")
-    x_raw, y_raw = sequences(data)
+    _no_unknown(data, {"x", "y", "dL_do", *states}, "data.")
+    x_raw, y_raw = sequences(data, model)
     size = len(x_raw[0]) if isinstance(x_raw[0], list) else 1
     x = tuple(_vector(v, size, f"data.x[{t}]") for t, v in enumerate(x_raw))
     params = {n: (len(w), len(w[0])) for n, w in weights.items()}
@@ -50,14 +50,12 @@ def parse_custom(raw: dict[str, Any], name: str, cell: Cell) -> Problem:
     if model.loss == "cross_entropy" and out < 2:
         raise ProblemError(f"model.loss = \"cross_entropy\" needs an output of 2 or more "
                            f"classes, but {bound.output}_t has {out} entry")
-    y = targets(y_raw, model.loss, out)
+    y, upstream = loss_data(data, y_raw, model, len(x_raw), out)
     dims = [d for s in (*shapes.values(), *params.values()) for d in s]
     check_sizes(len(x_raw), max(dims + [size]))
-    model = Model(cell=model.cell, activation=model.activation, input_size=size,
-                  hidden_size=max(dims + [size]), output_size=out, bias=model.bias,
-                  loss=model.loss)
+    model = replace(model, input_size=size, hidden_size=max(dims + [size]), output_size=out)
     return Problem(model=model, x=x, y=y, h0=(), weights=weights, name=name, custom_cell=cell,
-                   initial=initial, vectors=frozenset(vectors),
+                   initial=initial, vectors=frozenset(vectors), upstream=upstream,
                    **_common(raw, ("x", "y", "l", "L", *bound.quantities, *bound.parameters)))
 
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProblemError, quoted
-from ..model.cell import INPUT, Cell, bind, infer_shapes, load_cell
+from ..model.cell import BIAS_MODES, INPUT, OUTPUTS, Cell, bind, infer_shapes, load_cell
 from ..model.notation import BASES, check_notation
 from .files import input_name, parse_toml, read_text
 from .limits import check_sequence, check_sizes, check_text
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
-LOSSES = ("half_sse", "sse", "mse", "cross_entropy")
+LOSSES = ("half_sse", "sse", "mse", "cross_entropy", "bce", "given")
+REDUCTIONS = ("mean", "sum")
+LOSS_FACTORS = ("outside", "per_step")
 MODES = ("exact", "float", "rounded")
 
 Number = int | float
@@ -39,13 +41,33 @@ class Model:
     input_size: int = 1
     hidden_size: int = 1
     output_size: int = 1
-    bias: bool = False
+    bias: bool | str = False  # true | false | "hidden" (b_h only) | "output" (b_y only)
     loss: str = "half_sse"
+    output: str = "linear"  # "none": no output layer, the loss reads h_t
+    reduction: str = "mean"  # cross_entropy and bce: "mean" or "sum" over the steps read
+    loss_steps: str | tuple[int, ...] = "all"  # "all" | "last" | the steps, e.g. (2, 3)
+    loss_factor: str = "outside"  # "per_step": the loss's factor inside each l_t
 
     @property
     def is_scalar(self) -> bool:
         """True when every size is 1, so all quantities are numbers."""
         return self.input_size == self.hidden_size == self.output_size == 1
+
+    @property
+    def deck_layout(self) -> bool:
+        """True for the loss layout of the deck (every step, the factor outside, a linear
+        output, a target per step): the layout the Elman documents and formulas are written for."""
+        return (self.output == "linear" and self.loss_steps == "all" and self.bias in (True, False)
+                and self.loss_factor == "outside" and self.loss not in ("bce", "given")
+                and self.reduction == "mean")
+
+    def steps_read(self, T: int) -> tuple[int, ...]:
+        """The time steps whose output the loss reads."""
+        if self.loss_steps == "all":
+            return tuple(range(1, T + 1))
+        if self.loss_steps == "last":
+            return (T,)
+        return self.loss_steps
 
 
 @dataclass(frozen=True)
@@ -75,11 +97,17 @@ class Problem:
     custom_cell: Cell | None = field(default=None, hash=False)  # None: the shipped model.cell
     initial: dict[str, Vector] | None = field(default=None, hash=False)  # state -> value at t=0
     vectors: frozenset[str] = frozenset()  # parameters written as flat lists (a custom cell)
+    upstream: tuple[Vector, ...] = ()  # loss = "given": dL/do_t of each step read ([data] dL_do)
 
     @property
     def T(self) -> int:
         """Sequence length."""
         return len(self.x)
+
+    @property
+    def loss_steps(self) -> tuple[int, ...]:
+        """The steps the loss reads; y (or dL_do) holds one entry for each, in this order."""
+        return self.model.steps_read(self.T)
 
     def __repr__(self) -> str:  # the default printed every number of the data and weights
         cell = "custom" if self.custom_cell is not None else self.model.cell
@@ -90,7 +118,7 @@ class Problem:
     def cell(self) -> Cell:
         """The cell this problem runs, with phi and the biases bound by [model]."""
         cell = self.custom_cell or load_cell(self.model.cell)
-        return bind(cell, self.model.activation, self.model.bias)
+        return bind(cell, self.model.activation, self.model.bias, self.model.output)
 
     @cached_property
     def shapes(self) -> dict[str, tuple[int, int]]:
@@ -119,17 +147,21 @@ class Problem:
 
 _TOP_KEYS = {"title", "author", "institute", "date", "model", "data", "weights",
              "arithmetic", "notation", "cell"}
-_MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss"}
-_DATA_KEYS = {"x", "y", "h0"}
+_MODEL_KEYS = {"cell", "activation", "input_size", "hidden_size", "output_size", "bias", "loss",
+               "output", "reduction", "loss_steps", "loss_factor"}
+_DATA_KEYS = {"x", "y", "h0", "dL_do"}
 _ARITH_KEYS = {"mode", "decimals"}
 
 
 def weight_shapes(model: Model) -> dict[str, tuple[int, int]]:
     """The shape (rows, cols) of every parameter, in the column convention."""
     h, i, o = model.hidden_size, model.input_size, model.output_size
-    shapes = {"W_xh": (h, i), "W_hh": (h, h), "W_hy": (o, h)}
-    if model.bias:
-        shapes |= {"b_h": (h, 1), "b_y": (o, 1)}
+    linear = model.output == "linear"
+    shapes = {"W_xh": (h, i), "W_hh": (h, h)} | ({"W_hy": (o, h)} if linear else {})
+    if model.bias in (True, "hidden"):
+        shapes["b_h"] = (h, 1)
+    if model.bias in (True, "output") and linear:
+        shapes["b_y"] = (o, 1)
     return shapes
 
 
@@ -167,17 +199,26 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
     if "cell" in raw:
         raise ProblemError('a [cell] table needs model.cell = "custom" (the default is "elman")')
     model = _parse_model(raw["model"])
+    if model.output == "none":
+        if "output_size" in raw["model"]:
+            raise ProblemError("model.output_size does not apply with model.output = \"none\""
+                               " (the loss reads h_t, of hidden_size)")
+        model = replace(model, output_size=model.hidden_size)
+        if model.loss == "cross_entropy" and model.hidden_size < 2:
+            raise ProblemError("model.hidden_size must be >= 2 for model.loss = \"cross_entropy\""
+                               " with model.output = \"none\" (h_t holds one score per class)")
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
-    x_raw, y_raw = sequences(data)
+    x_raw, y_raw = sequences(data, model)
     check_sizes(len(x_raw), max(model.input_size, model.hidden_size, model.output_size))
     x = tuple(_vector(v, model.input_size, f"data.x[{t}]") for t, v in enumerate(x_raw))
-    y = targets(y_raw, model.loss, model.output_size)
+    y, upstream = loss_data(data, y_raw, model, len(x_raw), model.output_size)
     # The weights before h0: a number broadcast to a huge hidden_size is never built for a file
     # whose W_hh could not match it anyway.
     weights = _parse_weights(raw["weights"], model)
     h0 = _vector(data.get("h0", 0.0), model.hidden_size, "data.h0", broadcast=True)
-    return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, **_common(raw))
+    return Problem(model=model, x=x, y=y, h0=h0, weights=weights, name=name, upstream=upstream,
+                   **_common(raw))
 
 
 def _common(raw: dict[str, Any], symbols: tuple[str, ...] = BASES) -> dict[str, Any]:
@@ -206,21 +247,58 @@ def _key(key: str) -> str:
         else quoted(key)
 
 
-def sequences(data: dict[str, Any]) -> tuple[list, list]:
-    """data.x and data.y as lists of equal, nonzero length."""
-    for key, what in (("x", "a list of T inputs"), ("y", "a list of T targets")):
+def sequences(data: dict[str, Any], model: Model | None = None) -> tuple[list, list]:
+    """data.x, and data.y (or data.dL_do for loss = "given"): lists, x nonempty, and one entry
+    of y for every step the loss reads."""
+    given = model is not None and model.loss == "given"
+    read, absent = ("dL_do", "y") if given else ("y", "dL_do")
+    if absent in data:
+        raise ProblemError(f"data.{absent} is for model.loss = \"given\""
+                           if absent == "dL_do" else
+                           "data.y does not apply with model.loss = \"given\" (data.dL_do holds "
+                           "the upstream gradients)")
+    steps = "all" if model is None else model.loss_steps
+    per = "per step" if steps == "all" else "per step the loss reads"
+    for key, what in (("x", "a list of T inputs"),
+                      (read, f"a list of {'targets' if read == 'y' else 'gradients dL/do_t'} "
+                       f"(one {per})")):
         if key not in data:
             raise ProblemError(f"missing key data.{key} ({what})")
         if not isinstance(data[key], list):
             raise ProblemError(f"data.{key} must be {what}, got {_show(data[key])}")
-    x_raw, y_raw = data["x"], data["y"]
+    x_raw, y_raw = data["x"], data[read]
     check_sequence(len(x_raw))
     if len(x_raw) == 0:
         raise ProblemError("data.x is empty: the sequence needs T >= 1 steps")
-    if len(x_raw) != len(y_raw):
-        raise ProblemError(
-            f"data.x has {len(x_raw)} entries but data.y has {len(y_raw)}: need one target per input")
+    if steps == "all" and len(x_raw) != len(y_raw):
+        raise ProblemError(f"data.x has {len(x_raw)} entries but data.{read} has {len(y_raw)}: "
+                           f"need one {'target' if read == 'y' else 'gradient'} per input")
+    if steps != "all":
+        wanted = model.steps_read(len(x_raw))
+        if any(t > len(x_raw) for t in wanted):
+            raise ProblemError(f"model.loss_steps = {_show(list(wanted))} reads a step after the "
+                               f"last one (T = {len(x_raw)})")
+        if len(y_raw) != len(wanted):
+            which = "the last step" if steps == "last" else f"steps {_show(list(wanted))}"
+            raise ProblemError(f"data.{read} has {len(y_raw)} entries but the loss reads "
+                               f"{which} (model.loss_steps): need one entry for each")
     return x_raw, y_raw
+
+
+def loss_data(data: dict[str, Any], raw: list, model: Model, T: int,
+              size: int) -> tuple[tuple[Vector, ...], tuple[Vector, ...]]:
+    """(targets, upstream gradients) of the steps the loss reads, one of them empty."""
+    if model.loss == "given":
+        return (), tuple(_vector(v, size, f"data.dL_do[{k}]") for k, v in enumerate(raw))
+    y = targets(raw, model.loss, size)
+    if model.loss == "bce":
+        for k, v in enumerate(y):
+            for i, value in enumerate(v):
+                if not 0 <= value <= 1:
+                    where = f"data.y[{k}]" + (f"[{i}]" if size > 1 else "")
+                    raise ProblemError(f"{where} = {value} is not in [0, 1] (model.loss = "
+                                       "\"bce\" compares a probability sigma(o_t) with it)")
+    return y, ()
 
 
 def targets(y_raw: list, loss: str, size: int) -> tuple[Vector, ...]:
@@ -288,14 +366,49 @@ def _parse_model(table: dict[str, Any]) -> Model:
     if "cell" in table:
         values["cell"] = table["cell"]
     if "bias" in table:
-        if not isinstance(table["bias"], bool):
-            raise ProblemError(f"model.bias must be true or false, got {_show(table['bias'])}")
+        if table["bias"] not in BIAS_MODES or table["bias"] in (0, 1) and not isinstance(
+                table["bias"], bool):
+            raise ProblemError(f"model.bias must be true, false, \"hidden\" or \"output\", got "
+                               f"{_show(table['bias'])}")
         values["bias"] = table["bias"]
+    for key, choices in (("output", OUTPUTS), ("reduction", REDUCTIONS),
+                         ("loss_factor", LOSS_FACTORS)):
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str) or value not in choices:
+                raise ProblemError(
+                    f"model.{key} = {_show(value)} is not known{_did_you_mean(value, choices)}"
+                    f" (expected one of: {', '.join(choices)})")
+            values[key] = value
+    if "reduction" in table and values.get("loss", "half_sse") not in ("cross_entropy", "bce"):
+        raise ProblemError("model.reduction applies to model.loss = \"cross_entropy\" and "
+                           "\"bce\" (the other losses say their factor in their name)")
+    if "loss_steps" in table:
+        values["loss_steps"] = _loss_steps(table["loss_steps"])
+    if values.get("loss") == "given" and "loss_factor" in table:
+        raise ProblemError("model.loss_factor does not apply with model.loss = \"given\"")
     model = Model(**values)
-    if model.loss == "cross_entropy" and model.output_size < 2:
+    if model.loss == "cross_entropy" and model.output_size < 2 and model.output == "linear":
         raise ProblemError(f"model.output_size must be >= 2 for model.loss = \"cross_entropy\""
                            f" (one score per class), got {model.output_size}")
     return model
+
+
+def _loss_steps(value: Any) -> str | tuple[int, ...]:
+    """"all", "last", or a list of distinct steps >= 1 in increasing order."""
+    what = "\"all\", \"last\" or a list of steps such as [2, 3]"
+    if isinstance(value, str):
+        if value not in ("all", "last"):
+            raise ProblemError(f"model.loss_steps = {_show(value)} is not known (expected {what})")
+        return value
+    if not isinstance(value, list) or not value or not all(
+            isinstance(t, int) and not isinstance(t, bool) for t in value):
+        raise ProblemError(f"model.loss_steps must be {what}, got {_show(value)}")
+    if any(t < 1 for t in value) or list(value) != sorted(set(value)):
+        raise ProblemError(f"model.loss_steps = {_show(value)}: steps are counted from 1, each "
+                           "once, in increasing order")
+    check_sequence(max(value))
+    return tuple(value)
 
 
 def _number(value: Any, where: str) -> Number:
@@ -343,7 +456,9 @@ def _class_index(value: Any, classes: int, where: str) -> Vector:
 
 def _parse_weights(table: dict[str, Any], model: Model) -> dict[str, Matrix]:
     shapes = weight_shapes(model)
-    hint = "" if model.bias else "; b_h and b_y need model.bias = true"
+    hint = "" if model.bias is True else "; b_h and b_y need model.bias = true"
+    if model.output == "none":
+        hint += "; W_hy and b_y need model.output = \"linear\""
     _no_unknown(table, set(shapes), "weights.", hint)
     weights: dict[str, Matrix] = {}
     for name, (rows, cols) in shapes.items():
@@ -351,7 +466,9 @@ def _parse_weights(table: dict[str, Any], model: Model) -> dict[str, Matrix]:
         if name not in table:
             if name.startswith("b_"):
                 hint = f"a list of {rows} numbers" if rows > 1 else "a number"
-                hint += "; model.bias = true needs b_h and b_y"
+                hint += {True: "; model.bias = true needs b_h and b_y",
+                         "hidden": "; model.bias = \"hidden\" needs b_h",
+                         "output": "; model.bias = \"output\" needs b_y"}[model.bias]
             else:
                 hint = _matrix_shape(rows, cols)
             raise ProblemError(f"missing key {where} ({hint})")

@@ -32,7 +32,8 @@ from .equations import (
 )
 
 INPUT, TARGET = "x", "y"
-CELL_KEYS = {"output", "equations", "biases", "description"}
+UPSTREAM = "dL_do"  # loss = "given": the upstream gradient of a step, [data] dL_do
+CELL_KEYS = {"output", "equations", "biases", "description", "hidden"}
 Shape = tuple[int, int]
 
 
@@ -45,6 +46,16 @@ class Cell:
     output: str
     biases: tuple[str, ...] = ()  # parameters that [model] bias = false leaves out
     description: str = ""
+    hidden: str | None = None  # what the loss reads under [model] output = "none"
+
+    @cached_property
+    def output_biases(self) -> tuple[str, ...]:
+        """The biases of the output layer (read by the equation defining `output`) when the cell
+        has one apart (a `hidden` quantity); [model] bias = "output" keeps only these."""
+        if self.hidden is None:
+            return ()
+        read = {s.name for s in symbols(self.equation(self.output).rhs)}
+        return tuple(b for b in self.biases if b in read)
 
     @cached_property
     def quantities(self) -> tuple[str, ...]:
@@ -136,7 +147,11 @@ def parse_cell(table: Any, name: str, prefix: str) -> Cell:
     description = table.get("description", "")
     if not isinstance(description, str):
         raise ProblemError(f"{prefix}description must be a string")
-    cell = Cell(name, tuple(equations), output, tuple(biases), description)
+    hidden = table.get("hidden")
+    if hidden is not None and not isinstance(hidden, str):
+        raise ProblemError(f"{prefix}hidden must name the quantity the loss reads without an "
+                           "output layer, such as \"h\"")
+    cell = Cell(name, tuple(equations), output, tuple(biases), description, hidden)
     _check_names(cell, prefix)
     return cell
 
@@ -186,14 +201,38 @@ def _check_names(cell: Cell, prefix: str) -> None:
     unknown = [b for b in cell.biases if b not in cell.parameters]
     if unknown:
         raise ProblemError(f"{prefix}biases: {unknown[0]!r} is not a parameter of the equations")
+    if cell.hidden is not None:
+        if cell.hidden not in quantities or cell.hidden == cell.output:
+            raise ProblemError(f"{prefix}hidden = {cell.hidden!r} must be a quantity of the "
+                               f"equations other than the output {cell.output!r}")
+        if any(Sym(cell.output, lag) in symbols(e.rhs) for e in cell.equations for lag in (0, 1)):
+            raise ProblemError(f"{prefix}hidden: the output {cell.output} is read by the cell, "
+                               "so it cannot be left out")
 
 
-def bind(cell: Cell, activation: str, bias: bool) -> Cell:
-    """The cell a model runs: phi is the model's activation, biases dropped without model.bias."""
-    dropped = set() if bias else set(cell.biases)
+BIAS_MODES = (True, False, "hidden", "output")
+OUTPUTS = ("linear", "none")
+
+
+def bind(cell: Cell, activation: str, bias: bool | str, output: str = "linear") -> Cell:
+    """The cell a model runs: phi is the model's activation; the biases [model] bias leaves out
+    dropped (true: all, false: none, "hidden"/"output": the other layer's); with output = "none"
+    the output layer's equation is dropped and the loss reads the cell's `hidden` quantity."""
+    kept = {True: set(cell.biases), False: set(),
+            "hidden": set(cell.biases) - set(cell.output_biases),
+            "output": set(cell.output_biases)}[bias]
+    dropped = set(cell.biases) - kept
     equations = tuple(replace(e, rhs=_bind(e.rhs, activation, dropped)) for e in cell.equations)
-    return replace(cell, equations=equations, biases=tuple(b for b in cell.biases
-                                                            if b not in dropped))
+    bound = replace(cell, equations=equations, biases=tuple(b for b in cell.biases if b in kept))
+    if output == "none":
+        if cell.hidden is None:
+            raise ProblemError(f"model.output = \"none\" needs a cell with an output layer "
+                               f"apart; for cell {cell.name!r}, name the quantity the loss reads "
+                               f"with [cell] output")
+        bound = replace(bound, equations=tuple(e for e in equations if e.lhs != cell.output),
+                        output=cell.hidden, hidden=None,
+                        biases=tuple(b for b in bound.biases if b not in cell.output_biases))
+    return bound
 
 
 def _bind(node: Node, activation: str, dropped: set[str]) -> Node:

@@ -16,10 +16,18 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..inputs.problem import Problem
-from ..model import ACTIVATIONS, LOSSES, loss_gradient, scaled
-from ..model.cell import INPUT, TARGET, Cell
+from ..model import ACTIVATIONS, loss_gradient, model_loss, scaled
+from ..model.cell import INPUT, TARGET, UPSTREAM, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
-from .display_exprs import CrossEntropy, ReLU, Sigmoid, Softmax, SquaredNorm
+from .display_exprs import (
+    BinaryCrossEntropy,
+    CrossEntropy,
+    ReLU,
+    Sigmoid,
+    SigmoidOf,
+    Softmax,
+    SquaredNorm,
+)
 from .rules import ExplicitOps, Quantity, Rule, ScalarDisplayOps, Step, Tape
 from .trees import Op, Ref, refs, shift, tree_rule
 
@@ -234,6 +242,16 @@ class _Builder:
         self.steps.append(Step(name, kind, t, tuple(actual)))
 
 
+def computed(problem: Problem) -> dict[str, tuple[int, ...]]:
+    """The steps at which each quantity is computed: every t, except an output that nothing in
+    the cell reads, which exists only where the loss reads it (a many-to-one model's o_T)."""
+    cell, T = problem.cell, problem.T
+    every = tuple(range(1, T + 1))
+    read = {s.name for e in cell.equations for s in symbols(e.rhs)}
+    return {q: problem.loss_steps if q == cell.output and q not in read else every
+            for q in cell.quantities}
+
+
 def unroll(problem: Problem) -> Tape:
     """The full tape for a problem: forward pass, loss, then the BPTT recursion and gradients."""
     b = _Builder(problem)
@@ -248,35 +266,46 @@ def unroll(problem: Problem) -> Tape:
         b.quantity(f"{state}_0", shapes[state], "data")
     for t in range(1, T + 1):
         b.quantity(f"{INPUT}_{t}", shapes[INPUT], "data")
-        b.quantity(f"{TARGET}_{t}", shapes[cell.output], "data")
+    given = problem.model.loss == "given"
+    for t in problem.loss_steps:
+        b.quantity(f"{UPSTREAM if given else TARGET}_{t}", shapes[cell.output], "data")
+    at = computed(problem)
     forward = {e.lhs: trees.forward(e.rhs) for e in cell.equations}  # one tree per kind, every t
     for t in range(1, T + 1):
         for e in cell.equations:
-            b.step(f"{e.lhs}_{t}", e.lhs, t, forward[e.lhs], "forward")
-    loss = LOSSES[problem.model.loss]
-    _loss(b, T, loss, cell.output)
-    _backward(b, problem, trees, loss, params)
+            if t in at[e.lhs]:
+                b.step(f"{e.lhs}_{t}", e.lhs, t, forward[e.lhs], "forward")
+    loss = None if given else model_loss(problem.model.loss, problem.model.reduction)
+    if loss is not None:
+        _loss(b, problem.loss_steps, loss, cell.output, problem.model.loss_factor)
+    _backward(b, problem, trees, loss, params, at)
     return Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
 
 
-def _loss(b: _Builder, T: int, loss, output: str) -> None:
+def _loss(b: _Builder, steps: tuple[int, ...], loss, output: str, factor: str) -> None:
+    """l_t at each step read and L = their sum; the loss's factor (1/2, 1/n) outside the sum,
+    or inside each l_t with loss_factor = "per_step"."""
+    n = len(steps)
+    inside = sp.Integer(1) if factor == "outside" else loss.scale(n)
+    outside = loss.scale(n) if factor == "outside" else sp.Integer(1)
+
     def l_rule(ops, o, y):
         if ops is ExplicitOps:
-            return sp.Matrix([[loss.per_step(o, y)]])
-        return _display_per_step(loss, ops, o, y)
+            return sp.Matrix([[scaled(inside, loss.per_step(o, y))]])
+        return scaled(inside, _display_per_step(loss, ops, o, y))
 
     tree = Op("loss", (l_rule, Ref(output, 0), Ref(TARGET, 0)))
-    for t in range(1, T + 1):
+    for t in steps:
         b.step(f"l_{t}", "l", t, tree, "forward")
 
     def total(ops, *terms):
         if ops is ExplicitOps:
-            return sp.Matrix([[scaled(loss.scale(T), sp.Add(*(x[0] for x in terms)))]])
-        return scaled(loss.scale(T), sp.Add(*(_scalar(x) for x in terms)))
+            return sp.Matrix([[scaled(outside, sp.Add(*(x[0] for x in terms)))]])
+        return scaled(outside, sp.Add(*(_scalar(x) for x in terms)))
 
-    parts = [Ref("l", k) for k in range(T)]
+    parts = [Ref("l", k) for k in range(n)]
     b.step("L", "L", None, Op("loss", (total, *parts)), "forward",
-           names=[f"l_{t}" for t in range(1, T + 1)])
+           names=[f"l_{t}" for t in steps])
 
 
 def _scalar(x):
@@ -286,21 +315,33 @@ def _scalar(x):
 
 def _display_per_step(loss, ops, o, y):
     if ops is ScalarDisplayOps:
+        if loss.name == "bce":
+            return -(y * sp.log(Sigmoid(o)) + (1 - y) * sp.log(1 - Sigmoid(o)))
         return loss.per_step(sp.Matrix([o]), sp.Matrix([y]))
     if loss.name == "cross_entropy":
         return CrossEntropy(o, y)
+    if loss.name == "bce":
+        return BinaryCrossEntropy(o, y)
     return SquaredNorm(sp.MatAdd(o, -y))
 
 
-def _loss_term(loss, T: int, output: str):
+def _loss_term(loss, n: int, output: str):
+    """dL/do_t's own term: the loss's derivative, or the given upstream gradient."""
+    if loss is None:
+        return Ref(UPSTREAM, 0)
+
     def dl_do(ops, o, y):
         if ops is ExplicitOps:
-            return loss_gradient(loss, o, y, T)
+            return loss_gradient(loss, o, y, n)
         if ops is ScalarDisplayOps:
-            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), T)[0]
+            if loss.name == "bce":
+                return scaled(loss.scale(n), Sigmoid(o) - y)
+            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), n)[0]
         if loss.name == "cross_entropy":
-            return scaled(loss.scale(T), sp.MatAdd(Softmax(o), -y))
-        return scaled(2 * loss.scale(T), sp.MatAdd(o, -y))
+            return scaled(loss.scale(n), sp.MatAdd(Softmax(o), -y))
+        if loss.name == "bce":
+            return scaled(loss.scale(n), sp.MatAdd(SigmoidOf(o), -y))
+        return scaled(2 * loss.scale(n), sp.MatAdd(o, -y))
     return Op("loss", (dl_do, Ref(output, 0), Ref(TARGET, 0)))
 
 
@@ -314,53 +355,75 @@ def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
     return out
 
 
-def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str]) -> None:
+def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str],
+              at: dict[str, tuple[int, ...]]) -> None:
     cell, T = problem.cell, problem.T
-    full: dict[str, list] = {}
+    steps = set(problem.loss_steps)
+    full: dict[str, list] = {}  # q -> (reader, lag, tree); reader None for the loss's own term
     for q in cell.quantities:
-        terms = [(0, _loss_term(loss, T, q))] if q == cell.output else []
+        terms = [(None, 0, _loss_term(loss, len(steps), q))] if q == cell.output else []
         for lag, e, sym in _readers(cell, q):
             grad = Ref(f"dL/d{e.lhs}", 0)
             for term in trees.vjp(e.rhs, sym, grad, e.lhs):
-                terms.append((lag, shift(term, lag)))
+                terms.append((e.lhs, lag, shift(term, lag)))
         full[q] = terms
-    built: dict[tuple[str, int], object] = {}  # one tree per kind, shared by every t
+    built: dict[tuple[str, tuple[int, ...]], tuple] = {}  # one tree per kind, shared by every t
     for t in range(T, 0, -1):
         for q in reversed(cell.quantities):
-            present = [tree for lag, tree in full[q] if t + lag <= T]
-            if (q, len(present)) in built:
-                tree, kind = built[q, len(present)]
-                b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
+            if t not in at[q]:
                 continue
-            if not present:  # q_t reaches no loss (a quantity nothing reads)
-                zero = Op("num", (sp.Integer(0),))
-                tree = zero if problem.shapes[q] == (1, 1) else Op("fill", (zero, problem.shapes[q]))
-                kind = f"dL/d{q}=0"
-            else:
-                tree = present[0] if len(present) == 1 else Op("add", tuple(present))
-                kind = f"dL/d{q}" if len(present) == len(full[q]) else f"dL/d{q}_T"
-            built[q, len(present)] = tree, kind
+            present = tuple(k for k, (reader, lag, _) in enumerate(full[q])
+                            if (t in steps if reader is None else t + lag in at[reader]))
+            if (q, present) not in built:
+                built[q, present] = _gradient_tree(problem, q, full[q], present)
+            tree, kind = built[q, present]
             b.step(f"dL/d{q}_{t}", kind, t, tree, "backward")
     for p in params:
-        _parameter(b, problem, trees, p)
+        _parameter(b, problem, trees, p, at)
 
 
-def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str) -> None:
+def _gradient_tree(problem: Problem, q: str, terms: list, present: tuple[int, ...]):
+    """dL/dq_t's tree from the terms present at t, and its kind's name: dL/dq (every term),
+    dL/dq_T (the later steps' terms missing, as at t = T), or dL/dq_<the readers present>."""
+    if not present:  # q_t reaches no loss (a quantity nothing reads, or a step after the loss)
+        zero = Op("num", (sp.Integer(0),))
+        tree = zero if problem.shapes[q] == (1, 1) else Op("fill", (zero, problem.shapes[q]))
+        return tree, f"dL/d{q}=0"
+    trees = [terms[k][2] for k in present]
+    tree = trees[0] if len(trees) == 1 else Op("add", tuple(trees))
+    if len(present) == len(terms):
+        return tree, f"dL/d{q}"
+    if set(present) == {k for k, (_, lag, _) in enumerate(terms) if lag == 0}:
+        return tree, f"dL/d{q}_T"
+    via = ",".join(("l" if terms[k][0] is None else f"{terms[k][0]}{'+1' * terms[k][1]}")
+                   for k in present)
+    return tree, f"dL/d{q}_via_{via}"
+
+
+def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str,
+               at: dict[str, tuple[int, ...]]) -> None:
     """A shared parameter's gradient: one contribution per time step, then their sum."""
     cell, T = problem.cell, problem.T
     terms = []
     for e in cell.equations:
-        terms += trees.vjp(e.rhs, Sym(p), Ref(f"dL/d{e.lhs}", 0), e.lhs)
+        terms += [(e.lhs, tree) for tree in trees.vjp(e.rhs, Sym(p), Ref(f"dL/d{e.lhs}", 0), e.lhs)]
     name = f"dL/d{p}"
     indexing = b.quantities[p].indexing
-    if len(terms) == 1 and isinstance(terms[0], Ref):  # the gradient itself, as for a bias
-        parts = [terms[0].name(t) for t in range(1, T + 1)]
-    else:
-        tree = terms[0] if len(terms) == 1 else Op("add", tuple(terms))
-        parts = []
-        for t in range(1, T + 1):
-            part = f"{name}^({t})"
-            b.step(part, name + "^(t)", t, tree, "backward", indexing)
-            parts.append(part)
+    parts = []
+    kinds: dict[tuple[int, ...], str] = {}
+    for t in range(1, T + 1):
+        present = tuple(k for k, (reader, _) in enumerate(terms) if t in at[reader])
+        if not present:
+            continue
+        if len(present) == 1 and isinstance(terms[present[0]][1], Ref):
+            parts.append(terms[present[0]][1].name(t))  # the gradient itself, as for a bias
+            continue
+        own = [terms[k][1] for k in present]
+        tree = own[0] if len(own) == 1 else Op("add", tuple(own))
+        kind = kinds.setdefault(present, name + "^(t)" + ("" if len(present) == len(terms)
+                                                          else f"_{len(kinds)}"))
+        part = f"{name}^({t})"
+        b.step(part, kind, t, tree, "backward", indexing)
+        parts.append(part)
     total = Op("add", tuple(Ref(f"@{k}") for k in range(len(parts))))
     b.step(name, name, None, total, "backward", indexing, names=parts)

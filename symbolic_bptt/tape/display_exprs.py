@@ -39,6 +39,29 @@ class CrossEntropy(sp.Expr):
         return rf"-{_parens(y)}^{{\top}} \log \operatorname{{softmax}}\left({o}\right)"
 
 
+class BinaryCrossEntropy(sp.Expr):
+    """Binary cross-entropy of sigma(o) against y, summed over the entries."""
+
+    is_commutative = True
+
+    def _latex(self, printer):
+        o, y = (printer._print(a) for a in self.args)
+        s = rf"\sigma\left({o}\right)"
+        return (rf"-\sum \left[{y} \odot \log {s} + \left(1 - {y}\right) \odot "
+                rf"\log\left(1 - {s}\right)\right]")
+
+
+class SigmoidOf(sp.MatrixExpr):
+    """sigma(o) of a column vector, entry by entry."""
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+    def _latex(self, printer):
+        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+
 def _parens(tex: str) -> str:
     return tex if tex.startswith(r"\begin") or " " not in tex else rf"\left({tex}\right)"
 
