@@ -328,3 +328,13 @@ def test_render_command_in_the_header_repeats_the_slide_options():
     tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), "beamer",
                       options=Options(reveal=True, handout=True, theme="Madrid"))
     assert "--reveal --handout --theme Madrid" in tex.splitlines()[1]
+
+
+@pytest.mark.parametrize("example", ["deck.toml", "lstm_custom.toml"])
+@pytest.mark.parametrize("fmt", ["article", "beamer"])
+def test_no_figures_leaves_them_and_their_packages_out(example, fmt):
+    p = load_problem(EXAMPLES / example)
+    without = problem_tex(p, fmt, options=Options(figures=False))
+    assert "tikzpicture" not in without and "pgfplots" not in without
+    assert "--no-figures" in without.splitlines()[1]
+    assert "tikzpicture" in problem_tex(p, fmt)
