@@ -240,11 +240,14 @@ def test_lstm_forget_gate_product_beside_its_elman_twin_is_torchs():
 
 @pytest.mark.parametrize("example,tol", [("deck.toml", 5e-5), ("vector_bias.toml", 1e-6)])
 def test_loss_curve_and_tangent_are_torchs(example, tol):
-    """The curve's points are L(W_hh[0,0] = w) and the tangent's slope is dL/dW_hh[0,0], both
+    """The curve's points are L(W_hh[i,j] = w) and the tangent's slope is dL/dW_hh[i,j], both
     by torch autograd (the deck's slope is its rounded 0.1059, within rounding)."""
     w, xs, h0, p = _elman_weights(EXAMPLES / example)
     tex = problem_tex(p, "article")
-    axis = re.search(r"\\begin\{axis\}\[[^\]]*xlabel=\{\$W_\{hh\}.*?\\end\{axis\}", tex, re.DOTALL)[0]
+    axis = re.search(r"\\begin\{axis\}\[[^\]]*xlabel=\{\$W_\{hh\}(\[\d,\d\])?\$.*?\\end\{axis\}", tex,
+                     re.DOTALL)
+    i, j = map(int, axis[1][1:-1].split(",")) if axis[1] else (0, 0)
+    axis = axis[0]
     curve, tangent, point = [[tuple(map(float, q.split(","))) for q in re.findall(r"\(([^)]*)\)", c)]
                              for c in re.findall(r"coordinates \{([^}]*)\}", axis)]
     ys = [torch.tensor(y).reshape(-1) for y in p.y]
@@ -253,8 +256,8 @@ def test_loss_curve_and_tangent_are_torchs(example, tol):
 
     def loss(entry):
         W = w["W_hh"].clone().reshape(w["W_hh"].shape[0], -1)
-        W = W + torch.zeros_like(W).index_put_((torch.tensor(0), torch.tensor(0)),
-                                               entry - W[0, 0])
+        W = W + torch.zeros_like(W).index_put_((torch.tensor(i), torch.tensor(j)),
+                                               entry - W[i, j])
         h, total = h0.reshape(-1), 0
         for x, y in zip(xs, ys):
             h = torch.tanh(W @ h + w["W_xh"].reshape(len(h), -1) @ x.reshape(-1) + bias_h)
@@ -264,7 +267,8 @@ def test_loss_curve_and_tangent_are_torchs(example, tol):
 
     for v, L in curve:
         assert L == pytest.approx(loss(torch.tensor(v)).item(), rel=1e-5)
-    w00 = torch.tensor(float(w["W_hh"].reshape(-1)[0]), requires_grad=True)
+    w00 = torch.tensor(float(w["W_hh"].reshape(len(h0.reshape(-1)), -1)[i, j]),
+                       requires_grad=True)
     value = loss(w00)
     value.backward()
     (x1, y1), (x2, y2) = tangent

@@ -206,7 +206,8 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
                 if f"{e.lhs}_{t}" not in exists or not (src in exists or src.startswith("...")):
                     continue
                 carried = _carried(ev, src, f"{e.lhs}_{t}") if backward and \
-                    not src.startswith("...") and name != INPUT else ""
+                    not src.startswith("...") and name != INPUT and \
+                    not (lag == 1 and t in cut) else ""
                 edges.append(GraphEdge(src, f"{e.lhs}_{t}", ", ".join(n.symbol(w) for w in through),
                                        carried, across=lag == 1 or side,
                                        dashed=previous is None and lag == 1,
@@ -483,17 +484,21 @@ def elman_twin(p, names: dict[str, str], values: dict[str, list[float]]):
 # ---------------------------------------------------------------- the loss against one weight
 
 def loss_surface(ev: Evaluation, notation) -> dict | None:
-    """L against one entry of the recurrent weight (or the first weight) around its value, and
-    the tangent of slope dL/dw there: the gradient as a picture."""
+    """L against one entry of the recurrent weight (W_hh; a custom cell's weights on its
+    states), the entry with the largest |dL/dw|, around its value, and the tangent of slope
+    dL/dw there: the gradient as a picture."""
     tape = ev.tape
     cell = tape.problem.cell
     params = [n for n, q in tape.quantities.items() if q.role == "param"]
     if "L" not in ev.values or not params:  # given upstream gradients: no loss to draw
         return None
-    w = recurrent_weight(cell) or next(
-        (x for e in cell.equations for (name, lag), ws in carriers(e.rhs, set(params)).items()
-         if lag == 1 for x in ws), params[0])
-    entry = 0
+    recurrent = recurrent_weight(cell)
+    candidates = [recurrent] if recurrent else list(dict.fromkeys(
+        x for e in cell.equations for (name, lag), ws in carriers(e.rhs, set(params)).items()
+        if lag == 1 for x in ws)) or params
+    # the entry the loss is steepest in: a curve, not a flat line
+    w, entry = max(((c, i) for c in candidates for i in range(len(ev.values[c]))),
+                   key=lambda ci: abs(ev.as_float(f"dL/d{ci[0]}")[ci[1]]))
     walked = ev if ev.mode == "float" else evaluate(tape, "float")
     base = {k: walked.as_float(k) for k in walked.values}
     w0 = float(ev.as_float(w)[entry])
@@ -507,8 +512,9 @@ def loss_surface(ev: Evaluation, notation) -> dict | None:
         changed[entry] = v
         points.append((v, _walk(tape, {w: changed})["L"][0]))
     q = tape.quantities[w]
-    name = notation.symbol(w) + ("" if q.indexing == "scalar" else
-                                 f"[{entry}]" if q.indexing == "vector" else f"[{entry},{entry}]")
+    cols = q.shape[1]
+    name = notation.symbol(w) + ("" if q.indexing == "scalar" else f"[{entry}]"
+                                 if q.indexing == "vector" else f"[{entry // cols},{entry % cols}]")
     L_drawn = base["L"][0]  # the point on the curve (in rounded mode L0 is the carried value)
     span = half * 0.6
     tangent = [(w0 + d, L_drawn + slope * d) for d in (-span, span)]
@@ -522,13 +528,24 @@ def loss_surface(ev: Evaluation, notation) -> dict | None:
             "dL": rf"\partial L / \partial {name}"}
 
 
+def cut_steps(problem) -> frozenset[int]:
+    """Steps t whose recurrent edges from t-1 truncated BPTT in chunks cuts ([training]
+    truncate = k detaches the state at t = k, 2k, ...); none without a [training] table."""
+    training = getattr(problem, "training", None)
+    if training is None or getattr(training, "truncate", None) is None:
+        return frozenset()
+    return frozenset(t for t in range(2, problem.T + 1) if training.cut(t - 1))
+
+
 def figures(ev: Evaluation, fmt: _Formatter, shown: list[int | None]) -> dict:
     """Every figure of one document."""
     n = fmt.notation
+    cut = cut_steps(ev.tape.problem)
     parts = graph_parts(ev.tape.T, shown, 1 if sideways(ev.tape.problem.cell) else len(shown))
     return {
         "graph": [unrolled_graph(ev, fmt, part) for part in parts],
-        "graph_backward": [unrolled_graph(ev, fmt, part, backward=True) for part in parts],
+        "graph_backward": [unrolled_graph(ev, fmt, part, backward=True, cut=cut)
+                           for part in parts],
         "norms": gradient_norms(ev, n),
         "gated": forget_products(ev, n),
         "surface": loss_surface(ev, n),
