@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..model import LOSSES, scaled
+from ..model import model_loss, scaled
 from ..model.cell import INPUT, TARGET
 from ..tape import Rule, Step, Tape, rule_display
 from ..tape.trees import Op, Ref, nodes, refs, transform, tree_rule
@@ -397,12 +397,17 @@ def _reader(term, tape: Tape) -> str:
 
 
 def _loss_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
-    T, output = tape.T, tape.problem.cell.output
-    loss = LOSSES[tape.model.loss]
-    scale = loss.scale(T)
-    touched = ["L", *(kind for kind, q in k.backward.items() if q == output)]
+    m, output = tape.model, tape.problem.cell.output
+    if m.loss == "given":
+        return
+    n = len(tape.problem.loss_steps)
+    scale = model_loss(m.loss, m.reduction).scale(n)
+    # the factor sits in L, or in each l_t (L is then their plain sum)
+    carrier = "L" if m.loss_factor == "outside" else "l"
+    other = "l" if carrier == "L" else "L"
+    outputs = [kind for kind, q in k.backward.items() if q == output]
 
-    def rescaled(ratio):
+    def rescaled(ratio, where):
         change = _rescaled(ratio)
 
         def rewrite(x):
@@ -414,18 +419,24 @@ def _loss_factor(tape: Tape, k: _Kinds) -> Iterator[Hypothesis]:
                     return out.applyfunc(change) if isinstance(out, sp.MatrixBase) else change(out)
                 return Op("loss", (wrapped, *x.args[1:]))
             return x
-        return {kind: Rewrite(transform(tape.trees[kind], rewrite)) for kind in touched
+        return {kind: Rewrite(transform(tape.trees[kind], rewrite)) for kind in [where, *outputs]
                 if any(isinstance(n, Op) and n.op == "loss" for n in nodes(tape.trees[kind]))}
 
-    options = [sp.Integer(1), 2 * scale, scale / 2, sp.Rational(1, 2), sp.Rational(1, T),
-               sp.Integer(2), sp.Rational(2, T)]
+    # first: where the gradients alone are seen, the common mistake names them
+    if scale != 1:  # l_t written with the factor and L with it again: the other place rescaled
+        yield Hypothesis("loss-scale", f"factor {scale * scale} in place of {scale} (the {scale} "
+                                       f"counted in each l_t and again outside the sum)",
+                         rescaled(scale, other))
+    options = [sp.Integer(1), 2 * scale, scale / 2, sp.Rational(1, 2), sp.Rational(1, n),
+               sp.Integer(2), sp.Rational(2, n)]
     for factor in dict.fromkeys(options):
         if factor != scale:
             yield Hypothesis("loss-scale", f"factor {factor} in place of {scale}",
-                             rescaled(factor / scale))
+                             rescaled(factor / scale, carrier))
     yield Hypothesis("sign-error", f"(y_t - {output}_t) in place of ({output}_t - y_t) in "
                                    f"dL/d{output}_t",
-                     {kind: r for kind, r in rescaled(sp.Integer(-1)).items() if kind != "L"})
+                     {kind: r for kind, r in rescaled(sp.Integer(-1), carrier).items()
+                      if kind not in ("L", "l")})
 
 
 def _rescaled(ratio: sp.Rational) -> Callable[[sp.Basic], sp.Basic]:

@@ -19,6 +19,7 @@ from ..errors import ProblemError
 from ..inputs.limits import check_sizes
 from ..model.cell import UPSTREAM
 from ..tape import Rule, Tape
+from ..tape.display_exprs import Sigmoid
 
 MODES = ("exact", "float", "rounded")
 _PREC = 60
@@ -232,7 +233,11 @@ def _heaviside(x, h0=0.0):
     return 1.0 if x > 0 else (h0 if x == 0 else 0.0)
 
 
-_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log}
+def sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+_FUNCTIONS = {sp.tanh: mpmath.tanh, sp.exp: mpmath.exp, sp.log: mpmath.log, Sigmoid: sigmoid}
 
 
 def _rounded_node(expr: sp.Basic, index: dict, decimals: int) -> Callable[[Sequence], Decimal]:

@@ -71,10 +71,11 @@ def draw_numbers(spec: ExamSpec, rng: random.Random) -> dict:
         return values[0] if size == 1 else values
 
     x = [vector("x", m.input_size) for _ in range(T)]
+    read = len(m.steps_read(T))
     if m.loss == "cross_entropy":
-        y = [int(d["y"].sample(rng)) for _ in range(T)]
+        y = [int(d["y"].sample(rng)) for _ in range(read)]
     else:
-        y = [vector("y", m.output_size) for _ in range(T)]
+        y = [vector("y", m.output_size) for _ in range(read)]
     h0 = vector("h0", m.hidden_size)
     weights = {}
     for name, (rows, cols) in weight_shapes(m).items():
@@ -133,9 +134,10 @@ def problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int, source: 
         f"activation = {_string(m.activation)}",
         f"input_size = {m.input_size}",
         f"hidden_size = {m.hidden_size}",
-        f"output_size = {m.output_size}",
-        f"bias = {'true' if m.bias else 'false'}",
+        *([f"output_size = {m.output_size}"] if m.output == "linear" else []),
+        f"bias = {_bias(m.bias)}",
         f"loss = {_string(m.loss)}",
+        *layout_lines(m),
         "",
         "[data]",
         f"x = {_value(numbers['x'])}",
@@ -151,6 +153,22 @@ def problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int, source: 
         "",
     ]
     return "\n".join(lines)
+
+
+def _bias(bias: bool | str) -> str:
+    return _string(bias) if isinstance(bias, str) else ("true" if bias else "false")
+
+
+def layout_lines(m) -> list[str]:
+    """The [model] keys of the loss layout that differ from the defaults (so a deck-layout
+    variant's file reads as before)."""
+    lines = []
+    for key, default in (("output", "linear"), ("reduction", "mean"), ("loss_steps", "all"),
+                         ("loss_factor", "outside")):
+        value = getattr(m, key)
+        if value != default:
+            lines.append(f"{key} = {_string(value) if isinstance(value, str) else list(value)}")
+    return lines
 
 
 def _cell_problem_text(spec: ExamSpec, numbers: dict, seed: int, number: int,

@@ -253,12 +253,13 @@ class KeyMaker:
     def _tape_part(self, solved: Solved, q: Question, lines: dict[str, Line],
                    shown: set[str], n: Notation) -> Part:
         tape = solved.tape
-        asked = _asked(q, tape.T)
+        # a layout without o_t at some steps (many-to-one, no output layer) asks what exists
+        asked = [a for a in _asked(q, tape.T) if a in tape.by_name]
         given: list[str] = []
         if q.kind == "dL/dh" and q.given and self.spec.cell is None:
             (k,) = q.steps(tape.T)
             v = "h" if self.act.prime_of == "h" else "z"
-            given = [f"dL/do_{k}", f"dL/dz_{k + 1}"]
+            given = [g for g in (f"dL/do_{k}", f"dL/dz_{k + 1}") if g in tape.by_name]
             if self.act.name != "identity":  # phi'(v_k) needs v_k
                 given.append(f"{v}_{k}")
         needed = _closure(tape, asked, set(given))
@@ -268,8 +269,9 @@ class KeyMaker:
                   for e, label in enumerate(element_names(tape.quantities[name]))]
         share = _share(q.points, len(labels))
         entries = tuple(self._entry(solved, q, name, e, label, share) for name, e, label in labels)
-        prompt = (_prompt if self.spec.cell is None else _cell_prompt)(q, tape.T, n,
-                                                                     self.spec.model.bias)
+        m = self.spec.model
+        prompt = _prompt(q, tape.T, n, m.bias, m.deck_layout) if self.spec.cell is None else \
+            _cell_prompt(q, tape.T, n, m.bias)
         return Part(q.number, q.kind, q.points, prompt,
                     tuple((n.symbol(g), lines[g].result) for g in given), (), worked, entries)
 
@@ -504,16 +506,20 @@ def _steps_text(ts: list[int], T: int) -> str:
     return "$t = " + ", ".join(map(str, ts)) + "$"
 
 
-def _prompt(q: Question, T: int, n: Notation, bias: bool) -> str:
+def _prompt(q: Question, T: int, n: Notation, bias: bool, deck: bool = True) -> str:
     """The question's text (LaTeX with $math$)."""
     if q.kind == "forward":
         return (f"Compute the forward pass: the hidden states ${n.symbol('h_t')}$ and the outputs "
+                f"${n.symbol('o_t')}$ (where the loss reads them) for "
+                f"{_steps_text(q.steps(T), T)}." if not deck else
+                f"Compute the forward pass: the hidden states ${n.symbol('h_t')}$ and the outputs "
                 f"${n.symbol('o_t')}$ for {_steps_text(q.steps(T), T)}.")
     if q.kind == "loss":
         return "Compute the loss $L$."
     if q.kind == "dL/do":
         return (f"Compute the output gradients ${n.symbol('dL/do_t')} = \\partial L / \\partial "
-                f"{n.symbol('o_t')}$ for {_steps_text(q.steps(T), T)}.")
+                f"{n.symbol('o_t')}$ for {_steps_text(q.steps(T), T)}" +
+                ("." if deck else " (where the loss reads them)."))
     if q.kind == "dL/dh":
         (k,) = q.steps(T)
         return (f"One step of the recursion back through time: compute "

@@ -45,7 +45,7 @@ from typing import Any
 from ..errors import ProblemError
 from ..inputs.files import input_name, parse_toml, read_text
 from ..inputs.limits import MAX_T_EXAM, MAX_TEXT_CHARS, MAX_TRIES, MAX_VARIANTS, check_text
-from ..inputs.problem import Model, _parse_model, _show, weight_shapes
+from ..inputs.problem import Model, _show, elman_model, weight_shapes
 from ..model.cell import Cell
 
 KINDS = ("forward", "loss", "dL/do", "dL/dh", "dL/dW_hy", "dL/dW_hh", "dL/dW_xh", "dL/db_h",
@@ -177,11 +177,15 @@ def parse_spec(raw: dict[str, Any], name: str = "exam", base: Path | None = None
         if key in raw:
             raise ProblemError(f'[{key}] is for a cell of its own: it needs model.cell = "custom"'
                                ' (or a cell file)')
-    model = _parse_model({k: _plain(v) for k, v in model_table.items()})
+    model = elman_model({k: _plain(v) for k, v in model_table.items()})
+    if model.loss == "given":
+        raise ProblemError("model.loss = \"given\" is not for an exam: a variant draws targets "
+                           "y, and the loss is part of what students compute")
     mode, decimals = arithmetic_of(raw)
     questions = _questions(raw.get("questions"), model)
     draws = _draws(_table(raw, "draw", "how each number is drawn"), model)
     _check_steps(questions, draws["T"])
+    _check_loss_steps(model, draws["T"])
     saturation, max_tries = reject_of(raw)
     return ExamSpec(name=name, seed=seed, variants=variants, model=model,
                     model_table={k: _plain(v) for k, v in model_table.items()}, mode=mode,
@@ -265,7 +269,7 @@ def _number(value: Any, where: str) -> Decimal:
 def _draws(table: dict, model: Model) -> dict[str, Draw]:
     shapes = weight_shapes(model)
     allowed = {"T", "x", "y", "h0", *shapes}
-    hint = "" if model.bias else " (b_h and b_y need model.bias = true)"
+    hint = "" if model.bias is True else " (b_h and b_y need model.bias = true)"
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ProblemError(f"unknown key draw.{unknown[0]} (expected one of: "
@@ -275,6 +279,8 @@ def _draws(table: dict, model: Model) -> dict[str, Draw]:
     defaults |= {w: {**one_decimal, "nonzero": True} for w in shapes}
     if model.loss == "cross_entropy":
         defaults["y"] = list(range(model.output_size))
+    if model.loss == "bce":
+        defaults["y"] = {"min": Decimal(0), "max": Decimal(1), "decimals": 1}
     draws = {}
     for key in [k for k in _DRAWN if k in allowed]:
         draws[key] = _draw(table.get(key, defaults[key]), f"draw.{key}",
@@ -292,8 +298,12 @@ def checked_draws(draws: dict[str, Draw], model) -> dict[str, Draw]:
     if longest > MAX_T_EXAM:
         raise ProblemError(f"draw.T can draw T = {longest}, beyond the limit of {MAX_T_EXAM} "
                            "for an exam (the limits are in the README)")
+    y = draws["y"]
+    if model.loss == "bce":
+        values = y.values or (y.minimum(), Decimal(y.hi).scaleb(-y.decimals))
+        if min(values) < 0 or max(values) > 1:
+            raise ProblemError("draw.y must draw targets in [0, 1] for model.loss = \"bce\"")
     if model.loss == "cross_entropy":
-        y = draws["y"]
         values = y.values or (Decimal(y.lo), Decimal(y.hi))
         if min(values) < 0 or max(values) >= model.output_size:
             raise ProblemError(f"draw.y must draw class indices 0..{model.output_size - 1} for "
@@ -358,8 +368,18 @@ def _questions(raw: Any, model: Model) -> tuple[Question, ...]:
         if kind not in KINDS:
             raise ProblemError(f"{where}.kind = {_show(_plain(kind))} is not a question kind "
                                f"(expected one of: {', '.join(KINDS)})")
-        if kind in ("dL/db_h", "dL/db_y") and not model.bias:
-            raise ProblemError(f"{where}.kind = \"{kind}\" needs model.bias = true")
+        if kind == "dL/db_h" and model.bias not in (True, "hidden"):
+            raise ProblemError(f"{where}.kind = \"{kind}\" needs model.bias = true (or "
+                               "\"hidden\")")
+        if kind == "dL/db_y" and (model.bias not in (True, "output") or model.output == "none"):
+            raise ProblemError(f"{where}.kind = \"{kind}\" needs model.bias = true (or "
+                               "\"output\") and an output layer")
+        if kind in ("dL/do", "dL/dW_hy") and model.output == "none":
+            raise ProblemError(f"{where}.kind = \"{kind}\" needs an output layer (model.output ="
+                               " \"none\" has no o_t and no W_hy)")
+        if kind == "formula" and not model.deck_layout:
+            raise ProblemError(f"{where}.kind = \"formula\" is written for the deck's loss layout"
+                               " (a linear output and a loss at every step, its factor outside)")
         points = _number(q.get("points", 1), f"{where}.points")
         if points <= 0:
             raise ProblemError(f"{where}.points must be > 0, got {points}")
@@ -415,6 +435,13 @@ def _codes(value: Any, where: str, model: Model) -> tuple[str, ...]:
             raise ProblemError(f"{where}: with the identity activation, derivative-index and "
                                "missing-activation-derivative are not mistakes; add other codes")
     return codes
+
+
+def _check_loss_steps(model: Model, T: Draw) -> None:
+    """model.loss_steps must lie within the shortest sequence drawn."""
+    if isinstance(model.loss_steps, tuple) and max(model.loss_steps) > T.minimum():
+        raise ProblemError(f"model.loss_steps reads step {max(model.loss_steps)}, but draw.T "
+                           f"can draw T = {T.minimum()}")
 
 
 def _check_steps(questions: tuple[Question, ...], T: Draw) -> None:

@@ -118,9 +118,14 @@ class Instance:
                                    f"does not exist for T = {u.T}")
             raise Missing(name)
         if base.startswith("dl/d"):  # the per-step loss by the output of the same step
+            if u.loss is None or f"y_{k}" not in u.tape.quantities:
+                raise Missing(name)  # no loss, or none at step k
             o, y = u.elements(f"{base[4:]}_{k}"), u.elements(f"y_{k}")
             loss = u.loss.per_step(o, y)
             return sp.Matrix([sp.diff(loss, oi) for oi in o])
+        if name not in u.tape.quantities and any(
+                f"{base}_{j}" in u.tape.quantities for j in range(u.T + 1)):
+            raise Missing(name)  # a quantity the layout computes at other steps only (o_T)
         if name not in u.tape.quantities:
             raise ProblemError(f"{name} is not a step of this model's BPTT (a parameter whose "
                                "gradient is a sum of other steps has no per-step "

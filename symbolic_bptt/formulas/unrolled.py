@@ -16,7 +16,7 @@ import sympy as sp
 from ..audit.catalog import Catalog, Hypothesis
 from ..evaluate.walk import Walker, precise
 from ..inputs.problem import Model, Problem
-from ..model import ACTIVATIONS, LOSSES
+from ..model import ACTIVATIONS, model_loss
 from ..model.cell import Cell, load_cell
 from ..model.equations import Call, Sym, symbols
 from ..tape import Tape, unroll
@@ -49,8 +49,13 @@ class Subject:
         if self.problem is None:
             sizes = "" if m.is_scalar else \
                 f", sizes x {m.input_size}, h {m.hidden_size}, o {m.output_size}"
-            bias = ", with biases" if m.bias else ""
-            return f"the {m.activation} model ({m.loss} loss{sizes}{bias})"
+            bias = {True: ", with biases", "hidden": ", a bias on the hidden layer only",
+                    "output": ", a bias on the output layer only"}.get(m.bias, "")
+            if m.output == "none":
+                bias += ", no output layer"
+            where = "" if m.loss_steps == "all" else " on the last step" \
+                if m.loss_steps == "last" else f" on steps {list(m.loss_steps)}"
+            return f"the {m.activation} model ({m.loss} loss{where}{sizes}{bias})"
         name = f"the custom cell of {self.problem.name!r}" if self.cell.name == "custom" \
             else f"the cell {self.cell.name!r}"
         return f"{name} ({m.loss} loss)"
@@ -68,10 +73,14 @@ def subject_of(model: Model | Problem | Subject) -> Subject:
 def blank_problem(subject: Subject, T: int) -> Problem:
     """A problem of length T for the subject; its numbers are never used."""
     m = subject.model
-    x, y = ((0,) * m.input_size,) * T, ((0,) * m.output_size,) * T
+    read = len(m.steps_read(T))
+    x = ((0,) * m.input_size,) * T
+    y, upstream = ((0,) * m.output_size,) * read, ()
+    if m.loss == "given":
+        y, upstream = (), y
     if subject.problem is not None:
-        return replace(subject.problem, x=x, y=y)
-    return Problem(model=m, x=x, y=y, h0=(0,) * m.hidden_size, weights={})
+        return replace(subject.problem, x=x, y=y, upstream=upstream)
+    return Problem(model=m, x=x, y=y, h0=(0,) * m.hidden_size, weights={}, upstream=upstream)
 
 
 class Unrolled:
@@ -81,7 +90,8 @@ class Unrolled:
         self.subject, self.model, self.T = subject, subject.model, T
         self.vocab = subject.vocab
         self.act = ACTIVATIONS[self.model.activation]
-        self.loss = LOSSES[self.model.loss]
+        self.loss = None if self.model.loss == "given" else \
+            model_loss(self.model.loss, self.model.reduction)
         self.tape: Tape = unroll(blank_problem(subject, T))
         self.exprs = {s.name: self.tape.explicit(s).doit() for s in self.tape.steps}
         self._values: dict[tuple, dict] = {}

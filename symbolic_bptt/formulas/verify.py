@@ -142,6 +142,10 @@ def verify(model: Checked, formula: Formula, max_T: int = 5) -> Verdict:
     free_t = any(t_ in _free(side) for side in formula.sides)
     cases: list[tuple[Unrolled, int | None, tuple[sp.Matrix, ...]]] = []
     missing: list[str] = []
+    last_read = subject.model.loss_steps
+    if isinstance(last_read, tuple) and max(last_read) > min(Ts):
+        notes.append(f"checked from T = {max(last_read)}, the last step model.loss_steps reads")
+        Ts = [T for T in Ts if T >= max(last_read)] or [max(last_read)]
     for T in Ts:
         u = Unrolled(subject, T)
         for t in (range(1, T + 1) if free_t else [None]):

@@ -198,15 +198,7 @@ def parse_problem(raw: dict[str, Any], name: str = "problem", base: Path | None 
         return parse_custom(raw, name, load_cell(cell_spec, raw.get("cell"), base))
     if "cell" in raw:
         raise ProblemError('a [cell] table needs model.cell = "custom" (the default is "elman")')
-    model = _parse_model(raw["model"])
-    if model.output == "none":
-        if "output_size" in raw["model"]:
-            raise ProblemError("model.output_size does not apply with model.output = \"none\""
-                               " (the loss reads h_t, of hidden_size)")
-        model = replace(model, output_size=model.hidden_size)
-        if model.loss == "cross_entropy" and model.hidden_size < 2:
-            raise ProblemError("model.hidden_size must be >= 2 for model.loss = \"cross_entropy\""
-                               " with model.output = \"none\" (h_t holds one score per class)")
+    model = elman_model(raw["model"])
     data = raw["data"]
     _no_unknown(data, _DATA_KEYS, "data.")
     x_raw, y_raw = sequences(data, model)
@@ -409,6 +401,21 @@ def _loss_steps(value: Any) -> str | tuple[int, ...]:
                            "once, in increasing order")
     check_sequence(max(value))
     return tuple(value)
+
+
+def elman_model(table: dict[str, Any]) -> Model:
+    """[model] of the Elman cell: without an output layer the loss reads h_t, so the output's
+    size is hidden_size."""
+    model = _parse_model(table)
+    if model.output == "linear":
+        return model
+    if "output_size" in table:
+        raise ProblemError("model.output_size does not apply with model.output = \"none\""
+                           " (the loss reads h_t, of hidden_size)")
+    if model.loss == "cross_entropy" and model.hidden_size < 2:
+        raise ProblemError("model.hidden_size must be >= 2 for model.loss = \"cross_entropy\""
+                           " with model.output = \"none\" (h_t holds one score per class)")
+    return replace(model, output_size=model.hidden_size)
 
 
 def _number(value: Any, where: str) -> Number:
