@@ -342,3 +342,28 @@ def test_no_figures_leaves_them_and_their_packages_out(example, fmt):
     assert "tikzpicture" not in without and "pgfplots" not in without
     assert "--no-figures" in without.splitlines()[1]
     assert "tikzpicture" in problem_tex(p, fmt)
+
+
+def test_torch_convention_lstm_twin_adds_both_candidate_biases(tmp_path):
+    """torch.nn.LSTM's candidate g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg) (two biases,
+    as the shipped lstm cell writes it): the Elman twin's bias is b_ig + b_hg; its norms by
+    torch autograd."""
+    text = (EXAMPLES / "lstm_custom.toml").read_text(encoding="utf-8")
+    text = text.replace(r"'g_t = \tanh(W_{ig} x_t + W_{hg} h_{t-1} + b_g)'",
+                        r"'g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})'")
+    text = text.replace("b_g = [0.0, 0.1]", "b_ig = [0.0, 0.1]\nb_hg = [0.3, -0.2]")
+    (tmp_path / "lstm2.toml").write_text(text, encoding="utf-8")
+    p = load_problem(tmp_path / "lstm2.toml")
+    tex = problem_tex(p, "article")
+    assert r"\mathbf{b_{ig}} + \mathbf{b_{hg}}" in tex or r"b_{ig} + b_{hg}" in tex
+    w = {k: torch.tensor(v) for k, v in p.weights.items()}
+    bias = torch.tensor([0.3, -0.1])  # b_ig + b_hg
+
+    def elman(h, x):
+        return torch.tanh(w["W_hg"] @ h + w["W_ig"] @ x + bias)
+
+    twin = _jacobian_norms(elman, [torch.tensor(x) for x in p.x],
+                           torch.tensor(p.initial_values["h"]))
+    rows = re.findall(r"^\$\d+\$ & \$\d+\$ & \$\d\.\d{4}\$ & \$(\d\.\d{4})\$ \\\\$", tex,
+                      re.MULTILINE)
+    assert [float(r) for r in rows] == pytest.approx(twin, abs=5.1e-5)

@@ -399,17 +399,17 @@ def memory_state(tape) -> str | None:
     return None
 
 
-def _candidate(cell: Cell, memory: str) -> tuple[str, dict[str, str]] | None:
+def _candidate(cell: Cell, memory: str) -> tuple[str, dict] | None:
     """The equation q_t = tanh(W x_t + U h_{t-1} + b) of a gated cell (the LSTM's g_t): with
-    its gates removed, an Elman cell. Returns (q, {W_xh: W, W_hh: U, b_h: b, h: state})."""
+    its gates removed, an Elman cell. Returns (q, {W_xh: W, W_hh: U, b_h: [biases], h: state})."""
     params = set(cell.parameters)
     for e in cell.equations:
         if not (isinstance(e.rhs, Call) and e.rhs.fn == "tanh" and isinstance(e.rhs.arg, Sum)):
             continue
-        found: dict[str, str] = {}
+        found: dict = {"b_h": []}  # torch's LSTM adds two biases, b_ig + b_hg
         for term in e.rhs.arg.terms:
-            if isinstance(term, Sym) and term.name in params and "b_h" not in found:
-                found["b_h"] = term.name
+            if isinstance(term, Sym) and term.name in params:
+                found["b_h"].append(term.name)
             elif (isinstance(term, Prod) and isinstance(term.left, Sym)
                   and term.left.name in params and isinstance(term.right, Sym)):
                 read = term.right
@@ -451,7 +451,7 @@ def forget_products(ev: Evaluation, notation) -> dict | None:
         "elman_rule": (rf"{notation.symbol('h_t')} = \tanh\left({notation.symbol(names['W_hh'])} "
                        rf"{notation.symbol('h_t-1')} + {notation.symbol(names['W_xh'])} "
                        rf"{notation.symbol('x_t')}"
-                       + (rf" + {notation.symbol(names['b_h'])}" if "b_h" in names else "")
+                       + "".join(rf" + {notation.symbol(b)}" for b in names["b_h"])
                        + r"\right)"),
         "candidate": notation.symbol(f"{candidate}_t"),
         "rows": [{"lag": g["lag"], "k": g["k"], "gated": g["norm"], "elman": e["norm"]}
@@ -471,10 +471,11 @@ def elman_twin(p, names: dict[str, str], values: dict[str, list[float]]):
     hidden = p.shapes[names["h"]][0]
     weights = {"W_xh": rows(names["W_xh"]), "W_hh": rows(names["W_hh"]),
                "W_hy": [[0.0] * hidden]}
-    if "b_h" in names:
-        weights |= {"b_h": [v for row in rows(names["b_h"]) for v in row], "b_y": [0.0]}
+    if names["b_h"]:
+        weights |= {"b_h": [sum(values[b][i] for b in names["b_h"]) for i in range(hidden)],
+                    "b_y": [0.0]}
     raw = {"model": {"cell": "elman", "activation": "tanh", "input_size": p.model.input_size,
-                     "hidden_size": hidden, "output_size": 1, "bias": "b_h" in names},
+                     "hidden_size": hidden, "output_size": 1, "bias": bool(names["b_h"])},
            "data": {"x": [list(x) for x in p.x], "y": [0.0] * p.T,
                     "h0": list(p.initial_values[names["h"]])},
            "weights": weights}
