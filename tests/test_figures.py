@@ -133,7 +133,8 @@ def test_long_sequences_collapse_and_a_cut_edge_is_drawn_cut(tmp_path):
     cut = [e for e in graph.edges if e.cut]
     assert [(e.src, e.dst) for e in cut] == [("h_1", "z_2")]
     assert any(e.dashed and e.src == "...h" and e.dst == "z_6" for e in graph.edges)
-    assert graph_parts(6, shown, 4) == [shown]
+    assert graph_parts(shown, 4) == [shown]
+    assert graph_parts(shown, 1) == [[1], [2, None], [6]]
 
     from symbolic_bptt.documents.render import environment
     template = environment().from_string(
@@ -244,12 +245,13 @@ def test_loss_curve_and_tangent_are_torchs(example, tol):
     by torch autograd (the deck's slope is its rounded 0.1059, within rounding)."""
     w, xs, h0, p = _elman_weights(EXAMPLES / example)
     tex = problem_tex(p, "article")
-    axis = re.search(r"\\begin\{axis\}\[[^\]]*xlabel=\{\$W_\{hh\}(\[\d,\d\])?\$.*?\\end\{axis\}", tex,
-                     re.DOTALL)
+    axis = re.search(r"\\begin\{axis\}\[[^\]]*xlabel=\{\$W_\{hh\}(\[\d,\d\])?\$.*?"
+                     r"\\end\{axis\}", tex, re.DOTALL)
     i, j = map(int, axis[1][1:-1].split(",")) if axis[1] else (0, 0)
     axis = axis[0]
-    curve, tangent, point = [[tuple(map(float, q.split(","))) for q in re.findall(r"\(([^)]*)\)", c)]
-                             for c in re.findall(r"coordinates \{([^}]*)\}", axis)]
+    curve, tangent, point = [
+        [tuple(map(float, q.split(","))) for q in re.findall(r"\(([^)]*)\)", c)]
+        for c in re.findall(r"coordinates \{([^}]*)\}", axis)]
     ys = [torch.tensor(y).reshape(-1) for y in p.y]
     bias_h = w.get("b_h", torch.zeros(w["W_hh"].shape[0])).reshape(-1)
     bias_y = w.get("b_y", torch.zeros(w["W_hy"].shape[0])).reshape(-1)

@@ -6,7 +6,7 @@ the loss against one weight with its tangent. The templates draw them with TikZ 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -219,7 +219,7 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
 
 
 
-def graph_parts(T: int, shown: list[int | None], per_part: int) -> list[list[int | None]]:
+def graph_parts(shown: list[int | None], per_part: int) -> list[list[int | None]]:
     """The shown steps in parts of at most `per_part` steps (an ellipsis counts as none), for
     a cell whose columns are too wide for one slide; each part starts from the states of the
     step before it."""
@@ -542,7 +542,7 @@ def figures(ev: Evaluation, fmt: _Formatter, shown: list[int | None]) -> dict:
     """Every figure of one document."""
     n = fmt.notation
     cut = cut_steps(ev.tape.problem)
-    parts = graph_parts(ev.tape.T, shown, 1 if sideways(ev.tape.problem.cell) else len(shown))
+    parts = graph_parts(shown, 1 if sideways(ev.tape.problem.cell) else len(shown))
     return {
         "graph": [unrolled_graph(ev, fmt, part) for part in parts],
         "graph_backward": [unrolled_graph(ev, fmt, part, backward=True, cut=cut)
@@ -552,6 +552,3 @@ def figures(ev: Evaluation, fmt: _Formatter, shown: list[int | None]) -> dict:
         "surface": loss_surface(ev, n),
     }
 
-
-__all__ = ["Graph", "GraphEdge", "GraphNode", "figures", "forget_products", "gradient_norms",
-           "loss_surface", "unrolled_graph", "replace"]

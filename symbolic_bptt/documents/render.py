@@ -28,7 +28,7 @@ from .slides import SLIDE_LINE, slide_parts, summary_parts
 # through importlib.resources so an installed wheel finds them as a checkout does.
 TEMPLATES = resources.files("symbolic_bptt") / "templates"
 FORMATS = ("article", "beamer")
-LINE_LENGTH = {"article": 58, "beamer": SLIDE_LINE}  # printed characters before a step breaks into rows
+LINE_LENGTH = {"article": 58, "beamer": SLIDE_LINE}  # characters before a step breaks into rows
 
 
 class CompileError(Exception):
