@@ -147,28 +147,36 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
     lanes = 1 + 2 * max(abs(lane) for _, lane in places.values())
     column = lanes * LANE + COLUMN_GAP
 
+    # a node holding a column of k numbers is about 0.32 k cm taller: space the rows for it
+    entries = max((len(v) for q in cell.quantities if (v := ev.values.get(f"{q}_1")) is not None
+                   and len(v) <= VECTOR_ENTRIES), default=1)
+    row_gap = max(ROW, 0.9 + 0.32 * entries)
+    lane_down = max(LANE_DOWN, 0.75 + 0.32 * entries)
+
+    def value_of(name: str) -> str:
+        return _value(ev, fmt, name)
     spread = max(abs(lane) for _, lane in places.values()) + 1  # sideways: above and below
     state_y = {}  # sideways: a state that reads itself (c_{t-1} -> c_t) level with itself,
     for s in sorted(cell.states, key=lambda s: Sym(s, 1) not in symbols(cell.equation(s).rhs)):
-        y = -places[s][1] * LANE_DOWN  # the others above the step
-        state_y[s] = y if y not in state_y.values() else (spread + len(state_y) - 1) * LANE_DOWN
+        y = -places[s][1] * lane_down  # the others above the step
+        state_y[s] = y if y not in state_y.values() else (spread + len(state_y) - 1) * lane_down
 
     def at(q: str, x0: float) -> tuple[float, float]:
         row, lane = places[q]
         if not side:
-            return x0 + lane * LANE, row * ROW
+            return x0 + lane * LANE, row * row_gap
         if q == INPUT:  # beside the states it enters with, below them
-            return x0, -spread * LANE_DOWN
-        return x0 + (row - 1) * LEVEL_GAP + FIRST_GAP, -lane * LANE_DOWN
+            return x0, -spread * lane_down
+        return x0 + (row - 1) * LEVEL_GAP + FIRST_GAP, -lane * lane_down
 
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
     first = shown[0] - 1
     for s in cell.states:  # the states the first step reads, in a column
         name = f"{s}_{first}"
-        value = _value(ev, fmt, f"dL/d{name}" if backward else name)
+        value = value_of(f"dL/d{name}" if backward else name)
         nodes.append(GraphNode(name, n.symbol(name), 0.0,
-                               state_y[s] if side else places[s][0] * ROW, value,
+                               state_y[s] if side else places[s][0] * row_gap, value,
                                "state0" if first == 0 else "forward"))
     x0 = 0.0 if side else COLUMN_GAP + (lanes + 1) * LANE / 2
     previous: int | None = first
@@ -176,7 +184,7 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
         if t is None:
             for s in cell.states:
                 nodes.append(GraphNode(f"...{s}", r"\cdots", x0 - column * 0.3,
-                                       places[s][0] * ROW, "", "ellipsis"))
+                                       places[s][0] * row_gap, "", "ellipsis"))
             edges += [GraphEdge(f"{s}_{previous}", f"...{s}", dashed=True, across=True)
                       for s in cell.states]
             previous = None
@@ -187,13 +195,13 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
         for q, name in names.items():
             if name not in exists:
                 continue
-            value = "" if q == INPUT and backward else _value(
-                ev, fmt, f"dL/d{name}" if backward and q != INPUT else name)
+            value = "" if q == INPUT and backward else value_of(
+                f"dL/d{name}" if backward and q != INPUT else name)
             nodes.append(GraphNode(name, n.symbol(name), *at(q, x0), value,
                                    "data" if q == INPUT else "forward"))
         if f"l_{t}" in exists:  # a step the loss reads
             nodes.append(GraphNode(f"l_{t}", n.symbol(f"l_{t}"), *at("l", x0),
-                                   "" if backward else _value(ev, fmt, f"l_{t}"), "loss"))
+                                   "" if backward else value_of(f"l_{t}"), "loss"))
             edges.append(GraphEdge(f"{cell.output}_{t}", f"l_{t}", "",
                                    _loss_carried(ev, cell, t) if backward else "",
                                    across=side))
@@ -215,7 +223,7 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
         previous = t
         x0 += column
     width = max(node.x for node in nodes) + LANE
-    return Graph(tuple(nodes), tuple(edges), backward, width, (places["l"][0] + 1) * ROW)
+    return Graph(tuple(nodes), tuple(edges), backward, width, (places["l"][0] + 1) * row_gap)
 
 
 

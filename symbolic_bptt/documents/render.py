@@ -22,7 +22,7 @@ from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build, escape_text
-from .slides import SLIDE_LINE, slide_parts, summary_parts
+from .slides import SLIDE_LINE, number_frames, rule_parts, slide_parts, summary_parts
 
 # Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
 # through importlib.resources so an installed wheel finds them as a checkout does.
@@ -47,6 +47,8 @@ def environment() -> jinja2.Environment:
     env.filters["tex"] = escape_text  # user text (titles, names, instructions) typeset literally
     env.globals["slide_parts"] = slide_parts  # a group of steps in frames that fit
     env.globals["summary_parts"] = summary_parts
+    env.globals["rule_parts"] = rule_parts  # a cell's derived rules in frames that fit
+    env.globals["number_frames"] = number_frames  # its weights, when one frame is too small
     return env
 
 

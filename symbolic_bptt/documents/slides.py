@@ -75,3 +75,48 @@ def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
         frames += [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
                    for k, part in enumerate(parts, start=1)]
     return frames
+
+
+def _rule_rows(rule: str) -> float:
+    """Rows of text a derived rule takes: a row with a fraction is taller."""
+    return sum(1.5 if r"\frac" in row else 1.0 for row in rule.split(r"\\"))
+
+
+def rule_parts(rules: list[str], budget: float = FRAME_BUDGET - 2) -> list[list[str]]:
+    """The rules of a cell (`lhs &= formula` rows) in frames that show them unshrunk."""
+    parts, current, used = [], [], 0.0
+    for rule in rules:
+        cost = _rule_rows(rule)
+        if current and used + cost > budget:
+            parts.append(current)
+            current, used = [], 0.0
+        current.append(rule)
+        used += cost
+    parts.append(current)
+    return parts
+
+
+def _columns(tex: str) -> int:
+    bodies = _MATRIX.findall(tex)
+    return max([1, *(body.split(r"\\")[0].count("&") + 1 for body in bodies)])
+
+
+def number_frames(named: list[tuple[str, str]], data: list[tuple]) -> list[list[list]] | None:
+    """Named values (weights, initial states) for slides, three to a row (two when a matrix
+    has four or more columns), in frames that show them unshrunk; None when they fit on one
+    frame with the data table (rows (t, x_t, y_t)) as they are."""
+    data_rows = 2 + sum(max(_tall(str(row[k])) for row in data) for k in (1, 2))
+    per_row = 2 if any(_columns(v) >= 4 for _, v in named) else 3
+    rows = [named[k:k + per_row] for k in range(0, len(named), per_row)]
+    heights = [max(_tall(v) for _, v in row) + 0.3 for row in rows]
+    if sum(heights) + data_rows <= FRAME_BUDGET - 2:
+        return None
+    frames, current, used = [], [], 0.0
+    for row, height in zip(rows, heights):
+        if current and used + height > FRAME_BUDGET - 2:
+            frames.append(current)
+            current, used = [], 0.0
+        current.append(row)
+        used += height
+    frames.append(current)
+    return frames
