@@ -226,6 +226,7 @@ def test_lstm_forget_gate_product_beside_its_elman_twin_is_torchs():
     twin = _jacobian_norms(elman, xs, prev["h"])
     for fmt in ("beamer", "article"):
         tex = problem_tex(p, fmt)
+        assert r"= \operatorname{diag}\left( \mathbf{f}_{t} \right)" in tex  # found by the numbers
         rows = re.findall(r"^\$(\d+)\$ & \$(\d+)\$ & \$(\d\.\d{4})\$ & \$(\d\.\d{4})\$ \\\\$",
                           tex, re.MULTILINE)
         assert [int(r[1]) for r in rows] == list(range(T + 1))

@@ -6,6 +6,7 @@ the loss against one weight with its tangent. The templates draw them with TikZ 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -407,6 +408,20 @@ def memory_state(tape) -> str | None:
     return None
 
 
+def diagonal_gate(tape, memory: str, values: dict[str, list[float]]) -> str | None:
+    """The quantity whose values are the diagonal of d s_t / d s_{t-1} at every step (the
+    forget gate f_t of c_t = f_t * c_{t-1} + ...), found by the numbers."""
+    ks = list(range(1, tape.T + 1))
+    factors = jacobians(tape, memory, memory, values, ks)
+    size = len(values[f"{memory}_1"])
+    for q in tape.problem.cell.quantities:
+        if len(values.get(f"{q}_1", ())) == size and all(
+                abs(factors[k][i][i] - values[f"{q}_{k}"][i]) <= 1e-12 for k in ks
+                for i in range(size)):
+            return q
+    return None
+
+
 def _candidate(cell: Cell, memory: str) -> tuple[str, dict] | None:
     """The equation q_t = tanh(W x_t + U h_{t-1} + b) of a gated cell (the LSTM's g_t): with
     its gates removed, an Elman cell. Returns (q, {W_xh: W, W_hh: U, b_h: [biases], h: state})."""
@@ -452,6 +467,7 @@ def forget_products(ev: Evaluation, notation) -> dict | None:
     walked = ev if ev.mode == "float" else evaluate(tape, "float")
     base = {k: walked.as_float(k) for k in walked.values}
     gated = _products(tape, memory, base)
+    gate = diagonal_gate(tape, memory, base)
     elman = elman_twin(p, names, base)
     rows = _products(elman, "h", {k: list(v) for k, v in Walker(elman, floats()).run().items()})
     return {
@@ -462,6 +478,7 @@ def forget_products(ev: Evaluation, notation) -> dict | None:
                        + "".join(rf" + {notation.symbol(b)}" for b in names["b_h"])
                        + r"\right)"),
         "candidate": notation.symbol(f"{candidate}_t"),
+        "gate": notation.symbol(f"{gate}_t") if gate else "",
         "rows": [{"lag": g["lag"], "k": g["k"], "gated": g["norm"], "elman": e["norm"]}
                  for g, e in zip(gated, rows)],
         "T": tape.T,
