@@ -92,13 +92,17 @@ class Problem:
 
     def render(self, kind: str = "article", out: str | Path | None = None, pdf: bool = False, *,
                mode: str | None = None, decimals: int | None = None, notation: str = "deck",
-               all_steps: bool = False, row_convention: bool = False) -> str | list[Path]:
+               all_steps: bool = False, row_convention: bool = False, figures: bool = True,
+               reveal: bool = False, handout: bool = False,
+               theme: str = "") -> str | list[Path]:
         """The document `render` writes (kind: article | beamer). Without `out` and `pdf`, its
         LaTeX source; else the files written into `out` (default output/<name>/): the .tex, and
-        with pdf=True the PDF (CompileError when pdflatex fails; nothing is replaced then)."""
+        with pdf=True the PDF (CompileError when pdflatex fails; nothing is replaced then).
+        reveal, handout and theme are the slides' options of `render` (beamer only)."""
         from .documents.render import problem_tex, publish, render_command
 
-        options = Options(notation=notation, all_steps=all_steps, row_convention=row_convention)
+        options = Options(notation=notation, all_steps=all_steps, row_convention=row_convention,
+                          figures=figures, reveal=reveal, handout=handout, theme=theme)
         source = str(self.path) if self.path else f"{self.name}.toml"
         text = problem_tex(self.spec, kind, mode, decimals, options,
                            render_command(source, kind, mode, decimals, options))

@@ -228,7 +228,8 @@ def test_notation_table_overrides_symbols_and_refuses_unsafe_latex(cli, tmp_path
 def test_a_gated_step_shows_every_path_and_its_slides_fit_unshrunk():
     """An LSTM's dL/dh_t sums five paths (the output and the four gates at t+1): the worked
     solution prints all five, and no slide holds more than a frame's budget of rows."""
-    from symbolic_bptt.documents.cell_document import FRAME_BUDGET, _cost, build_cell
+    from symbolic_bptt.documents.cell_document import build_cell
+    from symbolic_bptt.documents.slides import FRAME_BUDGET, slide_rows
     from symbolic_bptt.evaluate.arithmetic import evaluate
     from symbolic_bptt.tape import unroll
 
@@ -242,5 +243,5 @@ def test_a_gated_step_shows_every_path_and_its_slides_fit_unshrunk():
     frames = doc.sections["forward_frames"] + doc.sections["backward_frames"]
     assert len(frames) > 2 * ev.tape.T  # a gated step per frame is several frames per t
     for title, lines in frames:
-        costs = [_cost(line) for line in lines]
+        costs = [slide_rows(line) for line in lines]
         assert sum(costs) <= FRAME_BUDGET or sum(costs[:-1]) <= 2, title

@@ -156,7 +156,7 @@ def audit_document(audit: Audit, tape, options: Options | None = None) -> Docume
     m = tape.problem.model
     check_sizes(tape.problem.T, max(m.input_size, m.hidden_size, m.output_size), document=True)
     ev = evaluate(tape, "rounded", audit.claims.carried_decimals)
-    doc = build(ev, options or Options())  # the Elman layout, or the cell's own
+    doc = build(ev, options or Options(figures=False))  # the Elman layout, or the cell's own
     notation = doc.notation
     marks: dict[str, list[Mark]] = {}
     for v in audit.verdicts:

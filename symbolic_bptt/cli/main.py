@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--all-steps", action="store_true",
                         help="show every time step (default: long sequences show the first two "
                              "and the last)")
+    render.add_argument("--reveal", action="store_true",
+                        help="slides: each step's lines appear one at a time (beamer overlays)")
+    render.add_argument("--handout", action="store_true",
+                        help="slides: one page per frame, for printing (overlays collapsed)")
+    render.add_argument("--theme", metavar="NAME", default="",
+                        help="slides: a beamer theme, e.g. Madrid (default: the plain look)")
+    render.add_argument("--no-figures", dest="figures", action="store_false",
+                        help="leave out the figures (unrolled graph, gradient norms, loss curve)")
     check = sub.add_parser("check", help="audit a hand calculation: a verdict for every claimed number")
     check.add_argument("problem", help=PROBLEM_HELP)
     check.add_argument("claims", help="claims file (.toml): [claims] quantity = number; "
@@ -156,7 +164,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("output") / problem.name
     text = problem_tex(problem, args.format, args.mode, args.decimals,
                        Options(notation=args.notation, all_steps=args.all_steps,
-                               row_convention=args.row_convention), args.command_line)
+                               row_convention=args.row_convention, figures=args.figures,
+                               reveal=args.reveal, handout=args.handout, theme=args.theme),
+                       args.command_line)
     if args.pdf:
         print(f"compiling {one_line(str(out / (args.format + '.pdf')))} ...", flush=True)
     try:

@@ -23,6 +23,8 @@ from ..tape import Quantity, Tape, rule_display
 from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
 from .training import training_lines, training_part
+from .figures import figures
+from .slides import slide_frames
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -103,42 +105,6 @@ def step_line(step, fmt: _Formatter):
     subst = _rows([latex_out.substituted(t, n, values) for t in expr.args], 1)
     return replace(out, formula=_rows([latex_out.formula(t, n) for t in expr.args], 2),
                    substituted=subst)
-
-
-_ROW = r"\\ &\quad"
-FRAME_BUDGET = 12  # rows a slide holds at its normal size: a row with a vector counts twice
-
-
-def _cost(step) -> int:
-    """How much of a slide a step takes in `show_compact`: its formula's rows, then its
-    numbers' rows on rows of their own; a row of vectors is twice as tall."""
-    tall = 2 if "bmatrix" in (step.substituted or "") + step.result else 1
-    rows = step.formula.count(_ROW) + 1
-    if tall == 2:
-        rows += (step.substituted or "").count(_ROW) + 1 + 1  # the numbers, then the result
-    return rows * tall
-
-
-def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
-    """Groups of steps cut into frames that fit a slide unshrunk: (frame title, steps); a
-    group that needs several frames is numbered (1/2), (2/2)."""
-    frames = []
-    for group in groups:
-        if not group:
-            continue
-        parts, current, used = [], [], 0
-        for step in group:
-            cost = _cost(step)
-            if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
-                parts.append(current)
-                current, used = [], 0
-            current.append(step)
-            used += cost
-        parts.append(current)
-        head = title.format(t=group[0].t)
-        frames += [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
-                   for k, part in enumerate(parts, start=1)]
-    return frames
 
 
 def _steps_text(ts: list[int], T: int) -> str:
@@ -269,4 +235,7 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.training = training_part(ev, fmt, shown)
     if doc.training:
         doc.sections["training"] = training_lines(ev, fmt)
+    doc.options = options
+    if options.figures:
+        doc.figures = figures(ev, fmt, shown)
     return doc

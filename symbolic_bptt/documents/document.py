@@ -96,6 +96,10 @@ class Options:
     all_steps: bool = False
     row_convention: bool = False
     shown_first: int = 2  # when collapsing, the first steps shown before the ellipsis
+    figures: bool = True  # the unrolled graph, gradient norms and loss curve (documents/figures)
+    reveal: bool = False  # slides: each step's lines appear one at a time (beamer overlays)
+    handout: bool = False  # slides: one page per frame, overlays collapsed, for printing
+    theme: str = ""  # slides: a beamer theme by name ("" is the plain look)
 
 
 @dataclass
@@ -119,6 +123,8 @@ class Document:
     marks: dict = field(default_factory=dict)  # quantity -> audit marks (audit reports only)
     audit: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # [training]: documents/training.py
+    figures: dict = field(default_factory=dict)  # documents/figures.py's data, by figure
+    options: Options = field(default_factory=Options)
 
 
 class _Formatter:

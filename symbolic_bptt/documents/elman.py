@@ -18,6 +18,7 @@ from ..tape.jacobian import jacobians
 from . import latex_out
 from .document import Document, Line, Options, _Formatter, line, loss_latex, shown_steps
 from .training import training_lines, training_part
+from .figures import figures
 
 
 def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
@@ -62,6 +63,9 @@ def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
     doc.training = training_part(ev, fmt, shown)
     if doc.training:
         doc.sections["training"] = training_lines(ev, fmt)
+    doc.options = options
+    if options.figures:
+        doc.figures = figures(ev, fmt, shown)
     return doc
 
 

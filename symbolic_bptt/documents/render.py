@@ -22,12 +22,13 @@ from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build, escape_text
+from .slides import SLIDE_LINE, number_frames, rule_parts, slide_parts, summary_parts
 
 # Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
 # through importlib.resources so an installed wheel finds them as a checkout does.
 TEMPLATES = resources.files("symbolic_bptt") / "templates"
 FORMATS = ("article", "beamer")
-LINE_LENGTH = {"article": 58, "beamer": 48}  # printed characters before a step breaks into rows
+LINE_LENGTH = {"article": 58, "beamer": SLIDE_LINE}  # characters before a step breaks into rows
 
 
 class CompileError(Exception):
@@ -44,6 +45,10 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters["tex"] = escape_text  # user text (titles, names, instructions) typeset literally
+    env.globals["slide_parts"] = slide_parts  # a group of steps in frames that fit
+    env.globals["summary_parts"] = summary_parts
+    env.globals["rule_parts"] = rule_parts  # a cell's derived rules in frames that fit
+    env.globals["number_frames"] = number_frames  # its weights, when one frame is too small
     return env
 
 
@@ -204,6 +209,7 @@ def problem_tex(problem, fmt: str, mode: str | None = None, decimals: int | None
     m = problem.model
     check_sizes(problem.T, max(m.input_size, m.hidden_size, m.output_size), document=True)
     options = options or Options()
+    slide_options(fmt, options)
     command = command or render_command(f"{problem.name}.toml", fmt, mode, decimals, options)
     ev = evaluate(unroll(problem), mode, decimals)
     return render_tex(fmt, build(ev, options), command)
@@ -217,4 +223,29 @@ def render_command(path: str, fmt: str, mode: str | None, decimals: int | None,
     words += ["--decimals", str(decimals)] if decimals is not None else []
     words += ["--notation", options.notation] if options.notation != "deck" else []
     words += ["--row-convention"] * options.row_convention + ["--all-steps"] * options.all_steps
+    words += ["--no-figures"] * (not options.figures) + ["--reveal"] * options.reveal
+    words += ["--handout"] * options.handout + (["--theme", options.theme] if options.theme else [])
     return shlex.join(words)
+
+
+_THEME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,40}")
+
+
+def slide_options(fmt: str, options: Options) -> None:
+    """Refuse slide options on an article, and a theme that is no installed beamer theme (its
+    name goes into the .tex: letters and digits only)."""
+    given = [f"--{k}" for k in ("reveal", "handout", "theme") if getattr(options, k)]
+    if fmt != "beamer" and given:
+        raise ProblemError(f"{', '.join(given)}: only for --format beamer (slides)")
+    theme = options.theme
+    if not theme:
+        return
+    if not _THEME.fullmatch(theme):
+        raise ProblemError(f"beamer theme {theme!r}: a theme's name is letters and digits "
+                           "(e.g. Madrid, metropolis, default)")
+    if shutil.which("kpsewhich") is not None:
+        found = subprocess.run(["kpsewhich", f"beamertheme{theme}.sty"], capture_output=True,
+                               text=True, check=False, timeout=30).stdout.strip()
+        if not found:
+            raise ProblemError(f"beamer theme {theme!r} is not installed (kpsewhich finds no "
+                               f"beamertheme{theme}.sty); try default, Madrid or metropolis")

@@ -29,10 +29,30 @@ def step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
 
 def jacobians(tape: Tape, of: str, wrt: str, values: dict[str, list[float]],
               steps: list[int]) -> dict[int, list[list[float]]]:
-    """d of_k / d wrt_{k-1} at the walked values for each k of `steps` (each k >= 2): derived
-    once at t = 2 and read at every other k with its names shifted."""
+    """d of_k / d wrt_{k-1} at the walked values for each k of `steps` (a tape with T >= 2): derived
+    once at t = 2 and read at every other k with its names shifted (k = 1 reads wrt_0)."""
     if not steps:
         return {}
+    fn, symbols, where = _derived(tape, of, wrt)
+    out = {}
+    for k in steps:
+        args = []
+        for s in symbols:
+            base, shift, i = where[s]
+            args.append(values[base if shift is None else f"{base}_{k + shift}"][i])
+        out[k] = [[float(v) for v in row] for row in fn(*args)]
+    return out
+
+
+_DERIVED: dict[tuple[int, str, str], tuple] = {}
+
+
+def _derived(tape: Tape, of: str, wrt: str) -> tuple:
+    """d of_2 / d wrt_1 compiled, with where each of its symbols is read at another step;
+    kept for the last tape asked (a figure reads the same Jacobian at several sets of values)."""
+    key = (id(tape), of, wrt)
+    if key in _DERIVED and _DERIVED[key][0] is tape:
+        return _DERIVED[key][1]
     J = step_jacobian(tape, of, wrt, 2)
     where = {}  # element symbol at t = 2 -> (quantity, offset from 2 or None, entry)
     for name, q in tape.quantities.items():
@@ -43,11 +63,7 @@ def jacobians(tape: Tape, of: str, wrt: str, values: dict[str, list[float]],
     symbols = sorted(J.free_symbols, key=str)
     fn = sp.lambdify(symbols, J.tolist(), modules=[{"Heaviside": lambda v, h0=0: float(v > 0),
                                             "Max": max}, "math"])
-    out = {}
-    for k in steps:
-        args = []
-        for s in symbols:
-            base, shift, i = where[s]
-            args.append(values[base if shift is None else f"{base}_{k + shift}"][i])
-        out[k] = [[float(v) for v in row] for row in fn(*args)]
-    return out
+    if any(entry[0] is not tape for entry in _DERIVED.values()):
+        _DERIVED.clear()
+    _DERIVED[key] = (tape, (fn, symbols, where))
+    return fn, symbols, where

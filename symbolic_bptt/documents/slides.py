@@ -1,0 +1,122 @@
+"""Steps cut into slides that fit unshrunk: how tall a step is in `show_compact` (the slides'
+layout of _steps.tex.j2), and the frames a group of steps needs.
+
+A step with vectors or matrices prints each number row on a row of its own, as tall as its
+tallest matrix; a frame holds FRAME_BUDGET rows of text, and a group that needs more
+continues on the next frame, numbered (1/2), (2/2).
+"""
+
+from __future__ import annotations
+
+import re
+
+FRAME_BUDGET = 12  # rows of \large text a slide holds below its title
+SLIDE_LINE = 48  # printed characters before a step's numbers go on a row of their own
+_BREAK = re.compile(r"\\\\ &")  # a row break inside a step's formula or numbers
+_MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.DOTALL)
+
+
+def _tall(tex: str) -> float:
+    """Rows of text one printed row of numbers takes: a matrix of n rows about 0.8 n."""
+    heights = [0.8 * (body.count(r"\\") + 1) for body in _MATRIX.findall(tex)]
+    return max([1.0, *heights])
+
+
+def slide_rows(line) -> float:
+    """How tall a step is on a slide: its formula's rows, then (when long) its numbers on a
+    row of their own; with matrices, each number row of the chain on its own row."""
+    rows = len(_BREAK.split(line.formula))
+    if not line.matrices:
+        return rows + (1 if line.length > SLIDE_LINE else 0)
+    for _, tex in line.chain:
+        rows += sum(_tall(part) for part in _BREAK.split(tex))
+    return rows
+
+
+def slide_parts(lines: list, reserve: float = 0) -> list[list]:
+    """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
+    first `reserve` rows fewer: text above its steps); a frame holds at least one step."""
+    parts, current, used = [], [], float(reserve)
+    for line in lines:
+        cost = 1.0 if line is None else slide_rows(line)
+        if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
+            parts.append(current)
+            current, used = [], 0.0
+        current.append(line)
+        used += cost
+    parts.append(current)
+    return parts
+
+
+def summary_parts(lines: list) -> list[list]:
+    """Rows of the summary table (quantity, value) in frames that fit: a row as tall as its
+    value's matrix, with the table's row spacing."""
+    parts, current, used = [], [], 0.0
+    for line in lines:
+        cost = 1.6 * _tall(line.result)
+        if current and used + cost > FRAME_BUDGET - 2:  # the table's head and rules
+            parts.append(current)
+            current, used = [], 0.0
+        current.append(line)
+        used += cost
+    parts.append(current)
+    return parts
+
+
+def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
+    """Groups of steps cut into frames that fit a slide unshrunk: (frame title, steps); a
+    group that needs several frames is numbered (1/2), (2/2)."""
+    frames = []
+    for group in groups:
+        if not group:
+            continue
+        parts = slide_parts(group)
+        head = title.format(t=group[0].t)
+        frames += [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
+                   for k, part in enumerate(parts, start=1)]
+    return frames
+
+
+def _rule_rows(rule: str) -> float:
+    """Rows of text a derived rule takes: a row with a fraction is taller."""
+    return sum(1.5 if r"\frac" in row else 1.0 for row in rule.split(r"\\"))
+
+
+def rule_parts(rules: list[str], budget: float = FRAME_BUDGET - 2) -> list[list[str]]:
+    """The rules of a cell (`lhs &= formula` rows) in frames that show them unshrunk."""
+    parts, current, used = [], [], 0.0
+    for rule in rules:
+        cost = _rule_rows(rule)
+        if current and used + cost > budget:
+            parts.append(current)
+            current, used = [], 0.0
+        current.append(rule)
+        used += cost
+    parts.append(current)
+    return parts
+
+
+def _columns(tex: str) -> int:
+    bodies = _MATRIX.findall(tex)
+    return max([1, *(body.split(r"\\")[0].count("&") + 1 for body in bodies)])
+
+
+def number_frames(named: list[tuple[str, str]], data: list[tuple]) -> list[list[list]] | None:
+    """Named values (weights, initial states) for slides, three to a row (two when a matrix
+    has four or more columns), in frames that show them unshrunk; None when they fit on one
+    frame with the data table (rows (t, x_t, y_t)) as they are."""
+    data_rows = 2 + sum(max(_tall(str(row[k])) for row in data) for k in (1, 2))
+    per_row = 2 if any(_columns(v) >= 4 for _, v in named) else 3
+    rows = [named[k:k + per_row] for k in range(0, len(named), per_row)]
+    heights = [max(_tall(v) for _, v in row) + 0.3 for row in rows]
+    if sum(heights) + data_rows <= FRAME_BUDGET - 2:
+        return None
+    frames, current, used = [], [], 0.0
+    for row, height in zip(rows, heights):
+        if current and used + height > FRAME_BUDGET - 2:
+            frames.append(current)
+            current, used = [], 0.0
+        current.append(row)
+        used += height
+    frames.append(current)
+    return frames
