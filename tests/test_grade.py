@@ -283,6 +283,9 @@ def test_answer_names_q_number_formula_and_vanishing(examdir, klass):
     ("student,variant,quantity,value\nann,1,h_1\n", "line 2: expected 4 fields"),
     ("student,variant,quantity,value\nann,one,h_1,0.1\n", "is not a version number"),
     ("student,variant,quantity,value\n,1,h_1,0.1\n", "the student is empty"),
+    ("Surname,First name,Response 1\nLe,Cuc,0.1\n", "ticked"),  # a report without questions
+    ("Surname,First name,Question 1,Response 1\nLe,Cuc,What is 2+2?,4\n",
+     "none of the questions of the exam's moodle.xml"),
 ])
 def test_bad_answers_are_one_line_and_exit_2(cli, examdir, tmp_path, text, message):
     path = tmp_path / "a.csv"
