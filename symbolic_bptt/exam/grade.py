@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
+from ..audit.catalog import CODES
 from ..audit.check import Audit, Shared, Verdict, check, number_text
 from ..errors import ProblemError, quoted
 from ..inputs.claims import Claims, at_least, claims_from_table
@@ -440,6 +441,10 @@ def feedback_text(g: Graded, policy: str) -> str:
     if notes:
         lines += ["", "Other answers:"]
         lines += [f"  {m.key.name}: {m.explanation}" for m in notes]
+    codes = sorted({m.code for m in g.marks if m.verdict == "wrong" and m.code in CODES})
+    if codes:
+        lines += ["", "What went wrong:"]
+        lines += [f"  {c}: {CODES[c].mistake}" for c in codes]
     if g.audit is not None:
         lines += ["", "Your numbers, audited step by step:", format_audit(g.audit)]
     return "\n".join(lines) + "\n"
