@@ -283,6 +283,9 @@ def test_answer_names_q_number_formula_and_vanishing(examdir, klass):
     ("student,variant,quantity,value\nann,1,h_1\n", "line 2: expected 4 fields"),
     ("student,variant,quantity,value\nann,one,h_1,0.1\n", "is not a version number"),
     ("student,variant,quantity,value\n,1,h_1,0.1\n", "the student is empty"),
+    ("Surname,First name,Response 1\nLe,Cuc,0.1\n", "ticked"),  # a report without questions
+    ("Surname,First name,Question 1,Response 1\nLe,Cuc,What is 2+2?,4\n",
+     "none of the questions of the exam's moodle.xml"),
 ])
 def test_bad_answers_are_one_line_and_exit_2(cli, examdir, tmp_path, text, message):
     path = tmp_path / "a.csv"
@@ -328,7 +331,7 @@ def test_a_spreadsheet_formula_in_a_name_is_not_run(cli, examdir, tmp_path):
 # Documents
 
 
-def test_feedback_and_class_pdfs(cli, examdir, klass, tmp_path):
+def test_feedback_and_class_pdfs(cli, examdir, setting, klass, tmp_path):
     """A small class with PDFs: one feedback page per student and class.pdf, compiled; the
     class report names each misconception of the class with its count."""
     few = [s for s in klass if s.mistake][:2] + [s for s in klass if not s.mistake][:1]
@@ -346,6 +349,13 @@ def test_feedback_and_class_pdfs(cli, examdir, klass, tmp_path):
     for s in few[:2]:
         assert rf"\texttt{{{s.mistake}}}" in tex
     assert "pgfplots" in tex and r"\begin{axis}[ybar" in tex and r"\begin{axis}[xbar" in tex
+    # the score distribution's bars: the students' expected scores, in tenths of the maximum
+    _, keys = setting
+    bins = [0] * 10
+    for s in few:
+        maximum = sum((Decimal(repr(e["points"])) for e in keys[s.variant]), Decimal(0))
+        bins[min(9, int(10 * expected_points(s, keys, "ecf") / maximum))] += 1
+    assert " ".join(f"({10 * i},{n})" for i, n in enumerate(bins)) in tex
 
 
 def test_hostile_names_and_answers_are_typeset_literally(cli, examdir, tmp_path):

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 
+from ..audit.catalog import CODES
 from ..audit.check import Audit, Shared, Verdict, check, number_text
 from ..errors import ProblemError, quoted
 from ..inputs.claims import Claims, at_least, claims_from_table
@@ -202,7 +203,7 @@ def grade_sheet(key: Key, sheet: Sheet, policy: str = "ecf") -> Graded:
     for e in key.answers[sheet.variant]:
         a = given.get(e.name)
         if a is not None and e.quantity and _audited(e.quantity, tape):
-            value = _number(a.text)
+            value = read_number(a.text)
             if value is not None:
                 numbers[e.quantity] = value
     audit = None
@@ -229,7 +230,9 @@ def _audited(quantity: str, tape: Tape) -> bool:
     return base in tape.by_name
 
 
-def _number(text: str) -> Decimal | None:
+def read_number(text: str) -> Decimal | None:
+    """A number as a student writes it (a Unicode minus too), or None when it is not one or
+    beyond the claims' limits (12 digits before the point, 30 after)."""
     text = text.strip().replace("\u2212", "-")
     if not NUMBER.fullmatch(text):
         return None
@@ -246,7 +249,7 @@ def _mark(e: KeyAnswer, a: Answer | None, v: Verdict | None):
     if v is not None:
         return v.verdict, v.code, v.inherits, v.explanation if v.verdict != "ok" else ""
     if e.tolerance is not None:  # a number: audited above, or compared with the key
-        value = _number(a.text)
+        value = read_number(a.text)
         if value is None:
             return "wrong", "not-a-number", (), f"{quoted(a.text)} is not a number"
         if abs(value - Decimal(e.value)) <= e.tolerance:
@@ -388,7 +391,7 @@ def clusters(graded: list[Graded], smallest: int = 2) -> list[Cluster]:
     for g in graded:
         for m in g.marks:
             if m.verdict == "wrong" and m.key.tolerance is not None:
-                value = _number(m.written)
+                value = read_number(m.written)
                 k = (g.variant, m.key.name, number_text(value) if value is not None
                      else m.written.strip())
                 groups.setdefault(k, []).append(g.student)
@@ -438,6 +441,10 @@ def feedback_text(g: Graded, policy: str) -> str:
     if notes:
         lines += ["", "Other answers:"]
         lines += [f"  {m.key.name}: {m.explanation}" for m in notes]
+    codes = sorted({m.code for m in g.marks if m.verdict == "wrong" and m.code in CODES})
+    if codes:
+        lines += ["", "What went wrong:"]
+        lines += [f"  {c}: {CODES[c].mistake}" for c in codes]
     if g.audit is not None:
         lines += ["", "Your numbers, audited step by step:", format_audit(g.audit)]
     return "\n".join(lines) + "\n"

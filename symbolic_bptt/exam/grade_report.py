@@ -32,7 +32,6 @@ from ..documents.render import (
 )
 from ..inputs.claims import Claims
 from ..inputs.staging import Staging
-from .grade import _number  # noqa: PLC2701 (the grader's reading of a written number)
 from .grade import (
     VERDICTS,
     Graded,
@@ -45,6 +44,7 @@ from .grade import (
     grades_csv,
     misconceptions,
     points_text,
+    read_number,
     summary,
 )
 
@@ -176,7 +176,7 @@ def _example(key: Key, mc) -> str:
 
 def _written(text: str) -> str:
     """What a student wrote (LaTeX): a number as math, anything else as literal text."""
-    value = _number(text)
+    value = read_number(text)
     return f"${number_text(value)}$" if value is not None else rf"\texttt{{{escape_text(text)}}}"
 
 
