@@ -14,7 +14,7 @@ from texutil import require_tex
 from torch_cells import lstm
 
 from symbolic_bptt.documents.document import Options
-from symbolic_bptt.documents.figures import graph_parts, unrolled_graph
+from symbolic_bptt.documents.graph import graph_parts, unrolled_graph
 from symbolic_bptt.documents.render import overfull_boxes, problem_tex, publish
 from symbolic_bptt.inputs.problem import load_problem
 
