@@ -121,8 +121,9 @@ def check_against_torch(raw: dict, cell: str) -> None:
     if cell != "gru_cho":  # torch has no module for Cho's GRU: the hand-written one below
         assert_close(ours, theirs)
     output = "h" if raw["model"].get("output") == "none" else "y^"
-    gates = run_oracle(per_gate(raw, cell), STEPS[cell], "half_sse", output)
-    assert_matches(ours, gates)
+    gates = run_oracle(per_gate(raw, cell), STEPS[cell], "half_sse", output, ours)
+    # a term `via r_s` that autograd cannot isolate is left out of the oracle (torch_named.py)
+    assert_matches({k: v for k, v in ours.items() if " via " not in k or k in gates}, gates)
     if cell != "gru_cho":  # the hand-written recurrence is the module's
         for name in theirs:
             if name.startswith(("h_", "c_", "dL/dW", "dL/db")):
