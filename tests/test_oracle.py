@@ -145,7 +145,10 @@ def torch_quantities(problem: Problem, names=()) -> dict[str, list[float]]:
                 if (name, t) in used:
                     values[f"dL/d{name}^({t})"] = grad.flatten().tolist()
     # last: autograd.grad fills .grad too; a term via l_t is l_t's share of L
-    return values | named_values(names, out, scale if m.loss_factor == "outside" else 1.0)
+    upstream = {t: column(problem.upstream[k]) for t, k in read.items()} \
+        if m.loss == "given" else None
+    return values | named_values(names, out, scale if m.loss_factor == "outside" else 1.0,
+                                 upstream=upstream)
 
 
 def relu_kink_free(problem: Problem, margin: float) -> bool:

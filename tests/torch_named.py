@@ -37,12 +37,13 @@ def _also_indirect(tensors: dict, r: str, s: str, q) -> bool:
 
 
 def named_values(names, tensors: dict[str, torch.Tensor], loss_scale: float,
-                 rollout=None) -> dict:
+                 rollout=None, upstream: dict | None = None) -> dict:
     """The value of each name of `names` that is one of these kinds; `tensors` holds each
     forward quantity `q_t` and each step loss `l_t` in the graph, with .grad filled by
     L.backward() (retain_graph=True), L = loss_scale * sum of the l_t. With several states,
     `rollout(k, u, value, t, s)` runs the steps k+1..t from step k's states with u_k = value
-    and gives s_t: a Jacobian is then a partial, the other states at k held fixed. A term `via r_s` is
+    and gives s_t: a Jacobian is then a partial, the other states at k held fixed. `upstream`
+    (t -> tensor) holds the given upstream gradients of a loss = "given" problem. A term `via r_s` is
     left out when r_s reads q also through another quantity of step s (autograd gives only
     the total through r_s then); test_custom_cells checks that the terms add up instead."""
     out = {}
@@ -67,11 +68,17 @@ def named_values(names, tensors: dict[str, torch.Tensor], loss_scale: float,
         m = _VIA.match(name)
         if m:
             q = tensors[f"{m['q']}_{m['t']}"]
-            if m["r"] == "l":
+            if m["r"] == "l" and upstream is not None:  # a given dL/do_t: the loss's term itself
+                out[name] = upstream[int(m["s"])].flatten().tolist()
+            elif m["r"] == "l":
                 out[name] = _grad(loss_scale * tensors[f"l_{m['s']}"], q).flatten().tolist()
             else:
                 r = f"{m['r']}_{m['s']}"
                 if _also_indirect(tensors, r, m["s"], q):
                     continue  # autograd's total through r is not r's direct term
-                out[name] = _grad(tensors[r], q, grads.get(r)).flatten().tolist()
+                seed = grads.get(r)
+                if seed is None:  # r_s reaches no loss: it sends nothing back
+                    out[name] = torch.zeros_like(q).flatten().tolist()
+                    continue
+                out[name] = _grad(tensors[r], q, seed).flatten().tolist()
     return out

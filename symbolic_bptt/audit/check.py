@@ -34,6 +34,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..errors import ProblemError
 from ..evaluate.arithmetic import round_half_up
 from ..evaluate.intervals import Interval, carried
 from ..evaluate.solution import shaped
@@ -295,7 +296,11 @@ class _Walk:
                 out.append(Interval.around(value, d))
                 pt.append(Interval.point(value))
             else:
-                out.append(carried(R[e], d0))
+                try:
+                    out.append(carried(R[e], d0))
+                except ArithmeticError as exc:  # a value too large to carry at d0 places
+                    raise ProblemError(f"{step.name} {a.walker.failure} "
+                                       f"({type(exc).__name__}: {exc})") from None
                 pt.append(Interval.point(round_half_up(P[e].mid, d0)))
         self.pt[step.name] = pt
         self.changed.add(step.name)
