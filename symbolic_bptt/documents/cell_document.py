@@ -232,6 +232,11 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")
+    return with_extras(doc, ev, fmt, shown, options)
+
+
+def with_extras(doc: Document, ev: Evaluation, fmt: _Formatter, shown: list, options: Options):
+    """The parts every layout ends with: the training step's ([training]) and the figures."""
     doc.training = training_part(ev, fmt, shown)
     if doc.training:
         doc.sections["training"] = training_lines(ev, fmt)

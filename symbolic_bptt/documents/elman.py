@@ -16,9 +16,8 @@ from ..model.notation import Notation, document_notation, make_notation
 from ..tape import Quantity, rule_display
 from ..tape.jacobian import jacobians
 from . import latex_out
+from .cell_document import with_extras
 from .document import Document, Line, Options, _Formatter, line, loss_latex, shown_steps
-from .training import training_lines, training_part
-from .figures import figures
 
 
 def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
@@ -60,13 +59,7 @@ def build_elman(ev: Evaluation, options: Options | None = None) -> Document:
     doc.jacobians = _jacobians(ev, notation)
     grads = ["dL/dW_xh", "dL/dW_hh", "dL/dW_hy"] + (["dL/db_h", "dL/db_y"] if m.bias else [])
     doc.summary = [line(by_name[g], fmt) for g in ["L", *grads]]
-    doc.training = training_part(ev, fmt, shown)
-    if doc.training:
-        doc.sections["training"] = training_lines(ev, fmt)
-    doc.options = options
-    if options.figures:
-        doc.figures = figures(ev, fmt, shown)
-    return doc
+    return with_extras(doc, ev, fmt, shown, options)
 
 
 def _setup(ev: Evaluation, fmt: _Formatter) -> dict:

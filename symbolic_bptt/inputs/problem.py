@@ -353,10 +353,9 @@ def _did_you_mean(word: Any, choices) -> str:
     return f" (did you mean {lowered[close[0]]}?)" if close else ""
 
 
-def _parse_model(table: dict[str, Any]) -> Model:
-    _no_unknown(table, _MODEL_KEYS, "model.")
-    values: dict[str, Any] = {}
-    for key, choices in (("activation", ACTIVATIONS), ("loss", LOSSES)):
+def _choices(table: dict[str, Any], keys, values: dict[str, Any]) -> None:
+    """[model] keys whose value is one of a few names: checked, with a did-you-mean."""
+    for key, choices in keys:
         if key in table:
             value = table[key]
             if not isinstance(value, str) or value not in choices:
@@ -364,6 +363,12 @@ def _parse_model(table: dict[str, Any]) -> Model:
                     f"model.{key} = {_show(value)} is not known{_did_you_mean(value, choices)}"
                     f" (expected one of: {', '.join(choices)})")
             values[key] = value
+
+
+def _parse_model(table: dict[str, Any]) -> Model:
+    _no_unknown(table, _MODEL_KEYS, "model.")
+    values: dict[str, Any] = {}
+    _choices(table, (("activation", ACTIVATIONS), ("loss", LOSSES)), values)
     for key in ("input_size", "hidden_size", "output_size"):
         if key in table:
             value = table[key]
@@ -379,15 +384,8 @@ def _parse_model(table: dict[str, Any]) -> Model:
             raise ProblemError(f"model.bias must be true, false, \"hidden\" or \"output\", got "
                                f"{_show(table['bias'])}")
         values["bias"] = table["bias"]
-    for key, choices in (("output", OUTPUTS), ("reduction", REDUCTIONS),
-                         ("loss_factor", LOSS_FACTORS)):
-        if key in table:
-            value = table[key]
-            if not isinstance(value, str) or value not in choices:
-                raise ProblemError(
-                    f"model.{key} = {_show(value)} is not known{_did_you_mean(value, choices)}"
-                    f" (expected one of: {', '.join(choices)})")
-            values[key] = value
+    _choices(table, (("output", OUTPUTS), ("reduction", REDUCTIONS),
+                     ("loss_factor", LOSS_FACTORS)), values)
     if "reduction" in table and values.get("loss", "half_sse") not in ("cross_entropy", "bce"):
         raise ProblemError("model.reduction applies to model.loss = \"cross_entropy\" and "
                            "\"bce\" (the other losses say their factor in their name)")
