@@ -219,9 +219,11 @@ def test_documents_speak_the_source_notation():
     """The same presets serve documents: Goodfellow's symbols, time as a superscript (braced,
     so a transpose may follow), gradients as fractions of the source's loss."""
     from symbolic_bptt.cli.main import notations
+    from symbolic_bptt.model.gated_notation import NAMES
     from symbolic_bptt.model.notation import make_notation
 
-    assert set(notations()) == set(preset_names())
+    # the sources' presets, and the gated cells' textbook names (colah, cho) for documents
+    assert set(notations()) == set(preset_names()) | set(NAMES)
     gf = make_notation("goodfellow")
     assert [gf.symbol(n) for n in ("W_xh", "W_hh", "W_hy", "b_h", "b_y", "z_2", "h_3", "l_2")] \
         == ["U", "W", "V", "b", "c", "{a^{(2)}}", "{h^{(3)}}", "{L^{(2)}}"]
