@@ -38,7 +38,6 @@ from ..errors import ProblemError
 from ..evaluate.arithmetic import round_half_up
 from ..evaluate.intervals import Interval, carried
 from ..evaluate.solution import shaped
-from ..errors import ProblemError
 from ..evaluate.walk import Walker, intervals
 from ..inputs.claims import Claim, Claims
 from ..inputs.problem import Problem

@@ -271,11 +271,11 @@ def loss_latex(ev: Evaluation, n: Notation, output: str = "o") -> str:
     """The loss as a sentence's formula, over the quantity `output` the loss reads: its factor,
     the steps it reads (every t, the last, or a list) and the per-step term; for a given
     upstream gradient, which gradients are given."""
-    m, T = ev.tape.model, ev.tape.T
+    m = ev.tape.model
     steps = ev.tape.problem.loss_steps
     o, y = n.symbol(f"{output}_t"), n.symbol("y_t")
     if m.loss_steps == "all":
-        over, count = rf"\sum_{{t=1}}^{{T}} ", "T"
+        over, count = r"\sum_{t=1}^{T} ", "T"
     elif len(steps) == 1:
         over, count = "", "1"
         o, y = n.symbol(f"{output}_{steps[0]}"), n.symbol(f"y_{steps[0]}")

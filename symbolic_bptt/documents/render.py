@@ -10,6 +10,8 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib import resources
 from pathlib import Path
 
@@ -146,6 +148,34 @@ def publish(text: str, tex: Path, pdf: bool, stage: Staging | None = None) -> li
 
 _RUNNING: set[subprocess.Popen] = set()
 _RUNNING_LOCK = threading.Lock()
+
+
+def publish_all(documents: list[tuple[Path, str]], stage: Staging,
+                progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+    """Compile every (path, text) in parallel, one latexmk per core, into `stage`; raises the
+    first CompileError in the documents' order after all ran (Ctrl-C stops them all)."""
+    results: dict[Path, list[Path] | CompileError] = {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {pool.submit(publish, text, path, True, stage): path for path, text in documents}
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                try:
+                    results[futures[future]] = future.result()
+                except CompileError as exc:
+                    results[futures[future]] = exc
+                if progress:
+                    progress("compiling", done, len(documents))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            stop_compiles()
+            raise
+    written: list[Path] = []
+    for path, _ in documents:
+        if isinstance(results[path], CompileError):
+            raise results[path]
+        written += results[path]
+    return written
 
 
 def _run(cmd: list[str], cwd: str, env: dict) -> tuple[int, str]:

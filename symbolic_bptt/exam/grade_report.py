@@ -10,10 +10,8 @@ in together (inputs/staging.py).
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..audit.catalog import CODES
@@ -22,13 +20,11 @@ from ..audit.report import COLOURS, WHAT_WENT_WRONG, audit_document, formula_lat
 from ..documents.document import escape_text
 from ..documents.display import notation_for
 from ..documents.render import (
-    CompileError,
     environment,
     generated_header,
-    publish,
+    publish_all,
     render_tex,
     render_wide,
-    stop_compiles,
 )
 from ..inputs.claims import Claims
 from ..inputs.staging import Staging
@@ -211,31 +207,5 @@ def write_grades(key: Key, graded: list[Graded], out: str | Path, policy: str, p
                               feedback_tex(key, g, policy, command)))
             if progress:
                 progress("writing", i, len(graded))
-        written += _compile(documents, st, progress)
+        written += publish_all(documents, st, progress)
         return written
-
-
-def _compile(documents: list[tuple[Path, str]], st: Staging,
-             progress: Progress | None) -> list[Path]:
-    results: dict[Path, list[Path] | CompileError] = {}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = {pool.submit(publish, text, path, True, st): path for path, text in documents}
-        try:
-            for done, future in enumerate(as_completed(futures), 1):
-                try:
-                    results[futures[future]] = future.result()
-                except CompileError as exc:
-                    results[futures[future]] = exc
-                if progress:
-                    progress("compiling", done, len(documents))
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            stop_compiles()
-            raise
-    written = []
-    for path, _ in documents:
-        if isinstance(results[path], CompileError):
-            raise results[path]
-        written += results[path]
-    return written

@@ -14,11 +14,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,12 +26,10 @@ import jinja2
 
 from ..documents.document import escape_text
 from ..documents.render import (
-    CompileError,
     environment,
     generated_header,
-    publish,
+    publish_all,
     render_wide,
-    stop_compiles,
 )
 from ..errors import ProblemError
 from ..inputs.staging import Staging
@@ -249,26 +245,4 @@ def write_exam(exam: Exam, out: str | Path, pdf: bool = False,
         written = [st.write(path, text) for path, text in plan.files]
         if not pdf:
             return written + [st.write(path, text) for path, text in plan.documents]
-        results: dict[Path, list[Path] | CompileError] = {}
-        total = len(plan.documents)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            futures = {pool.submit(publish, text, path, True, st): path
-                       for path, text in plan.documents}
-            try:
-                for done, future in enumerate(as_completed(futures), 1):
-                    try:
-                        results[futures[future]] = future.result()
-                    except CompileError as exc:
-                        results[futures[future]] = exc
-                    if progress:
-                        progress("compiling", done, total)
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                stop_compiles()
-                raise
-        for path, _ in plan.documents:
-            if isinstance(results[path], CompileError):
-                raise results[path]
-            written += results[path]
-        return written
+        return written + publish_all(plan.documents, st, progress)
