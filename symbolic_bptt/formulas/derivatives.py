@@ -130,9 +130,9 @@ def _differentiate(u, of: sp.Matrix, syms: sp.Matrix, position: int | None, mode
 
 
 def _agree(u, a, b) -> bool:
-    values = u.values(0)
     parts_a = a.parts if isinstance(a, Tensor) else [a]
     parts_b = b.parts if isinstance(b, Tensor) else [b]
+    values = u.values(0, need=set().union(*(m.free_symbols for m in parts_a + parts_b)))
     for x, y in zip(parts_a, parts_b):
         for p, q in zip(x, y):
             d = (p - q).xreplace(values).evalf(30)

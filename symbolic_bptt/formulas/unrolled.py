@@ -20,6 +20,7 @@ from ..model import ACTIVATIONS, model_loss
 from ..model.cell import Cell, load_cell
 from ..model.equations import Call, Sym, symbols
 from ..tape import Tape, unroll
+from ..tape.named import without_jacobians
 from .vocabulary import Vocabulary, vocabulary_of
 
 DIGITS = 50
@@ -92,9 +93,11 @@ class Unrolled:
         self.act = ACTIVATIONS[self.model.activation]
         self.loss = None if self.model.loss == "given" else \
             model_loss(self.model.loss, self.model.reduction)
-        self.tape: Tape = unroll(blank_problem(subject, T))
+        with without_jacobians():  # no formula names them: derivatives.py differentiates
+            self.tape: Tape = unroll(blank_problem(subject, T))
         self._exprs: dict[str, sp.Matrix] = {}  # a step's explicit formula, made when needed
-        self._values: dict[tuple, dict] = {}
+        self._values: dict[tuple, dict] = {}  # (point, mistake) -> element symbol -> value
+        self._walked: dict[tuple, dict] = {}  # (point, mistake) -> step name -> its values
 
     def elements(self, name: str) -> sp.Matrix:
         return self.tape.quantities[name].elements
@@ -111,14 +114,21 @@ class Unrolled:
             self._exprs[step.name] = self.tape.explicit(step).doit()
         return dict(zip(self.elements(step.name), self._exprs[step.name]))
 
+    def activation(self, atoms) -> dict:
+        """Each of `atoms` that is a function of another quantity (h_t -> phi(z_t),
+        f_t -> sigma(...)) -> its definition."""
+        steps = self.tape.steps
+        out = {}
+        for k in {self.owner[s] for s in atoms if s in self.owner}:
+            if steps[k].kind in self.functions and steps[k].t is not None:
+                out.update(self.definition(k))
+        return out
+
     @cached_property
-    def activation(self) -> dict:
-        """Each quantity that is a function of another (h_t -> phi(z_t), f_t -> sigma(...)),
-        by its definition, for every t."""
-        named = {e.lhs for e in self.tape.problem.cell.equations if isinstance(e.rhs, Call | Sym)}
-        return {e: v for k, step in enumerate(self.tape.steps)
-                if step.kind in named and step.t is not None
-                for e, v in self.definition(k).items()}
+    def functions(self) -> frozenset[str]:
+        """The quantities the cell defines as a function of another (h = tanh(z))."""
+        return frozenset(e.lhs for e in self.tape.problem.cell.equations
+                         if isinstance(e.rhs, Call | Sym))
 
     @cached_property
     def dropped(self) -> dict[str, tuple[int, int]]:
@@ -155,25 +165,50 @@ class Unrolled:
     def catalog(self) -> Catalog:
         return Catalog(self.tape)
 
-    def values(self, k: int, mistake: Hypothesis | None = None) -> dict:
-        """Every element symbol's value at point k, walking the tape (with a mistake's steps
-        rewritten)."""
+    def values(self, k: int, mistake: Hypothesis | None = None, need=None) -> dict:
+        """Element symbols' values at point k, walking the tape (with a mistake's steps
+        rewritten): those of `need` (symbols; None: every step) and what they are made of.
+        Only the steps they depend on are walked, each once per point and mistake."""
         key = (k, mistake.label if mistake else None)
         if key not in self._values:
             point = self.point(k)
-            start = {name: tuple(point[s] for s in q.elements)
-                     for name, q in self.tape.quantities.items() if q.role in ("param", "data")}
+            self._walked[key] = {name: tuple(point[s] for s in q.elements)
+                                 for name, q in self.tape.quantities.items()
+                                 if q.role in ("param", "data")}
+            self._values[key] = dict(point)
+        walked, values = self._walked[key], self._values[key]
+        steps = self.tape.steps
+        wanted = range(len(steps)) if need is None else \
+            {self.owner[s] for s in need if s in self.owner}
+        todo, stack = set(), [j for j in wanted if steps[j].name not in walked]
+        while stack:
+            j = stack.pop()
+            if j in todo:
+                continue
+            todo.add(j)
+            for name in self._inputs(steps[j], mistake):
+                if name not in walked:
+                    stack.append(self.position[name])
+        for j in sorted(todo):
+            step = self.tape.steps[j]
+            found = self.catalog.rewrite(mistake, step) if mistake else None
+            if found is None:
+                out = self.walker.step(step, walked)
+            else:
+                out = self.walker.apply(found[0], walked, found[1], name=step.name)
+            walked[step.name] = tuple(out)
+            values.update(zip(self.elements(step.name), out))
+        return values
 
-            def rewritten(step, values):
-                found = self.catalog.rewrite(mistake, step)
-                if found is None:
-                    return None
-                return tuple(self.walker.apply(found[0], values, found[1], name=step.name))
+    def _inputs(self, step, mistake: Hypothesis | None) -> tuple[str, ...]:
+        """The names a step reads, in the world of a mistake (which may read others)."""
+        found = self.catalog.rewrite(mistake, step) if mistake else None
+        return step.inputs if found is None else tuple(found[1])
 
-            walked = self.walker.run(start, hook=rewritten if mistake else None)
-            self._values[key] = {s: v for name, vs in walked.items()
-                                 for s, v in zip(self.elements(name), vs)}
-        return self._values[key]
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Step name -> its position on the tape."""
+        return {step.name: k for k, step in enumerate(self.tape.steps)}
 
     @cached_property
     def walker(self) -> Walker:

@@ -24,6 +24,7 @@ leaves out (b_h, b_y of the Elman cell) is zero. The names a formula may use are
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -76,6 +77,7 @@ _TOLERANCE = sp.Float(10) ** -30
 _SIZE_BUDGET = 8000
 _HARD_BUDGET = 400
 _HARD_ROUNDS = 3
+_PROBE_ZERO = sp.Float(10) ** -12  # far above 30-digit rounding, far below a random value
 
 
 @dataclass(frozen=True)
@@ -330,13 +332,14 @@ def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
     """(Check, counterexample or None) for one instance: one random point, then a proof, then
     (no proof found) the other points."""
     pairs = list(pairwise(sides))
+    need = _atoms(sides)
     proved = None
     for k in range(POINTS):
         if k == 1:
             proved = all(_prove(u, a - b) for a, b in pairs)
             if proved:
                 return Check(u.T, t, True, "symbolic"), None  # no need for more points
-        values = u.values(k)
+        values = u.values(k, need=need)
         for member, (a, b) in enumerate(pairs):
             va, vb = _numbers(a, values), _numbers(b, values)
             _defined((va, vb), u.T, t)
@@ -348,6 +351,11 @@ def _compare(u: Unrolled, t: int | None, sides: tuple[sp.Matrix, ...]):
     if proved is None:
         proved = all(_prove(u, a - b) for a, b in pairs)
     return Check(u.T, t, True, "symbolic" if proved else "numeric"), None
+
+
+def _atoms(sides) -> set[sp.Symbol]:
+    """The element symbols the sides read (the tape steps a numeric test walks)."""
+    return set().union(*(side.free_symbols for side in sides))
 
 
 def _defined(sides, T: int, t: int | None) -> None:
@@ -375,7 +383,8 @@ def _prove(u: Unrolled, diff: sp.Matrix) -> bool:
         if all(e == 0 for e in diff):
             return True
         if rounds < _HARD_ROUNDS and not all(e.is_polynomial() for e in diff) and (
-                _rational_zero(diff) or _rational_zero(diff.xreplace(u.activation))):
+                _rational_zero(diff)
+                or _rational_zero(diff.xreplace(u.activation(diff.free_symbols)))):
             return True
         defined = {u.owner[s] for s in diff.free_symbols if s in u.owner}
         if not defined:
@@ -399,9 +408,20 @@ def _rational_zero(diff: sp.Matrix) -> bool:
     for e in diff:
         if e == 0:
             continue
-        if _size(e, _HARD_BUDGET) > _HARD_BUDGET or sp.cancel(sp.together(e)) != 0:
+        if _size(e, _HARD_BUDGET) > _HARD_BUDGET or _nonzero_somewhere(e) \
+                or sp.cancel(sp.together(e)) != 0:
             return False
     return True
+
+
+def _nonzero_somewhere(e: sp.Expr) -> bool:
+    """`e` is clearly not zero at one point of its symbols (30 digits), so no rational
+    simplification can make it zero: the cheap half of _rational_zero's question."""
+    rng = random.Random("symbolic-bptt probe")
+    point = {s: sp.Float(rng.choice((-1, 1)) * rng.randint(200, 900) / 1000, 30)
+             for s in sorted(e.free_symbols, key=str)}
+    value = e.xreplace(point).evalf(30)
+    return bool(value.is_number and value.is_finite and abs(value) > _PROBE_ZERO)
 
 
 def _numbers(m: sp.Matrix, values: dict) -> sp.Matrix:
@@ -459,13 +479,15 @@ def _explain(cases, failing_Ts: set[int], first_T: int) -> Explained | None:
             by_T.setdefault(u.T, []).append(sides)
     units = {u.T: u for u, _, _ in cases}
     codes = list(dict.fromkeys(h.code for h in units[first_T].catalog.hypotheses))
+    need = {T: _atoms([m for sides in instances for m in sides]) for T, instances in by_T.items()}
     for code in codes:
         found = {}
         for T, instances in by_T.items():
             u = units[T]
             for h in u.catalog.hypotheses:
                 if h.code == code and all(
-                        _close(_numbers(a, u.values(k, h)), _numbers(b, u.values(k, h)))
+                        _close(_numbers(a, u.values(k, h, need[T])),
+                               _numbers(b, u.values(k, h, need[T])))
                         for sides in instances for a, b in pairwise(sides)
                         for k in range(2)):
                     found[T] = h

@@ -8,6 +8,10 @@ They are derived from the same equations and trees as the backward steps, so eve
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import sympy as sp
 
 from ..inputs.limits import check_window
@@ -18,6 +22,18 @@ from .trees import Op, Ref, refs, transform
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
 MAX_T_PRODUCTS = 8  # products of Jacobians ds_t/du_k for every pair t > k + 1 up to this T
 MAX_T_NAMED = 100  # beyond, no one writes the steps down: long tapes stay as fast as before
+_JACOBIANS: ContextVar[bool] = ContextVar("jacobians", default=True)
+
+
+@contextmanager
+def without_jacobians() -> Iterator[None]:
+    """Tapes built inside leave out the Jacobian steps ds_t/du_k: `verify` reads none of them
+    (it differentiates the definitions itself), and deriving them is most of a small tape's cost."""
+    token = _JACOBIANS.set(False)
+    try:
+        yield
+    finally:
+        _JACOBIANS.reset(token)
 
 
 def _ones(shape: tuple[int, int]):
@@ -237,7 +253,7 @@ def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list
 def jacobian_steps(b, problem, cell, T: int) -> None:
     """ds_t/du_{t-1} for every pair of states and t = 2..T; with T <= MAX_T_PRODUCTS also the
     products ds_t/du_k (k < t - 1), chained through every state in between."""
-    if T < 2 or not cell.states:
+    if T < 2 or not cell.states or not _JACOBIANS.get():
         return
     states = cell.states
     tape = Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
@@ -271,4 +287,4 @@ def jacobian_steps(b, problem, cell, T: int) -> None:
 
 
 __all__ = ["LOSS", "MAX_T_NAMED", "MAX_T_PRODUCTS", "jacobian_steps", "local_derivatives",
-           "via_steps", "windowed_backward"]
+           "via_steps", "windowed_backward", "without_jacobians"]
