@@ -65,11 +65,31 @@ def digits(n: int = 40) -> Backend:
 
 def precise(n: int) -> Backend:
     """SymPy Floats of n digits, each rule's closed form evaluated at them (verify's numbers:
-    an undefined value stays visible as zoo or nan)."""
+    an undefined value stays visible as zoo or nan). Computed in mpmath where every value is a
+    finite real number (mp_tree), by SymPy's evalf otherwise."""
+    from . import mp_tree
+
+    prec = mpmath.libmp.dps_to_prec(n)
+
     def compile(rule: Rule) -> Callable[[Sequence], list]:
         outputs = [e.doit() for e in rule.explicit]
         symbols = rule.slot_symbols
-        return lambda args: [e.xreplace(dict(zip(symbols, args))).evalf(n) for e in outputs]
+
+        def by_sympy(args: Sequence) -> list:
+            return [e.xreplace(dict(zip(symbols, args))).evalf(n) for e in outputs]
+
+        try:
+            fast = mp_tree.compile_exprs(outputs, symbols, prec)
+        except mp_tree.Unsupported:
+            return by_sympy
+
+        def run(args: Sequence) -> list:
+            try:
+                return fast(args)
+            except (ArithmeticError, AttributeError, TypeError, ValueError):
+                return by_sympy(args)
+
+        return run
 
     return Backend(f"precise({n})", lambda v: sp.Float(v, n), compile)
 

@@ -20,7 +20,7 @@ from ..model import ACTIVATIONS, model_loss
 from ..model.cell import Cell, load_cell
 from ..model.equations import Call, Sym, symbols
 from ..tape import Tape, unroll
-from ..tape.named import without_jacobians
+from ..tape.named import without_intermediates
 from .vocabulary import Vocabulary, vocabulary_of
 
 DIGITS = 50
@@ -93,7 +93,7 @@ class Unrolled:
         self.act = ACTIVATIONS[self.model.activation]
         self.loss = None if self.model.loss == "given" else \
             model_loss(self.model.loss, self.model.reduction)
-        with without_jacobians():  # no formula names them: derivatives.py differentiates
+        with without_intermediates():  # no formula names them: derivatives.py differentiates
             self.tape: Tape = unroll(blank_problem(subject, T))
         self._exprs: dict[str, sp.Matrix] = {}  # a step's explicit formula, made when needed
         self._values: dict[tuple, dict] = {}  # (point, mistake) -> element symbol -> value

@@ -22,18 +22,19 @@ from .trees import Op, Ref, refs, transform
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
 MAX_T_PRODUCTS = 8  # products of Jacobians ds_t/du_k for every pair t > k + 1 up to this T
 MAX_T_NAMED = 100  # beyond, no one writes the steps down: long tapes stay as fast as before
-_JACOBIANS: ContextVar[bool] = ContextVar("jacobians", default=True)
+_NAMED: ContextVar[bool] = ContextVar("named intermediates", default=True)
 
 
 @contextmanager
-def without_jacobians() -> Iterator[None]:
-    """Tapes built inside leave out the Jacobian steps ds_t/du_k: `verify` reads none of them
-    (it differentiates the definitions itself), and deriving them is most of a small tape's cost."""
-    token = _JACOBIANS.set(False)
+def without_intermediates() -> Iterator[None]:
+    """Tapes built inside leave out this module's steps (dh_t/dz_t, dL/dh_t via o_t, ds_t/du_k):
+    `verify` reads none of them (it differentiates the definitions itself), and deriving the
+    Jacobians is most of a small tape's cost."""
+    token = _NAMED.set(False)
     try:
         yield
     finally:
-        _JACOBIANS.reset(token)
+        _NAMED.reset(token)
 
 
 def _ones(shape: tuple[int, int]):
@@ -85,6 +86,8 @@ def _diagonal(trees, node: Node, target: Sym) -> bool:
 def local_derivatives(b, cell, trees, at: dict[str, tuple[int, ...]]) -> None:
     """d<q>_t/d<p>_t for each equation q_t = f(..., p_t, ...) whose derivative in p_t is
     entrywise: the activation's derivative dh_t/dz_t of Elman, dh_t/dc_t of an LSTM."""
+    if not _NAMED.get():
+        return
     shapes = trees.shapes
     for e in cell.equations:
         read = []
@@ -110,6 +113,8 @@ def local_derivatives(b, cell, trees, at: dict[str, tuple[int, ...]]) -> None:
 def via_steps(b, q: str, t: int, present: list[tuple[int, object, str]]) -> None:
     """The terms of dL/dq_t one by one when it sums more than one consumer's: `dL/dh_2 via
     o_2` (what o_2 sends back) and `dL/dh_2 via z_3`; `present` holds (lag, tree, reader)."""
+    if not _NAMED.get():
+        return
     groups: dict[tuple[int, str], list] = {}
     for lag, tree, via in present:
         groups.setdefault((lag, via), []).append(tree)
@@ -253,7 +258,7 @@ def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list
 def jacobian_steps(b, problem, cell, T: int) -> None:
     """ds_t/du_{t-1} for every pair of states and t = 2..T; with T <= MAX_T_PRODUCTS also the
     products ds_t/du_k (k < t - 1), chained through every state in between."""
-    if T < 2 or not cell.states or not _JACOBIANS.get():
+    if T < 2 or not cell.states or not _NAMED.get():
         return
     states = cell.states
     tape = Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
@@ -287,4 +292,4 @@ def jacobian_steps(b, problem, cell, T: int) -> None:
 
 
 __all__ = ["LOSS", "MAX_T_NAMED", "MAX_T_PRODUCTS", "jacobian_steps", "local_derivatives",
-           "via_steps", "windowed_backward", "without_jacobians"]
+           "via_steps", "windowed_backward", "without_intermediates"]
