@@ -2,9 +2,15 @@
 student checking a derivation line by line makes them. Prints a table and the median and worst.
 
     PYTHONPATH=. python benchmarks/verify_speed.py [--repeat N] [--textbook] [--batch]
+                                                  [--no-bytecode]
 
 Run with PYTHONPATH at another checkout to measure it the same way (--textbook needs this
 branch's notation presets; leave it out for an older checkout).
+
+The calls run with the package's bytecode cached, as an installed package has it (pip compiles
+it; a checkout writes __pycache__ on its first run): one warm-up call writes it, even where
+PYTHONDONTWRITEBYTECODE is set. --no-bytecode keeps that setting, so that every call compiles
+the package's sources again (about 0.1 s more a call).
 """
 
 from __future__ import annotations
@@ -50,12 +56,17 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ENV = dict(os.environ)
+if "--no-bytecode" not in sys.argv:
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def run(problem: Path, latex: str) -> tuple[float, float, int]:
     """(wall-clock s, CPU s of the process, exit code): the machine may be shared, so the CPU
     time is the fairer figure (the wall clock alone on an idle core)."""
     start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-m", "symbolic_bptt", "verify", str(problem),
-                           "--latex", latex], capture_output=True, env=os.environ)
+                           "--latex", latex], capture_output=True, env=ENV)
     return time.perf_counter() - start, _cpu() - cpu, done.returncode
 
 
@@ -64,10 +75,12 @@ def main() -> None:
     cases = [(EX / p, f) for p, f in CASES]
     if "--textbook" in sys.argv:
         cases += TEXTBOOK
+    run(*cases[0])  # the warm-up: writes the bytecode (unless --no-bytecode)
     start, cpu = time.perf_counter(), _cpu()
     subprocess.run([sys.executable, "-c", "import sympy"], check=True)
     print(f"python -c 'import sympy': {time.perf_counter() - start:.2f} s wall, "
-          f"{_cpu() - cpu:.2f} s CPU; load average {os.getloadavg()[0]:.1f}")
+          f"{_cpu() - cpu:.2f} s CPU; load average {os.getloadavg()[0]:.1f}; bytecode "
+          + ("compiled at every call" if "PYTHONDONTWRITEBYTECODE" in ENV else "cached"))
     walls, cpus = [], []
     print(f"{'problem':22} {'wall s':>6} {'CPU s':>6} {'exit':>4}  formula")
     for problem, latex in cases:
@@ -83,7 +96,7 @@ def main() -> None:
         args = [a for f in deck for a in ("--latex", f)]
         start, cpu = time.perf_counter(), _cpu()
         subprocess.run([sys.executable, "-m", "symbolic_bptt", "verify", str(EX / "deck.toml"),
-                        *args], capture_output=True, env=os.environ)
+                        *args], capture_output=True, env=ENV)
         print(f"the {len(deck)} deck.toml formulas in one call: "
               f"{time.perf_counter() - start:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
 

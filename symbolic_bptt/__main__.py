@@ -1,5 +1,5 @@
 """`python -m symbolic_bptt` runs the command line."""
 
-from .cli.main import main
+from .cli import run
 
-raise SystemExit(main())
+run()

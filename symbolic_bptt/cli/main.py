@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _arithmetic_options(render)
     render.add_argument("-o", "--out", help="output folder (default: output/<problem name>/)")
     render.add_argument("--pdf", action="store_true", help="also compile the PDF with latexmk")
-    render.add_argument("--notation", choices=notations(), default="deck",
+    render.add_argument("--notation", choices=_Notations(), default="deck",
                         help="symbol names: the deck's (W_xh, W_hy, delta h_t), d2l's (W_hx, W_qh;"
                              " for lstm and gru_cho I_t, F_t, C~_t ...), a source's (goodfellow: "
                              "U, W, V, h^{(t)}; britz: U, W, V, s_t, E_t; cs224n: W_h, W_e, U, "
@@ -106,6 +106,17 @@ def notations() -> tuple[str, ...]:
     from ..model.gated_notation import NAMES
 
     return tuple(dict.fromkeys([*preset_names(), *NAMES]))
+
+
+class _Notations:
+    """notations() read when argparse checks a value or prints the help, not for every command
+    (the presets and the gated cells' names import SymPy's model side)."""
+
+    def __contains__(self, name) -> bool:
+        return name in notations()
+
+    def __iter__(self):
+        return iter(notations())
 
 
 def _quiet_option(p: argparse.ArgumentParser, default) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..audit.catalog import Catalog, Hypothesis
 from ..evaluate.walk import Walker, precise
 from ..inputs.problem import Model, Problem
 from ..model import ACTIVATIONS, model_loss
@@ -22,6 +22,9 @@ from ..model.equations import Call, Sym, symbols
 from ..tape import Tape, unroll
 from ..tape.named import without_intermediates
 from .vocabulary import Vocabulary, vocabulary_of
+
+if TYPE_CHECKING:
+    from ..audit.catalog import Catalog, Hypothesis
 
 DIGITS = 50
 
@@ -163,6 +166,9 @@ class Unrolled:
 
     @cached_property
     def catalog(self) -> Catalog:
+        """The catalog's mistakes for this tape (imported here: only a failure needs them)."""
+        from ..audit.catalog import Catalog
+
         return Catalog(self.tape)
 
     def values(self, k: int, mistake: Hypothesis | None = None, need=None) -> dict:

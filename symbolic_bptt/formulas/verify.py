@@ -57,7 +57,6 @@ from .formula_ast import (
 from .instance import Instance, Missing, same_shapes
 from .latex_in import read_block, read_latex
 from .reading import Reading, make_reading
-from .sympy_in import read_sympy
 from .unrolled import DIGITS, Subject, Unrolled, subject_of
 
 POINTS = 3
@@ -144,6 +143,8 @@ def verify_formula(model: Checked, latex: str | None = None, sympy: str | None =
         raise ProblemError("give the formula once: --latex FORMULA or --sympy FORMULA")
     subject = subject_of(model)
     if sympy is not None:
+        from .sympy_in import read_sympy
+
         return verify(subject, read_sympy(sympy, subject.vocab), max_T)
     formulas = read_block(latex, subject.vocab, reading_of(model, notation))
     if len(formulas) == 1:

@@ -8,7 +8,7 @@ the target. Shipped cells are files of the same format in `cells/`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ class Cell:
         return self.equations[self.quantities.index(name)]
 
 
+@cache
 def shipped_cells() -> tuple[str, ...]:
     """The names of the cell definitions that come with the package."""
     folder = resources.files(__package__) / "cells"
@@ -103,14 +104,20 @@ def load_cell(spec: str, table: Any = None, base: Path | None = None) -> Cell:
     if table is not None:
         raise ProblemError(f'a [cell] table needs model.cell = "custom" (model.cell is {spec!r})')
     if spec in shipped_cells():
-        text = (resources.files(__package__) / "cells" / f"{spec}.toml").read_text("utf-8")
-        return _cell_file(parse_toml(text), spec, f"the shipped cell {spec!r}")
+        return _shipped(spec)
     if spec.endswith(".toml"):
         path = Path(spec) if base is None or Path(spec).is_absolute() else base / spec
         raw = parse_toml(read_text(path, "a .toml cell file"))
         return _cell_file(raw, path.stem, str(path))
     raise ProblemError(f"model.cell = {spec!r} is not known (expected one of: "
                        f"{', '.join(shipped_cells())}, custom, or a path to a .toml cell file)")
+
+
+@cache
+def _shipped(spec: str) -> Cell:
+    """A shipped cell, read once per process (every tape of a problem asks for it)."""
+    text = (resources.files(__package__) / "cells" / f"{spec}.toml").read_text("utf-8")
+    return _cell_file(parse_toml(text), spec, f"the shipped cell {spec!r}")
 
 
 def _cell_file(raw: dict, name: str, where: str) -> Cell:
