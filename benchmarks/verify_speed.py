@@ -5,7 +5,8 @@ student checking a derivation line by line makes them. Prints a table and the me
                                                   [--no-bytecode]
 
 Run with PYTHONPATH at another checkout to measure it the same way (--textbook needs this
-branch's notation presets; leave it out for an older checkout).
+branch's notation presets; leave it out for an older checkout): the calls run in an empty
+folder, so that `python -m` finds the package through PYTHONPATH, not in the current folder.
 
 The calls run with the package's bytecode cached, as an installed package has it (pip compiles
 it; a checkout writes __pycache__ on its first run): one warm-up call writes it, even where
@@ -20,6 +21,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +61,10 @@ def _cpu() -> float:
 ENV = dict(os.environ)
 if "--no-bytecode" not in sys.argv:
     ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+if ENV.get("PYTHONPATH"):
+    ENV["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve())
+                                        for p in ENV["PYTHONPATH"].split(os.pathsep))
+CWD = tempfile.mkdtemp(prefix="verify-speed-")  # python -m puts the current folder first
 
 
 def run(problem: Path, latex: str) -> tuple[float, float, int]:
@@ -66,7 +72,7 @@ def run(problem: Path, latex: str) -> tuple[float, float, int]:
     time is the fairer figure (the wall clock alone on an idle core)."""
     start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-m", "symbolic_bptt", "verify", str(problem),
-                           "--latex", latex], capture_output=True, env=ENV)
+                           "--latex", latex], capture_output=True, env=ENV, cwd=CWD)
     return time.perf_counter() - start, _cpu() - cpu, done.returncode
 
 
@@ -75,6 +81,9 @@ def main() -> None:
     cases = [(EX / p, f) for p, f in CASES]
     if "--textbook" in sys.argv:
         cases += TEXTBOOK
+    where = subprocess.run([sys.executable, "-c", "import symbolic_bptt; print(symbolic_bptt."
+                            "__file__)"], capture_output=True, text=True, env=ENV, cwd=CWD)
+    print(f"measuring {Path(where.stdout.strip()).parent}")
     run(*cases[0])  # the warm-up: writes the bytecode (unless --no-bytecode)
     start, cpu = time.perf_counter(), _cpu()
     subprocess.run([sys.executable, "-c", "import sympy"], check=True)
@@ -96,9 +105,10 @@ def main() -> None:
         args = [a for f in deck for a in ("--latex", f)]
         start, cpu = time.perf_counter(), _cpu()
         subprocess.run([sys.executable, "-m", "symbolic_bptt", "verify", str(EX / "deck.toml"),
-                        *args], capture_output=True, env=ENV)
+                        *args], capture_output=True, env=ENV, cwd=CWD)
         print(f"the {len(deck)} deck.toml formulas in one call: "
               f"{time.perf_counter() - start:.2f} s wall, {_cpu() - cpu:.2f} s CPU")
+    os.rmdir(CWD)
 
 
 if __name__ == "__main__":
