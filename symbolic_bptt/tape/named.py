@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..inputs.limits import check_window
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
+from .derivative import Sparse, add_into, dense, jacobian, matmul
 from .rules import Rule, Step, Tape, slots_like
 from .trees import Op, Ref, refs, transform
 
@@ -202,7 +203,7 @@ def _step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
     derivative written in the named values of step t where it can be (1 - h_t^2, not
     1 - tanh(z_t)^2), as people write it."""
     named = {}  # a forward formula of step t -> the element symbol that names it
-    D: dict[str, sp.Matrix] = {}
+    D: dict[str, Sparse] = {}  # d q_t / d wrt_{t-1} for each q computed at t so far
     target = tape.quantities[f"{wrt}_{t - 1}"]
     for step in tape.steps:
         if step.t != t or tape.quantities[step.name].role != "forward" or "/" in step.name:
@@ -211,14 +212,15 @@ def _step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
         q = tape.quantities[step.name]
         for expr, sym in zip(E, q.elements):
             _name_values(named, expr, sym)
-        total = sp.zeros(len(q.elements), len(target.elements))
+        total: Sparse = {}
         for n in step.inputs:
-            m = tape.quantities[n]
-            if n in D or n == target.name:
-                J = E.jacobian(list(m.elements)).xreplace(named)
-                total += J * D[n] if n in D else J
+            if D.get(n) or n == target.name:
+                J = jacobian(E, tape.quantities[n].elements, named)
+                add_into(total, matmul(J, D[n]) if n in D else J)
         D[step.name] = total
-    return D[f"{of}_{t}"]
+        if step.name == f"{of}_{t}":
+            return dense(total, len(q.elements), len(target.elements))
+    raise KeyError(f"{of}_{t}")
 
 
 def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list]:
