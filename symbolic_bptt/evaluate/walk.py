@@ -115,6 +115,24 @@ def _compile_mp(rule: Rule, n: int) -> Callable[[Sequence], list]:
     return run
 
 
+# Rules are shared by every tape that has them (tape/trees.py), so their compiled forms are too:
+# (backend name, id(rule)) -> (rule, compiled); the rule is kept so that its id stays its own.
+_COMPILED: dict[tuple[str, int], tuple[Rule, Callable]] = {}
+
+
+def _compiled(backend: Backend, rule: Rule) -> Callable:
+    """The rule compiled for the backend, once per process."""
+    key = (backend.name, id(rule))
+    known = _COMPILED.get(key)
+    if known is not None and known[0] is rule:
+        return known[1]
+    if len(_COMPILED) >= 4096:
+        _COMPILED.clear()
+    fn = backend.compile(rule)
+    _COMPILED[key] = (rule, fn)
+    return fn
+
+
 class Walker:
     """A tape under one backend: rules compiled on first use, once per kind."""
 
@@ -134,7 +152,7 @@ class Walker:
         rule (the intervals' precision)."""
         fn = self._compiled.get(rule.kind)
         if fn is None:
-            fn = self._compiled[rule.kind] = self.backend.compile(rule)
+            fn = self._compiled[rule.kind] = _compiled(self.backend, rule)
         args = [v for n in inputs for v in values[n]]
         try:
             return fn(args, *extra)

@@ -17,7 +17,7 @@ import sympy as sp
 from ..inputs.limits import check_window
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from .derivative import Sparse, add_into, dense, jacobian, matmul
-from .rules import Rule, Step, Tape, slots_like
+from .rules import Rule, RuleCache, Step, Tape, slots_like
 from .trees import Op, Ref, refs, transform
 
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
@@ -198,19 +198,17 @@ def _name_values(named: dict, expr, sym) -> None:
             named[rest[0]] = 1 / sym - 1
 
 
-def _step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
-    """d of_t / d wrt_{t-1} by the chain rule through the equations of step t, each local
-    derivative written in the named values of step t where it can be (1 - h_t^2, not
-    1 - tanh(z_t)^2), as people write it."""
+def _step_jacobians(tape: Tape, steps: list[Step], explicit: dict[str, sp.Matrix], wrt: str,
+                    t: int) -> dict[str, Sparse]:
+    """d q_t / d wrt_{t-1} for each q of `steps` (the forward steps of t, in order; `explicit`
+    their formulas) by the chain rule through them, each local derivative written in the named
+    values of step t where it can be (1 - h_t^2, not 1 - tanh(z_t)^2), as people write it."""
     named = {}  # a forward formula of step t -> the element symbol that names it
-    D: dict[str, Sparse] = {}  # d q_t / d wrt_{t-1} for each q computed at t so far
+    D: dict[str, Sparse] = {}
     target = tape.quantities[f"{wrt}_{t - 1}"]
-    for step in tape.steps:
-        if step.t != t or tape.quantities[step.name].role != "forward" or "/" in step.name:
-            continue
-        E = tape.explicit(step)
-        q = tape.quantities[step.name]
-        for expr, sym in zip(E, q.elements):
+    for step in steps:
+        E = explicit[step.name]
+        for expr, sym in zip(E, tape.quantities[step.name].elements):
             _name_values(named, expr, sym)
         total: Sparse = {}
         for n in step.inputs:
@@ -218,19 +216,26 @@ def _step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
                 J = jacobian(E, tape.quantities[n].elements, named)
                 add_into(total, matmul(J, D[n]) if n in D else J)
         D[step.name] = total
-        if step.name == f"{of}_{t}":
-            return dense(total, len(q.elements), len(target.elements))
-    raise KeyError(f"{of}_{t}")
+    return D
 
 
-def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list]:
-    """The rule of ds_t/du_{t-1} (derived at t = 2) and how each slot shifts with t."""
-    J = _step_jacobian(tape, of, wrt, 2)
-    where = {}  # the element symbols of what step 2 reads (never every quantity's: slow)
-    for name, q in tape.quantities.items():
-        if q.role == "param" or name.rpartition("_")[2] in ("1", "2"):
-            for s in q.elements:
-                where[s] = name
+def _step_forward(tape: Tape, states: list[str], t: int) -> list[Step]:
+    """The forward steps of time t up to the last state's (the quantities a Jacobian of one
+    step runs through), without the local derivatives."""
+    steps = [s for s in tape.steps if s.t == t and tape.quantities[s.name].role == "forward"
+             and "/" not in s.name]
+    last = max(i for i, s in enumerate(steps) if s.name in {f"{q}_{t}" for q in states})
+    return steps[:last + 1]
+
+
+def _jacobian_rule(tape: Tape, steps: list[Step], J: sp.Matrix, of: str, wrt: str,
+                   kind: str) -> tuple[Rule, list]:
+    """The rule of ds_t/du_{t-1} from its derivation J at t = 2 through `steps`, and how each
+    slot shifts with t."""
+    where = {}  # the element symbols of what step 2 reads and computes
+    for name in dict.fromkeys(n for s in steps for n in (*s.inputs, s.name)):
+        for s in tape.quantities[name].elements:
+            where[s] = name
     used: list[str] = []
     for s in sorted(J.free_symbols, key=lambda x: str(x)):
         if where[s] not in used:
@@ -257,6 +262,35 @@ def _jacobian_rule(tape: Tape, of: str, wrt: str, kind: str) -> tuple[Rule, list
     return rule, shifts
 
 
+# One derivation per cell and sizes, shared by every T (verify unrolls T = 1..5): keyed by the
+# states and what the forward steps of t = 2 are (names, inputs, trees, quantities).
+_JACOBIANS = RuleCache()
+
+
+def _jacobian_rules(tape: Tape, states: list[str]) -> dict[tuple[str, str], tuple[Rule, list]]:
+    """The rule of ds_t/du_{t-1} and its slots' shifts for every pair of states (s, u)."""
+    steps = _step_forward(tape, states, 2)
+    key = None
+    if all(s.kind in tape.trees for s in steps):
+        key = (tuple(states), tape.model.is_scalar,
+               tuple((s.name, s.kind, s.inputs, tape.trees[s.kind], tape.quantities[s.name],
+                      tuple(tape.quantities[n] for n in s.inputs)) for s in steps))
+        known = _JACOBIANS.get(key)
+        if known is not None:
+            return known
+    explicit = {s.name: tape.explicit(s) for s in steps}
+    out = {}
+    for u in states:
+        D = _step_jacobians(tape, steps, explicit, u, 2)
+        for s in states:
+            J = dense(D[f"{s}_2"], len(tape.quantities[f"{s}_2"].elements),
+                      len(tape.quantities[f"{u}_1"].elements))
+            out[s, u] = _jacobian_rule(tape, steps, J, s, u, f"d{s}/d{u}(t-1)")
+    if key is not None:
+        _JACOBIANS.put(key, out)
+    return out
+
+
 def jacobian_steps(b, problem, cell, T: int) -> None:
     """ds_t/du_{t-1} for every pair of states and t = 2..T; with T <= MAX_T_PRODUCTS also the
     products ds_t/du_k (k < t - 1), chained through every state in between."""
@@ -265,10 +299,11 @@ def jacobian_steps(b, problem, cell, T: int) -> None:
     states = cell.states
     tape = Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
     shapes = problem.shapes
+    rules = _jacobian_rules(tape, states)
     for s in states:
         for u in states:
-            kind = f"d{s}/d{u}(t-1)"
-            rule, shifts = _jacobian_rule(tape, s, u, kind)
+            rule, shifts = rules[s, u]
+            kind = rule.kind
             b.rules[kind] = rule
             rows, cols = shapes[s][0], shapes[u][0]
             for t in range(2, T + 1):

@@ -215,6 +215,32 @@ class Rule:
         return tuple(s for q in self.slots for s in q.elements)
 
 
+class RuleCache:
+    """Rules derived once per process and shared by every tape that has them (the same cell
+    and sizes at another T, verify's T = 1..5, the catalog's rewritten trees): a bounded map
+    from a hashable key (what the rule is a function of) to what was derived."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._known: dict = {}
+
+    def get(self, key):
+        """What was derived for `key`, or None (also for a key that cannot be hashed)."""
+        try:
+            return self._known.get(key)
+        except TypeError:
+            return None
+
+    def put(self, key, value) -> None:
+        try:
+            hash(key)
+        except TypeError:
+            return
+        if len(self._known) >= self.size:
+            self._known.clear()
+        self._known[key] = value
+
+
 @dataclass(frozen=True)
 class Step:
     """One line of the tape: `name = rule(inputs)`, at time step t (None for whole-sequence steps)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .rules import Quantity, Rule, ScalarDisplayOps, make_rule, slots_like
+from .rules import Quantity, Rule, RuleCache, ScalarDisplayOps, make_rule, slots_like
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,23 @@ def _explicit(expr):
         ReLU, lambda x: sp.Max(0, x))
 
 
+# Each kind's rule derived once per process: the same cell at another T, or another problem of
+# the same shapes, reads the same Rule (and walk.py its compiled form).
+_RULES = RuleCache()
+
+
 def tree_rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar: bool) -> Rule:
-    """The Rule of a tree whose Refs `inputs` are filled, in order, by quantities like `actual`."""
+    """The Rule of a tree whose Refs `inputs` are filled, in order, by quantities like `actual`.
+
+    A function of the kind, the tree, its inputs, the slots' shapes and indexing, and whether
+    the model is scalar: the cache's key."""
+    key = (kind, tree, tuple(inputs), tuple((q.shape, q.indexing) for q in actual), scalar)
+    known = _RULES.get(key)
+    if known is not None:
+        return known
     slots = slots_like(kind, actual)
     env = dict(zip(inputs, slots))
     rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar, slots)
-    return Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
+    rule = Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
+    _RULES.put(key, rule)
+    return rule
