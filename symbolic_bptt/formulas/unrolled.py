@@ -87,6 +87,25 @@ def blank_problem(subject: Subject, T: int) -> Problem:
     return Problem(model=m, x=x, y=y, h0=(0,) * m.hidden_size, weights={}, upstream=upstream)
 
 
+# A step's explicit formula, shared by the tapes of every T that have the step with the same rule
+# (tape/trees.py shares rules): (id(rule), its inputs and their shapes) -> (rule, formula).
+_EXPLICIT: dict[tuple, tuple] = {}
+
+
+def _explicit(tape: Tape, step) -> sp.Matrix:
+    """tape.explicit(step), evaluated, made once per process for each rule and inputs."""
+    rule = tape.rules[step.kind]
+    inputs = tuple((n, tape.quantities[n].shape, tape.quantities[n].indexing)
+                   for n in step.inputs)
+    key = (id(rule), inputs)
+    known = _EXPLICIT.get(key)
+    if known is None or known[0] is not rule:
+        if len(_EXPLICIT) > 4096:
+            _EXPLICIT.clear()
+        known = _EXPLICIT[key] = (rule, tape.explicit(step).doit())
+    return known[1]
+
+
 class Unrolled:
     """The tape of one sequence length, with its steps' explicit formulas."""
 
@@ -114,7 +133,7 @@ class Unrolled:
         """The elements of step k -> their formulas in the step's inputs."""
         step = self.tape.steps[k]
         if step.name not in self._exprs:
-            self._exprs[step.name] = self.tape.explicit(step).doit()
+            self._exprs[step.name] = _explicit(self.tape, step)
         return dict(zip(self.elements(step.name), self._exprs[step.name]))
 
     def activation(self, atoms) -> dict:
@@ -125,6 +144,18 @@ class Unrolled:
         for k in {self.owner[s] for s in atoms if s in self.owner}:
             if steps[k].kind in self.functions and steps[k].t is not None:
                 out.update(self.definition(k))
+        return out
+
+    def activation_values(self, atoms, value) -> dict:
+        """Each of `atoms` that activation() replaces -> its definition's value where every
+        symbol s is value(s) (evaluated by the step's rule, not by building the definition)."""
+        steps = self.tape.steps
+        out = {}
+        for k in {self.owner[s] for s in atoms if s in self.owner}:
+            step = steps[k]
+            if step.kind in self.functions and step.t is not None:
+                inputs = {n: tuple(value(e) for e in self.elements(n)) for n in step.inputs}
+                out.update(zip(self.elements(step.name), self.walker.step(step, inputs)))
         return out
 
     @cached_property

@@ -24,6 +24,7 @@ leaves out (b_h, b_y of the Elman cell) is zero. The names a formula may use are
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -384,8 +385,7 @@ def _prove(u: Unrolled, diff: sp.Matrix) -> bool:
         if all(e == 0 for e in diff):
             return True
         if rounds < _HARD_ROUNDS and not all(e.is_polynomial() for e in diff) and (
-                _rational_zero(diff)
-                or _rational_zero(diff.xreplace(u.activation(diff.free_symbols)))):
+                _rational_zero(diff) or _activated_zero(u, diff)):
             return True
         defined = {u.owner[s] for s in diff.free_symbols if s in u.owner}
         if not defined:
@@ -415,13 +415,34 @@ def _rational_zero(diff: sp.Matrix) -> bool:
     return True
 
 
+def _activated_zero(u: Unrolled, diff: sp.Matrix) -> bool:
+    """_rational_zero of `diff` with h_t = phi(z_t) substituted (each quantity that is a function
+    of another); the definitions are made only if no entry is clearly nonzero at the probe's
+    point, where each such quantity takes its definition's value."""
+    atoms = diff.free_symbols
+    defined = u.activation_values(atoms, _probe)
+    if not defined:
+        return False  # nothing to substitute: _rational_zero(diff) has answered
+    point = {s: _probe(s) for s in atoms} | defined
+    if any(_clearly_nonzero(e.xreplace(point).evalf(30)) for e in diff):
+        return False
+    return _rational_zero(diff.xreplace(u.activation(atoms)))
+
+
 def _nonzero_somewhere(e: sp.Expr) -> bool:
-    """`e` is clearly not zero at one point of its symbols (30 digits), so no rational
-    simplification can make it zero: the cheap half of _rational_zero's question."""
-    rng = random.Random("symbolic-bptt probe")
-    point = {s: sp.Float(rng.choice((-1, 1)) * rng.randint(200, 900) / 1000, 30)
-             for s in sorted(e.free_symbols, key=str)}
-    value = e.xreplace(point).evalf(30)
+    """`e` is clearly not zero at the probe's point (30 digits), so no rational simplification
+    can make it zero: the cheap half of _rational_zero's question."""
+    return _clearly_nonzero(e.xreplace({s: _probe(s) for s in e.free_symbols}).evalf(30))
+
+
+@functools.lru_cache(maxsize=4096)
+def _probe(s: sp.Symbol) -> sp.Float:
+    """The probe's value of a symbol: random, fixed by its name."""
+    rng = random.Random(f"symbolic-bptt probe {s}")
+    return sp.Float(rng.choice((-1, 1)) * rng.randint(200, 900) / 1000, 30)
+
+
+def _clearly_nonzero(value: sp.Expr) -> bool:
     return bool(value.is_number and value.is_finite and abs(value) > _PROBE_ZERO)
 
 
