@@ -9,6 +9,8 @@ the hand-written recurrences of tests/torch_cells.py, themselves checked against
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import EXAMPLES, GATED_FILES, flat
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,8 @@ from symbolic_bptt.errors import ProblemError
 from symbolic_bptt.evaluate.arithmetic import evaluate
 from symbolic_bptt.evaluate.solution import quantities
 from symbolic_bptt.inputs.files import parse_toml
-from symbolic_bptt.inputs.problem import parse_problem
+from symbolic_bptt.documents.render import problem_tex
+from symbolic_bptt.inputs.problem import load_problem, parse_problem
 from symbolic_bptt.tape import unroll
 
 torch = pytest.importorskip("torch")
@@ -98,6 +101,8 @@ def module_run(raw: dict, cell: str) -> tuple[dict, dict]:
     # path through c_{t+1}, not dL/dc_t (that one is the hand-written recurrence's, below).
     values |= {f"dL/d{n}": q.grad.flatten().tolist() for n, q in out.items()
                if not n.startswith("c_")}
+    values |= {f"dL/d{n} via c_{int(n[2:]) + 1}": q.grad.flatten().tolist()
+               for n, q in out.items() if n.startswith("c_") and q.grad is not None}
     grads = ({"W_hy": W_hy.grad} | ({"b_y": b_y.grad} if bias else {})) if head else {}
     for key, names in STACKS[cell].items():
         if hasattr(module, key) and getattr(module, key) is not None:
@@ -259,3 +264,35 @@ def test_the_shipped_cells_are_listed_in_the_unknown_cell_message():
     raw["model"]["cell"] = "gruu"
     with pytest.raises(ProblemError, match="elman, gru, gru_cho, lstm"):
         parse_problem(raw)
+
+
+def _labelled(tex: str, name: str) -> list[float]:
+    r"""The numbers printed under `\underbrace{...}_{\text{through $<name>$}}` (first match)."""
+    braces = re.findall(r"\\underbrace\{(?:\\left\()?\\begin\{bmatrix\}([^{}]*?)\\end\{bmatrix\}"
+                        r"(?:\\right\))?\}_\{\\text\{through \$(.*?)\$\}\}", tex)
+    found = next((body for body, label in braces if label == name), None)
+    assert found is not None, name
+    return [float(v) for v in found.split(r"\\")]
+
+
+def test_the_lstm_worked_solution_shows_dL_dc_t_by_its_two_paths():
+    """dL/dc_t's two paths, labelled as a lecturer labels them (through h_t, through c_{t+1}),
+    in the derived rule and at each step. The printed numbers are autograd's: through c_{t+1}
+    the gradient torch.nn.LSTM's c_t output gets (stepped one step at a time, it is read by the
+    next step alone), through h_t the hand-written recurrence's term (torch_named)."""
+    path = EXAMPLES / "lstm.toml"
+    raw = parse_toml(path.read_text(encoding="utf-8"))
+    truth = run_oracle(per_gate(raw, "lstm"), lstm_nn, "half_sse", "y^", engine(raw))
+    truth |= module_run(raw, "lstm")[0]  # the path through c_{t+1}: the module's c_t output
+    tex = problem_tex(load_problem(path), "article")
+    lhs = r"\frac{\partial L}{\partial c_{t}} &="
+    rule = next(ln for ln in tex.splitlines() if ln.startswith(lhs))
+    assert r"&& \text{through $\mathbf{h}_{t}$}" in rule
+    assert r"&& \text{through $\mathbf{c}_{t+1}$}" in rule
+    for t in (1, 2):
+        step = tex.split(rf"\frac{{\partial L}}{{\partial c_{{{t}}}}} &=", 1)[1]
+        for via in (f"h_{t}", f"c_{t + 1}"):
+            base, k = via.split("_")
+            printed = _labelled(step, rf"\mathbf{{{base}}}_{{{k}}}")
+            oracle = [round(v, 4) for v in truth[f"dL/dc_{t} via {via}"]]
+            assert printed == pytest.approx(oracle, abs=1e-9), (t, via)

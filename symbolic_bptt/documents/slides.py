@@ -17,9 +17,11 @@ _MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.DOTALL)
 
 
 def _tall(tex: str) -> float:
-    """Rows of text one printed row of numbers takes: a matrix of n rows about 0.8 n."""
+    """Rows of text one printed row of numbers takes: a matrix of n rows about 0.8 n, and half
+    a row more for labels under the numbers."""
     heights = [0.8 * (body.count(r"\\") + 1) for body in _MATRIX.findall(tex)]
-    return max([1.0, *heights])
+    label = 0.5 if r"\underbrace" in tex else 0.0  # a path's label under its numbers
+    return max([1.0, *heights]) + label
 
 
 def slide_rows(line) -> float:
