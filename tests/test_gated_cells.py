@@ -135,7 +135,7 @@ def check_against_torch(raw: dict, cell: str) -> None:
                 assert gates[name] == pytest.approx(theirs[name], rel=REL, abs=ABS), name
 
 
-EXAMPLE_CELLS = {"lstm": "lstm", "gru": "gru", "lstm_notebook": "lstm"}
+EXAMPLE_CELLS = {"lstm": "lstm", "gru": "gru", "lstm_notebook": "lstm", "lstm_gomez": "lstm"}
 
 
 def test_every_gated_example_is_tested():
@@ -296,3 +296,37 @@ def test_the_lstm_worked_solution_shows_dL_dc_t_by_its_two_paths():
             printed = _labelled(step, rf"\mathbf{{{base}}}_{{{k}}}")
             oracle = [round(v, 4) for v in truth[f"dL/dc_{t} via {via}"]]
             assert printed == pytest.approx(oracle, abs=1e-9), (t, via)
+
+
+def test_gomez_lstm_example_as_published_is_right_by_torch_and_check_agrees(cli, tmp_path):
+    """Gomez's numerical LSTM example (examples/lstm_gomez.toml), as a published notebook prints
+    it (float64 printouts to 16 digits, the SGD update to 8): each printed number is
+    torch.nn.LSTM's, stepped by torch.optim.SGD; `check` finds nothing wrong, though the
+    printouts' last digit is float64's rounding, not the exact value's; yet a slip in the 12th
+    significant digit of such a printout is still caught."""
+    problem = EXAMPLES / "lstm_gomez.toml"
+    raw = parse_toml(problem.read_text(encoding="utf-8"))
+    truth, module = module_run(raw, "lstm")
+    truth |= run_oracle(per_gate(raw, "lstm"), lstm_nn, "half_sse", "h")
+    torch.optim.SGD(module.parameters(), lr=raw["training"]["learning_rate"]).step()
+    for key, names in STACKS["lstm"].items():
+        for name, block in zip(names, getattr(module, key).detach().chunk(len(names))):
+            truth[f"{name}'"] = block.flatten().tolist()
+    text = (EXAMPLES / "lstm_gomez_claims.toml").read_text("utf-8")
+    claims = parse_toml(text)["claims"]
+    assert len(claims) == 24
+    for name, claimed in claims.items():
+        printed = flat(claimed)
+        places = [len(repr(v).split(".")[1]) for v in printed]
+        exact = [round(v, 12) if d >= 15 else round(v, d) for v, d in zip(truth[name], places)]
+        assert [round(v, 12) if d >= 15 else v for v, d in zip(printed, places)] == \
+            pytest.approx(exact, abs=1e-12), name
+    run = cli("check", problem, EXAMPLES / "lstm_gomez_claims.toml", "--json")
+    assert run.code == 0, run.out
+    assert {v["verdict"] for v in run.json()["verdicts"]} == {"ok"}
+    slipped = tmp_path / "slipped.toml"
+    slipped.write_text(text.replace('"c_1" = 0.7857261484365797', '"c_1" = 0.7857261484375797'),
+                       encoding="utf-8")
+    run = cli("check", problem, slipped, "--json")
+    verdicts = {v["name"]: v["verdict"] for v in run.json()["verdicts"]}
+    assert run.code == 1 and verdicts["c_1"] == "wrong", verdicts
