@@ -54,11 +54,15 @@ class Line:
     subst_exact: bool = True  # the numbers substituted are the values, not roundings of them
     mode: str = "rounded"
     paths: tuple[str, str] | None = None  # (relation, each path's value labelled) before the result
+    relation: str = "="  # between lhs and formula; a step continued on a new slide may start at ≈
+    rest: tuple[tuple[str, str], ...] | None = None  # the chain of a part of a split step
 
     @property
     def chain(self) -> list[tuple[str, str]]:
         """What follows `lhs = formula`, as (relation, LaTeX) pairs, in an order that is true:
         exact results before approximate numbers, "=" only where equality holds."""
+        if self.rest is not None:
+            return list(self.rest)
         approx = r"\approx"
         if self.mode == "rounded":  # every number shown is the number carried
             out = [("=", p) for p in (self.substituted, self.partial) if p]

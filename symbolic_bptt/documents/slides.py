@@ -9,6 +9,7 @@ continues on the next frame, numbered (1/2), (2/2).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 FRAME_BUDGET = 12  # rows of \large text a slide holds below its title
 SLIDE_LINE = 48  # printed characters before a step's numbers go on a row of their own
@@ -17,29 +18,52 @@ _MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.DOTALL)
 
 
 def _tall(tex: str) -> float:
-    """Rows of text one printed row of numbers takes: a matrix of n rows about 0.8 n, and half
-    a row more for labels under the numbers."""
+    """Rows of text one printed row takes: a matrix of n rows about 0.8 n, a display fraction 2, and
+    half a row more for labels under the numbers."""
     heights = [0.8 * (body.count(r"\\") + 1) for body in _MATRIX.findall(tex)]
     label = 0.5 if r"\underbrace" in tex else 0.0  # a path's label under its numbers
-    return max([1.0, *heights]) + label
+    return max([2.0 if r"\frac" in tex else 1.0, *heights]) + label
+
+
+def _rows(tex: str) -> float:
+    return sum(_tall(part) for part in _BREAK.split(tex))
 
 
 def slide_rows(line) -> float:
     """How tall a step is on a slide: its formula's rows, then (when long) its numbers on a
     row of their own; with matrices, each number row of the chain on its own row."""
-    rows = len(_BREAK.split(line.formula))
     if not line.matrices:
-        return rows + (1 if line.length > SLIDE_LINE else 0)
-    for _, tex in line.chain:
-        rows += sum(_tall(part) for part in _BREAK.split(tex))
-    return rows
+        return len(_BREAK.split(line.formula)) + (1 if line.length > SLIDE_LINE else 0)
+    return _rows(line.formula) + sum(_rows(tex) for _, tex in line.chain)
+
+
+def split_step(line) -> list:
+    """A step of vectors too tall for one slide, cut between its printed rows: the first part
+    ends where the frame is full and the next goes on (`lhs ≈ numbers`, or `+ numbers` within a
+    sum); a step whose formula alone fills a slide stays whole (its frame is scaled down). The
+    parts are for show_compact in _steps.tex.j2: each row scaled to the width (\\fitrow)."""
+    if line is None or not line.matrices or slide_rows(line) <= FRAME_BUDGET:
+        return [line]
+    rows = [(rel if k == 0 else "", part) for rel, tex in line.chain
+            for k, part in enumerate(_BREAK.split(tex))]
+    used, k = _rows(line.formula), 0
+    while k < len(rows) - 1 and used + _tall(rows[k][1]) <= FRAME_BUDGET:
+        used += _tall(rows[k][1])
+        k += 1
+    if k == 0:
+        return [line]
+    rel, tex = rows[k]
+    tail = replace(line, lhs=line.lhs if rel else "", relation="",
+                   formula=rf"\fitrow{{{rel} {tex}}}", rest=tuple(rows[k + 1:]))
+    return [replace(line, rest=tuple(rows[:k])), *split_step(tail)]
 
 
 def slide_parts(lines: list, reserve: float = 0) -> list[list]:
     """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
-    first `reserve` rows fewer: text above its steps); a frame holds at least one step."""
+    first `reserve` rows fewer: text above its steps); a frame holds at least one step, and a
+    step too tall for a frame continues on the next."""
     parts, current, used = [], [], float(reserve)
-    for line in lines:
+    for line in (piece for step in lines for piece in split_step(step)):
         cost = 1.0 if line is None else slide_rows(line)
         if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
             parts.append(current)
