@@ -58,35 +58,35 @@ def split_step(line) -> list:
     return [replace(line, rest=tuple(rows[:k])), *split_step(tail)]
 
 
-def slide_parts(lines: list, reserve: float = 0) -> list[list]:
-    """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
-    first `reserve` rows fewer: text above its steps); a frame holds at least one step, and a
-    step too tall for a frame continues on the next."""
+def pack(items: list, cost, budget: float, reserve: float = 0.0, least: float = 0.0) -> list:
+    """Items in consecutive frames whose costs add up to at most `budget` (the first frame
+    `reserve` less): a frame holds at least one item, and is not closed before it holds
+    `least` rows."""
     parts, current, used = [], [], float(reserve)
-    for line in (piece for step in lines for piece in split_step(step)):
-        cost = 1.0 if line is None else slide_rows(line)
-        if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
+    for item in items:
+        c = cost(item)
+        if current and used + c > budget and used > least:
             parts.append(current)
             current, used = [], 0.0
-        current.append(line)
-        used += cost
+        current.append(item)
+        used += c
     parts.append(current)
     return parts
+
+
+def slide_parts(lines: list, reserve: float = 0) -> list[list]:
+    """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
+    first `reserve` rows fewer: text above its steps); a step too tall for a frame continues
+    on the next, and no frame holds one short line alone."""
+    return pack([piece for step in lines for piece in split_step(step)],
+                lambda line: 1.0 if line is None else slide_rows(line), FRAME_BUDGET, reserve,
+                least=2)
 
 
 def summary_parts(lines: list) -> list[list]:
     """Rows of the summary table (quantity, value) in frames that fit: a row as tall as its
-    value's matrix, with the table's row spacing."""
-    parts, current, used = [], [], 0.0
-    for line in lines:
-        cost = 1.6 * _tall(line.result)
-        if current and used + cost > FRAME_BUDGET - 2:  # the table's head and rules
-            parts.append(current)
-            current, used = [], 0.0
-        current.append(line)
-        used += cost
-    parts.append(current)
-    return parts
+    value's matrix, with the table's row spacing, below the table's head and rules."""
+    return pack(lines, lambda line: 1.6 * _tall(line.result), FRAME_BUDGET - 2)
 
 
 def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
@@ -110,16 +110,7 @@ def _rule_rows(rule: str) -> float:
 
 def rule_parts(rules: list[str], budget: float = FRAME_BUDGET - 2) -> list[list[str]]:
     """The rules of a cell (`lhs &= formula` rows) in frames that show them unshrunk."""
-    parts, current, used = [], [], 0.0
-    for rule in rules:
-        cost = _rule_rows(rule)
-        if current and used + cost > budget:
-            parts.append(current)
-            current, used = [], 0.0
-        current.append(rule)
-        used += cost
-    parts.append(current)
-    return parts
+    return pack(rules, _rule_rows, budget)
 
 
 def _columns(tex: str) -> int:
@@ -134,15 +125,10 @@ def number_frames(named: list[tuple[str, str]], data: list[tuple]) -> list[list[
     data_rows = 2 + sum(max(_tall(str(row[k])) for row in data) for k in (1, 2))
     per_row = 2 if any(_columns(v) >= 4 for _, v in named) else 3
     rows = [named[k:k + per_row] for k in range(0, len(named), per_row)]
-    heights = [max(_tall(v) for _, v in row) + 0.3 for row in rows]
-    if sum(heights) + data_rows <= FRAME_BUDGET - 2:
+
+    def height(row) -> float:
+        return max(_tall(v) for _, v in row) + 0.3
+
+    if sum(map(height, rows)) + data_rows <= FRAME_BUDGET - 2:
         return None
-    frames, current, used = [], [], 0.0
-    for row, height in zip(rows, heights):
-        if current and used + height > FRAME_BUDGET - 2:
-            frames.append(current)
-            current, used = [], 0.0
-        current.append(row)
-        used += height
-    frames.append(current)
-    return frames
+    return pack(rows, height, FRAME_BUDGET - 2)
