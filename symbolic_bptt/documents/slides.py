@@ -113,6 +113,15 @@ def rule_parts(rules: list[str], budget: float = FRAME_BUDGET - 2) -> list[list[
     return pack(rules, _rule_rows, budget)
 
 
+def uncover(rule: str, k: int) -> str:
+    """A rule's rows for --reveal: every cell of the rule (`lhs`, `= formula`, `+ term`, a
+    label) uncovered from overlay k on, so that the rules appear one at a time."""
+    def cell(text: str) -> str:
+        return text if not text.strip() else rf"\uncover<{k}->{{{{}}{text}}}"
+    return r" \\ ".join("&".join(cell(c) for c in row.split("&"))
+                         for row in rule.split(r" \\ "))
+
+
 def _columns(tex: str) -> int:
     bodies = _MATRIX.findall(tex)
     return max([1, *(body.split(r"\\")[0].count("&") + 1 for body in bodies)])
