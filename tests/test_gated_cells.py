@@ -127,8 +127,10 @@ def check_against_torch(raw: dict, cell: str) -> None:
         assert_close(ours, theirs)
     output = "h" if raw["model"].get("output") == "none" else "y^"
     gates = run_oracle(per_gate(raw, cell), STEPS[cell], "half_sse", output, ours)
-    # a term `via r_s` that autograd cannot isolate is left out of the oracle (torch_named.py)
-    assert_matches({k: v for k, v in ours.items() if " via " not in k or k in gates}, gates)
+    # a term `via r_s` that autograd cannot isolate is left out of the oracle (torch_named.py);
+    # an updated parameter W' ([training]) is torch.optim.SGD's, in the Gomez test below
+    assert_matches({k: v for k, v in ours.items()
+                    if (" via " not in k or k in gates) and not k.endswith("'")}, gates)
     if cell != "gru_cho":  # the hand-written recurrence is the module's
         for name in theirs:
             if name.startswith(("h_", "c_", "dL/dW", "dL/db")):
