@@ -247,7 +247,7 @@ class _Builder:
             self.rules[kind] = tree_rule(kind, tree, inputs, [self.quantities[n] for n in actual],
                                      self.scalar)
             self.trees[kind], self.refs[kind] = tree, inputs
-        self.quantity(name, self.rules[kind].explicit.shape, role, indexing)
+        self.quantity(name, self.rules[kind].shape, role, indexing)
         self.steps.append(Step(name, kind, t, tuple(actual)))
 
 

@@ -65,7 +65,7 @@ class ExplicitOps:
 
     @staticmethod
     def mm(a, b):
-        return a * b
+        return _matmul(a, b)
 
     @staticmethod
     def tr(a):
@@ -117,6 +117,20 @@ class ExplicitOps:
 ExplicitOps.scalar_ops = ExplicitOps
 
 _PLAIN = sp.Symbol("x").assumptions0
+_NOT_FINITE = (sp.S.Infinity, sp.S.NegativeInfinity, sp.S.ComplexInfinity, sp.S.NaN)
+
+
+def _matmul(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
+    """a * b; for explicit matrices entry by entry the sum of the nonzero products as SymPy's product forms it,
+    without the 0 * x == 0 test it makes of every entry (an assumptions query: seconds for
+    the gates of hidden size 16). Entries that may be infinite keep SymPy's product."""
+    if not (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase)) or a.cols != b.rows \
+            or any(x.has(*_NOT_FINITE) for m in (a, b) for x in m):
+        return a * b
+    rows = [[x for x in a.row(i)] for i in range(a.rows)]
+    cols = [[x for x in b.col(j)] for j in range(b.cols)]
+    return sp.Matrix(a.rows, b.cols, [
+        sp.Add(*[x * y for x, y in zip(r, c) if x != 0 and y != 0]) for r in rows for c in cols])
 
 
 def _sum(terms: list) -> sp.Expr:
@@ -238,6 +252,11 @@ class Rule:
         """Every element symbol of every slot, flattened in slot order (the compiled arguments)."""
         return tuple(s for q in self.slots for s in q.elements)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The shape of the rule's value."""
+        return self.explicit.shape
+
 
 class RuleCache:
     """Rules derived once per process and shared by every tape that has them (the same cell
@@ -311,6 +330,10 @@ class SumRule(Rule):
         flats = [self.slot_symbols[k * n:(k + 1) * n] for k in range(len(self.slots))]
         return sp.Matrix(*self.slots[0].element_shape, [_sum([f[e] for f in flats])
                                                         for e in range(n)])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.slots[0].element_shape
 
     def slot_positions(self) -> list[list[int]]:
         """For each entry, where its terms are among the flat slot values, slot by slot."""
