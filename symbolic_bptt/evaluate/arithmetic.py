@@ -19,6 +19,7 @@ from ..errors import ProblemError
 from ..inputs.limits import check_sizes
 from ..model.cell import UPSTREAM
 from ..tape import Rule, Tape
+from ..tape.rules import SumRule
 from ..tape.display_exprs import Sigmoid
 
 MODES = ("exact", "float", "rounded")
@@ -179,6 +180,8 @@ def _small(value) -> bool:
 
 def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], list]:
     """A function from the rule's flat slot values to its flat results."""
+    if mode == "float" and isinstance(rule, SumRule):  # its formula is not needed: positions
+        return _adder([(None, sorted(p, reverse=True)) for p in rule.slot_positions()])
     outputs = list(rule.explicit)
     if mode == "float":
         sums = _float_sums(outputs, rule.slot_symbols)
@@ -222,7 +225,11 @@ def _float_sums(outputs: list, symbols: tuple) -> Callable[[Sequence], list] | N
         if not all(term in index for term in terms):
             return None
         plans.append((scale, sorted((index[term] for term in terms), reverse=True)))
+    return _adder(plans)
 
+
+def _adder(plans: list[tuple[float | None, list[int]]]) -> Callable[[Sequence], list]:
+    """For each output, the slot values at `positions` added in that order, times `scale`."""
     def add(args: Sequence) -> list:
         out = []
         for scale, positions in plans:

@@ -247,17 +247,18 @@ class _Builder:
             self.rules[kind] = tree_rule(kind, tree, inputs, [self.quantities[n] for n in actual],
                                      self.scalar)
             self.trees[kind], self.refs[kind] = tree, inputs
-        self.quantity(name, self.rules[kind].explicit.shape, role, indexing)
+        self.quantity(name, self.rules[kind].shape, role, indexing)
         self.steps.append(Step(name, kind, t, tuple(actual)))
 
 
-def computed(problem: Problem) -> dict[str, tuple[int, ...]]:
-    """The steps at which each quantity is computed: every t, except an output that nothing in
-    the cell reads, which exists only where the loss reads it (a many-to-one model's o_T)."""
+def computed(problem: Problem) -> dict[str, dict[int, None]]:
+    """The steps at which each quantity is computed (in order, and asked `t in` in O(1)): every
+    t, except an output that nothing in the cell reads, which exists only where the loss reads
+    it (a many-to-one model's o_T)."""
     cell, T = problem.cell, problem.T
-    every = tuple(range(1, T + 1))
+    every = dict.fromkeys(range(1, T + 1))
     read = {s.name for e in cell.equations for s in symbols(e.rhs)}
-    return {q: problem.loss_steps if q == cell.output and q not in read else every
+    return {q: dict.fromkeys(problem.loss_steps) if q == cell.output and q not in read else every
             for q in cell.quantities}
 
 
@@ -371,7 +372,7 @@ def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
 
 
 def _backward(b: _Builder, problem: Problem, trees: _Trees, loss, params: list[str],
-              at: dict[str, tuple[int, ...]], named: bool = True) -> None:
+              at: dict[str, dict[int, None]], named: bool = True) -> None:
     cell, T = problem.cell, problem.T
     steps = set(problem.loss_steps)
     full: dict[str, list] = {}  # q -> (reader, lag, tree); reader None for the loss's own term
@@ -427,7 +428,7 @@ def _gradient_tree(problem: Problem, q: str, terms: list, present: tuple[int, ..
 
 
 def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str,
-               at: dict[str, tuple[int, ...]]) -> None:
+               at: dict[str, dict[int, None]]) -> None:
     """A shared parameter's gradient: one contribution per time step, then their sum."""
     cell, T = problem.cell, problem.T
     terms = []

@@ -84,7 +84,7 @@ def _diagonal(trees, node: Node, target: Sym) -> bool:
     return False
 
 
-def local_derivatives(b, cell, trees, at: dict[str, tuple[int, ...]]) -> None:
+def local_derivatives(b, cell, trees, at: dict[str, dict[int, None]]) -> None:
     """d<q>_t/d<p>_t for each equation q_t = f(..., p_t, ...) whose derivative in p_t is
     entrywise: the activation's derivative dh_t/dz_t of Elman, dh_t/dc_t of an LSTM."""
     if not _NAMED.get():
@@ -132,7 +132,7 @@ def via_steps(b, q: str, t: int, present: list[tuple[int, object, str]]) -> None
 
 
 def windowed_backward(b, problem, full: dict[str, list], k: int, steps: set[int],
-                      at: dict[str, tuple[int, ...]], zero_tree) -> None:
+                      at: dict[str, dict[int, None]], zero_tree) -> None:
     """Truncated BPTT in windows: each step loss l_s sends its gradient back through steps
     s, s-1, ..., s-k+1 only. `dL/dq_t from l_s` is what l_s sends to q_t along those paths, and
     dL/dq_t (the truncated gradient, under its usual name) their sum over s = t .. t+k-1.

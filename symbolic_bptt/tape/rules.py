@@ -31,13 +31,23 @@ class Quantity:
     @cached_property
     def elements(self) -> sp.Matrix:
         """One SymPy symbol per entry, named as users write them: h_2, h_2[1], dL/dW_hh[0,1]."""
+        return sp.Matrix(*self.element_shape, self.element_symbols())
+
+    @property
+    def element_shape(self) -> tuple[int, int]:
+        """The shape of `elements`: 1 x 1 for a scalar, a column for a vector."""
+        rows, cols = self.shape
+        return (1, 1) if self.indexing == "scalar" else (rows, 1) if self.indexing == "vector" \
+            else (rows, cols)
+
+    def element_symbols(self) -> list[sp.Symbol]:
+        """The symbols of `elements`, row-major, without making the matrix."""
         rows, cols = self.shape
         if self.indexing == "scalar":
-            return sp.Matrix([[sp.Symbol(self.name)]])
+            return [sp.Symbol(self.name)]
         if self.indexing == "vector":
-            return sp.Matrix(rows, 1, [sp.Symbol(f"{self.name}[{i}]") for i in range(rows)])
-        return sp.Matrix(rows, cols, [sp.Symbol(f"{self.name}[{i},{j}]")
-                                      for i in range(rows) for j in range(cols)])
+            return [sp.Symbol(f"{self.name}[{i}]") for i in range(rows)]
+        return [sp.Symbol(f"{self.name}[{i},{j}]") for i in range(rows) for j in range(cols)]
 
     def display(self, matrix_display: bool):
         """The whole-quantity symbol used in displayed formulas."""
@@ -55,7 +65,7 @@ class ExplicitOps:
 
     @staticmethod
     def mm(a, b):
-        return a * b
+        return _matmul(a, b)
 
     @staticmethod
     def tr(a):
@@ -64,8 +74,10 @@ class ExplicitOps:
     @staticmethod
     def add(*terms):
         if isinstance(terms[0], sp.MatrixBase):
-            # One sp.Add per entry: adding T matrices one by one would re-sort each sum T times.
-            return sp.Matrix(*terms[0].shape, lambda i, j: sp.Add(*(t[i, j] for t in terms)))
+            # One sum per entry: adding T matrices one by one would re-sort each sum T times.
+            flats = [[x for row in t.tolist() for x in row] for t in terms]
+            return sp.Matrix(*terms[0].shape, [_sum([f[k] for f in flats])
+                                               for k in range(len(flats[0]))])
         total = terms[0]
         for term in terms[1:]:
             total = total + term
@@ -103,6 +115,32 @@ class ExplicitOps:
 
 
 ExplicitOps.scalar_ops = ExplicitOps
+
+_PLAIN = sp.Symbol("x").assumptions0
+_NOT_FINITE = (sp.S.Infinity, sp.S.NegativeInfinity, sp.S.ComplexInfinity, sp.S.NaN)
+
+
+def _matmul(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
+    """a * b; for explicit matrices entry by entry the sum of the nonzero products as SymPy's product forms it,
+    without the 0 * x == 0 test it makes of every entry (an assumptions query: seconds for
+    the gates of hidden size 16). Entries that may be infinite keep SymPy's product."""
+    if not (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase)) or a.cols != b.rows \
+            or any(x.has(*_NOT_FINITE) for m in (a, b) for x in m):
+        return a * b
+    rows = [[x for x in a.row(i)] for i in range(a.rows)]
+    cols = [[x for x in b.col(j)] for j in range(b.cols)]
+    return sp.Matrix(a.rows, b.cols, [
+        sp.Add(*[x * y for x, y in zip(r, c) if x != 0 and y != 0]) for r in rows for c in cols])
+
+
+def _sum(terms: list) -> sp.Expr:
+    """sp.Add(*terms). A sum of distinct plain symbols (a parameter's gradient, over T steps) is
+    put in order by name: the order SymPy's Add sorts them in (a symbol compares by its name),
+    without its comparisons, which take seconds for the sums of T = 1000."""
+    if len(terms) > 2 and all(type(x) is sp.Symbol for x in terms) \
+            and len(set(terms)) == len(terms) and all(x.assumptions0 == _PLAIN for x in terms):
+        return sp.Add._from_args(sorted(terms, key=lambda x: x.name), True)
+    return sp.Add(*terms)
 
 
 class ScalarDisplayOps(ExplicitOps):
@@ -214,6 +252,11 @@ class Rule:
         """Every element symbol of every slot, flattened in slot order (the compiled arguments)."""
         return tuple(s for q in self.slots for s in q.elements)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The shape of the rule's value."""
+        return self.explicit.shape
+
 
 class RuleCache:
     """Rules derived once per process and shared by every tape that has them (the same cell
@@ -266,6 +309,43 @@ def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool,
     explicit = formula(ExplicitOps, *(ExplicitOps.var(q) for q in slots))
     display = formula(display_ops, *(display_ops.var(q) for q in slots))
     return Rule(kind, slots, sp.Matrix(explicit), display)
+
+
+class SumRule(Rule):
+    """The Rule of the sum of its slots (a parameter's gradient over T steps): make_rule's, with
+    the explicit formula made only when asked. At T = 1000 the slots' symbols took seconds, and
+    float arithmetic needs none of them (`slot_positions`)."""
+
+    def __init__(self, kind: str, slots: tuple[Quantity, ...], display):
+        for name, value in (("kind", kind), ("slots", slots), ("display", display)):
+            object.__setattr__(self, name, value)
+
+    @cached_property
+    def slot_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(x for q in self.slots for x in q.element_symbols())
+
+    @cached_property
+    def explicit(self) -> sp.Matrix:
+        n = len(self.slot_symbols) // len(self.slots)
+        flats = [self.slot_symbols[k * n:(k + 1) * n] for k in range(len(self.slots))]
+        return sp.Matrix(*self.slots[0].element_shape, [_sum([f[e] for f in flats])
+                                                        for e in range(n)])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.slots[0].element_shape
+
+    def slot_positions(self) -> list[list[int]]:
+        """For each entry, where its terms are among the flat slot values, slot by slot."""
+        n = len(self.slots[0].element_symbols())
+        return [[k * n + e for k in range(len(self.slots))] for e in range(n)]
+
+
+def sum_rule(kind: str, inputs: Sequence[Quantity], scalar: bool) -> Rule:
+    """make_rule's Rule of the sum of its slots, each read once, in order."""
+    slots = slots_like(kind, inputs)
+    display_ops = ScalarDisplayOps if scalar else MatrixDisplayOps
+    return SumRule(kind, slots, display_ops.add(*(display_ops.var(q) for q in slots)))
 
 
 def rule_display(rule: Rule, actual: Sequence[Quantity], matrix: bool):

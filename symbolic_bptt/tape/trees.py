@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .rules import Quantity, Rule, RuleCache, ScalarDisplayOps, make_rule, slots_like
+from .rules import Quantity, Rule, RuleCache, ScalarDisplayOps, make_rule, slots_like, sum_rule
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,17 @@ def tree_rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar
     known = _RULES.get(key)
     if known is not None:
         return known
+    if isinstance(tree, Op) and tree.op == "add" and tuple(tree.args) == tuple(inputs) \
+            and len(set(inputs)) == len(inputs) \
+            and len({(q.shape, q.indexing) for q in actual}) == 1:
+        rule = sum_rule(kind, actual, scalar)  # a sum of its inputs, each read once
+        _RULES.put(key, rule)
+        return rule
     slots = slots_like(kind, actual)
     env = dict(zip(inputs, slots))
     rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar, slots)
-    rule = Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
+    if any(isinstance(x, Op) and x.op in ("fn", "prime", "loss") for x in nodes(tree)):
+        # only a function or a loss writes Sigmoid or ReLU: a sum over T steps has neither
+        rule = Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
     _RULES.put(key, rule)
     return rule
