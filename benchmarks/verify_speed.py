@@ -10,8 +10,8 @@ folder, so that `python -m` finds the package through PYTHONPATH, not in the cur
 
 The calls run with the package's bytecode cached, as an installed package has it (pip compiles
 it; a checkout writes __pycache__ on its first run): one warm-up call writes it, even where
-PYTHONDONTWRITEBYTECODE is set. --no-bytecode keeps that setting, so that every call compiles
-the package's sources again (about 0.1 s more a call).
+PYTHONDONTWRITEBYTECODE is set. --no-bytecode keeps that setting: in a checkout without
+__pycache__ (delete it first) every call then compiles the package's sources again.
 """
 
 from __future__ import annotations
