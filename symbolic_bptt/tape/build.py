@@ -12,11 +12,13 @@ t+1); one Rule per kind of tree, shared by every t.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sympy as sp
 
 from ..inputs.problem import Problem
 from ..model import ACTIVATIONS, loss_gradient, model_loss, scaled
+from ..model.losses import Loss
 from ..model.cell import INPUT, TARGET, UPSTREAM, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
 from .display_exprs import (
@@ -304,24 +306,63 @@ def _loss(b: _Builder, steps: tuple[int, ...], loss, output: str, factor: str) -
     n = len(steps)
     inside = sp.Integer(1) if factor == "outside" else loss.scale(n)
     outside = loss.scale(n) if factor == "outside" else sp.Integer(1)
-
-    def l_rule(ops, o, y):
-        if ops is ExplicitOps:
-            return sp.Matrix([[scaled(inside, loss.per_step(o, y))]])
-        return scaled(inside, _display_per_step(loss, ops, o, y))
-
-    tree = Op("loss", (l_rule, Ref(output, 0), Ref(TARGET, 0)))
+    tree = Op("loss", (_StepLoss(loss, inside), Ref(output, 0), Ref(TARGET, 0)))
     for t in steps:
         b.step(f"l_{t}", "l", t, tree, "forward")
-
-    def total(ops, *terms):
-        if ops is ExplicitOps:
-            return sp.Matrix([[scaled(outside, sp.Add(*(x[0] for x in terms)))]])
-        return scaled(outside, sp.Add(*(_scalar(x) for x in terms)))
-
     parts = [Ref("l", k) for k in range(n)]
-    b.step("L", "L", None, Op("loss", (total, *parts)), "forward",
+    b.step("L", "L", None, Op("loss", (_TotalLoss(outside), *parts)), "forward",
            names=[f"l_{t}" for t in steps])
+
+
+# The loss's formulas as values (equal when their data are), so that the trees that hold them
+# are equal from one problem to the next and their rules are derived once (trees.tree_rule).
+
+
+@dataclass(frozen=True)
+class _StepLoss:
+    """l_t = inside * l(o_t, y_t)."""
+
+    loss: Loss
+    inside: sp.Expr
+
+    def __call__(self, ops, o, y):
+        if ops is ExplicitOps:
+            return sp.Matrix([[scaled(self.inside, self.loss.per_step(o, y))]])
+        return scaled(self.inside, _display_per_step(self.loss, ops, o, y))
+
+
+@dataclass(frozen=True)
+class _TotalLoss:
+    """L = outside * (l_1 + ... + l_n)."""
+
+    outside: sp.Expr
+
+    def __call__(self, ops, *terms):
+        if ops is ExplicitOps:
+            return sp.Matrix([[scaled(self.outside, sp.Add(*(x[0] for x in terms)))]])
+        return scaled(self.outside, sp.Add(*(_scalar(x) for x in terms)))
+
+
+@dataclass(frozen=True)
+class _LossGradient:
+    """dL/do_t's own term, the derivative of a loss over n steps."""
+
+    loss: Loss
+    n: int
+
+    def __call__(self, ops, o, y):
+        loss, n = self.loss, self.n
+        if ops is ExplicitOps:
+            return loss_gradient(loss, o, y, n)
+        if ops is ScalarDisplayOps:
+            if loss.name == "bce":
+                return scaled(loss.scale(n), Sigmoid(o) - y)
+            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), n)[0]
+        if loss.name == "cross_entropy":
+            return scaled(loss.scale(n), sp.MatAdd(Softmax(o), -y))
+        if loss.name == "bce":
+            return scaled(loss.scale(n), sp.MatAdd(SigmoidOf(o), -y))
+        return scaled(2 * loss.scale(n), sp.MatAdd(o, -y))
 
 
 def _scalar(x):
@@ -345,20 +386,7 @@ def _loss_term(loss, n: int, output: str):
     """dL/do_t's own term: the loss's derivative, or the given upstream gradient."""
     if loss is None:
         return Ref(UPSTREAM, 0)
-
-    def dl_do(ops, o, y):
-        if ops is ExplicitOps:
-            return loss_gradient(loss, o, y, n)
-        if ops is ScalarDisplayOps:
-            if loss.name == "bce":
-                return scaled(loss.scale(n), Sigmoid(o) - y)
-            return loss_gradient(loss, sp.Matrix([o]), sp.Matrix([y]), n)[0]
-        if loss.name == "cross_entropy":
-            return scaled(loss.scale(n), sp.MatAdd(Softmax(o), -y))
-        if loss.name == "bce":
-            return scaled(loss.scale(n), sp.MatAdd(SigmoidOf(o), -y))
-        return scaled(2 * loss.scale(n), sp.MatAdd(o, -y))
-    return Op("loss", (dl_do, Ref(output, 0), Ref(TARGET, 0)))
+    return Op("loss", (_LossGradient(loss, n), Ref(output, 0), Ref(TARGET, 0)))
 
 
 def _readers(cell: Cell, q: str) -> list[tuple[int, object, Sym]]:
