@@ -25,6 +25,8 @@ MIKKERS = "DanielMikkers/NeuralNetwork_lib README (public notes after Goodfellow
 CERISARA = "cerisara/courses RNN notes (after Britz)"
 KOREAN = "public CS231n/CS224n study notes (Korean), 'Gradient flow in RNN'"
 CS224N_A = "CS224n assignment 2 solution notes (public), 3b"
+KJO = "KJO144/recurrent_neural_net notes.ipynb (public notes after Britz), component form"
+COMPPHYS = "CompPhysics MachineLearning lecture notes, week 45 (after Goodfellow 10.2.2)"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,25 @@ ENTRIES: list[Entry] = [
           r"\nabla_{W} L = \sum_t (\nabla_{\boldsymbol{o}^{(t)}} L) \boldsymbol{h}^{(t),T}",
           lambda r, t: [[_dW(r, "W_hh"), _sum(r.do[s] @ r.h[s].T for s in range(1, r.T + 1))]],
           ts="none"),
+    Entry("gf-10.18-sign", GF + ", 10.18 with the sign flipped (wrong)", "goodfellow.toml",
+          r"\frac{\partial L}{\partial o_{i}^{(t)}} = \mathbf{1}_{i=y^{(t)}} - \hat{y}_{i}^{(t)}",
+          lambda r, t: [[r.do[t], r.y[t] - r.yhat(t)]]),
+    Entry("compphys-10.18", COMPPHYS, "goodfellow.toml",
+          r"(\nabla_{ \mathbf{y}^{(t)}} \mathcal{L})_{i} = \frac{\partial \mathcal{L}}{\partial "
+          r"L^{(t)}}\frac{\partial L^{(t)}}{\partial y_{i}^{(t)}}",
+          lambda r, t: [[r.do[t], r.dl[t] * r.dl_do(t)]], symbols={"y": "o"}),
+    # --- component indices: KJO144's notes (U, W, V, b_h, b_y, h_t, E_t as Britz writes them)
+    Entry("kjo-dE/dV_ij", KJO, "kjo.toml",
+          r"\frac{\partial E_t}{\partial V_{ij}} = ({\hat{y}_t}_i - {y_t}_i) {h_t}_j.",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hy", "l"),
+                         (r.yhat(t) - r.y[t]) @ r.h[t].T]]),
+    Entry("kjo-dE/db_y_i", KJO, "kjo.toml",
+          r"\frac{\partial E_t}{\partial b_{y_i}} = {\hat{y}_t}_i - {y_t}_i.",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "b_y", "l"), r.yhat(t) - r.y[t]]]),
+    Entry("kjo-dE/dV_ij-swapped", KJO + ", with i and j swapped (wrong)", "kjo.toml",
+          r"\frac{\partial E_t}{\partial V_{ij}} = ({\hat{y}_t}_j - {y_t}_j) {h_t}_i",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hy", "l"),
+                         ((r.yhat(t) - r.y[t]) @ r.h[t].T).T]]),
     # --- Britz, WildML part 3
     Entry("britz-state", BRITZ, "britz.toml", r"s_t = \tanh(Ux_t + Ws_{t-1})",
           lambda r, t: [[r.h[t], torch.tanh(r.W["W_xh"] @ r.x[t] + r.W["W_hh"] @ r.h[t - 1])]]),

@@ -211,6 +211,21 @@ class Instance:
 
         return derivative(self, node)
 
+    def _Entry(self, node):
+        from .components import entry
+
+        return entry(self, node)
+
+    def _EntrySum(self, node):
+        from .components import entry_sum
+
+        return entry_sum(self, node)
+
+    def _Each(self, node):
+        from .components import each
+
+        return each(self, node)
+
     def _Hadamard(self, node: Hadamard):
         return self.chain(node.factors, _hadamard, node)
 

@@ -5,7 +5,7 @@ evaluated by derivatives.py), \\nabla_{h^{(t)}} L, CS224n's |_{(i)}, d2l's prod(
 
 from __future__ import annotations
 
-from .formula_ast import VJP, Apply, Deriv, Div, Node, Pow, Ref, Transpose
+from .formula_ast import VJP, Apply, Deriv, Div, Entry, Node, Pow, Ref, Transpose
 from .latex_names import _PRODUCT_OPS
 from .tokens import Tok
 
@@ -50,6 +50,12 @@ class Derivatives:
             raise self.fail(at_wrt, "y_t is the target, which nothing is differentiated by; if "
                                     "the source calls the output y_t, declare it: [symbols] "
                                     f'y = "{v.output}"')
+        if isinstance(wrt, Entry):  # dL/do_i^{(t)}: entry i of the gradient
+            if not (isinstance(of, Ref) and of.name in ("L", "l")):
+                raise self.fail(at_wrt, "a component is differentiated only from the loss, as "
+                                        "in \\frac{\\partial L}{\\partial o_i^{(t)}}")
+            return Entry(arg=self.deriv_node(of, wrt.arg, at_of, at_wrt), row=wrt.row,
+                         col=wrt.col)
         if isinstance(wrt, Transpose | Pow) or not isinstance(wrt, Ref | Apply):
             raise self.fail(at_wrt, "expected a quantity of the cell or a parameter, such "
                                     f"as {v.quantities[-1]}_t")

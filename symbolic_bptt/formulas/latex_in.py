@@ -24,6 +24,8 @@ from .formula_ast import (
     BigOp,
     Deriv,
     Div,
+    Entry,
+    EntrySum,
     Formula,
     Hadamard,
     IndexValue,
@@ -67,6 +69,7 @@ class _Parser(PrintedNotation, Derivatives):
         self.bound = bound
         self.notes = notes if notes is not None else []
         self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
+        self.pending = None  # the component indices a subscript named, for the next apply_sup
 
     def sub(self, tokens, end: int) -> _Parser:
         return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
@@ -186,7 +189,7 @@ class _Parser(PrintedNotation, Derivatives):
                 self.take()
                 node = self.superscript(node, *self.script())
             elif self.at("op", "_"):
-                raise self.fail(self.peek(), "a subscript here belongs to no quantity")
+                node = self.component(node)
             elif self.at("op", "'"):
                 raise self.fail(self.peek(), "a prime here belongs to no function")
             else:
@@ -316,6 +319,11 @@ class _Parser(PrintedNotation, Derivatives):
         return None
 
     def apply_sup(self, node: Node, sup) -> Node:
+        """The superscript written before the subscript, after a component the subscript
+        named (h_{t,i}, o_i^{(t)})."""
+        letters, self.pending = self.pending, None
+        if letters:
+            node = Entry(arg=node, row=letters[0], col=letters[1] if len(letters) > 1 else None)
         return node if sup is None else self.superscript(node, *sup)
 
     def subscript(self, tok: Tok, hint: str) -> sp.Expr:
@@ -337,6 +345,10 @@ class _Parser(PrintedNotation, Derivatives):
         else:
             self.take()
             toks, _ = self.script()
+            inner = None
+            if len(toks) > 2 and toks[-2].kind == "op" and toks[-2].text == "_":
+                inner = self.component_letters(toks[-1:])  # b_{y_i}: entry i of b_y
+                toks = toks[:-2] if inner else toks
             letters = "".join(t.text for t in toks)
             if not all(t.kind in ("letter", "name", "num") for t in toks):
                 letters = ""
@@ -349,6 +361,8 @@ class _Parser(PrintedNotation, Derivatives):
             name = v.parameters[written]
             if name != written:
                 self.notes.append(f"{base}_{{{letters}}} read as {name}")
+            if inner:
+                return self.apply_sup(Entry(arg=Ref(name), row=inner[0]), sup)
         if sup is None and self.at("op", "^") and self.at("group", ahead=1) and \
                 self.peek(1).body and self.peek(1).body[0].kind == "open":
             self.take()
@@ -374,6 +388,8 @@ class _Parser(PrintedNotation, Derivatives):
                     r"superscript such as W_{hh}^{(t)} is read only inside a derivative's "
                     "denominator")
             return Ref(name + "^()", self.step_superscript(*sup))
+        if self.at("op", "_"):
+            return self.component(Ref(name))  # w_{ij}
         return Ref(name)
 
     def step_superscript(self, toks: list[Tok], pos: int) -> sp.Expr:
@@ -535,9 +551,12 @@ class _Parser(PrintedNotation, Derivatives):
             self.notes.append(f"\\sum_{var} read as \\sum_{{{var}=1}}^{{T}}")
             lower = ([lower[0][0], Tok("op", "=", lower[1]), Tok("num", "1", lower[1])], lower[1])
             upper = ([Tok("letter", "T", lower[1])], lower[1])
+        if tok.text == "sum" and upper is None and lower is not None and \
+                self.component_letters(lower[0]) is not None and len(lower[0]) == 1:
+            return self.entry_sum(tok, lower[0][0])
         if lower is None or upper is None:
-            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T} (a sum over the "
-                                 "entries of a vector is not read)")
+            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T}, or a component index "
+                                 "of the sum's terms, as in \\sum_i a_i b_i")
         toks, pos = lower
         eq = [k for k, x in enumerate(toks) if x.kind == "op" and x.text == "="]
         if len(eq) != 1 or eq[0] != 1 or not (toks[0].kind == "letter" or
@@ -560,6 +579,24 @@ class _Parser(PrintedNotation, Derivatives):
         finally:
             self.bound = outer
         return BigOp(tok.text, var, lo, hi, body)
+
+    def entry_sum(self, tok: Tok, var_tok: Tok) -> Node:
+        """\\sum_i over the entries that i indexes in the terms (\\sum_i g_i \\nabla_V o_i)."""
+        from .components import entries
+
+        var = index_symbol(var_tok.text)
+        negative = self.at("op", "-")
+        if negative:
+            self.take()
+        body = self.hadamard()
+        body = Neg(body) if negative else body
+        if not any(var in (e.row, e.col) for e, _ in entries(body)):
+            raise self.fail(tok, f"\\sum_{var_tok.text} without bounds: {var_tok.text} indexes "
+                                 "no vector's entries in the sum's terms (write the bounds, as "
+                                 "in \\sum_{t=1}^{T})")
+        self.notes.append(f"\\sum_{var_tok.text} read as the sum over the entries "
+                          f"{var_tok.text} indexes")
+        return EntrySum(arg=body, var=var)
 
     def function(self, fn: str, tok: Tok) -> Node:
         prime = False
@@ -633,6 +670,9 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
             else:
                 formulas.append(_Parser(row, source, end, vocab, reading=reading).formula(
                     chain=len(rows) > 1))
+        from .components import with_components
+
+        formulas = [with_components(f) for f in formulas]
         for f in formulas:
             if len(f.sides) < 2:
                 raise ProblemError("the formula has no '=': write an identity such as "

@@ -10,7 +10,18 @@ import re
 
 import sympy as sp
 
-from .formula_ast import T_, Apply, Deriv, IndexValue, Node, Ref, Transpose, index_symbol
+from .formula_ast import (
+    T_,
+    Apply,
+    Deriv,
+    Entry,
+    IndexValue,
+    Node,
+    Num,
+    Ref,
+    Transpose,
+    index_symbol,
+)
 from .latex_names import _NAMED_FUNCTIONS, _TRANSPOSE
 from .reading import signature
 from .tokens import Tok
@@ -23,9 +34,22 @@ class PrintedNotation:
         """The time step after a name, if any: _t, ^{(t)} (parentheses always mean time), or
         ^t with time = "superscript"; and whether a transpose rides in it (h^{(t)\top},
         h^{(t)^\top}, h^{(t),T})."""
+        if self.at("op", "_") and self.component_before_time():
+            self.take()
+            self.pending = self.component_letters(self.script()[0])  # o_i^{(t)}
+            return self.time_index()
         if self.at("op", "_"):
             self.take()
-            return self.index(*self.script(), "a time step"), False
+            toks, pos = self.script()
+            comma = next((k for k, t in enumerate(toks) if t.kind == "op" and t.text == ","),
+                         None)
+            if comma is not None:  # h_{t+1,i}: the time step, then a component
+                self.pending = self.component_letters(toks[comma + 1:])
+                if self.pending is None:
+                    raise self.fail(toks[comma], "expected a component index such as i or ij "
+                                                 "after the time step, as in h_{t,i}")
+                toks = toks[:comma]
+            return self.index(toks, pos, "a time step"), False
         if not self.at("op", "^"):
             return None, False
         nxt = self.peek(1)
@@ -53,6 +77,50 @@ class PrintedNotation:
             self.take()
             return self.index(body, nxt.pos, "a time step"), False
         return None, False
+
+    def component_before_time(self) -> bool:
+        """o_i^{(t)}: a component subscript before a time superscript (parenthesized, or any
+        step with time = "superscript")."""
+        script, sup, after = self.peek(1), self.peek(2), self.peek(3)
+        if not (sup.kind == "op" and sup.text == "^") or after.kind == "end":
+            return False
+        inner = list(script.body) if script.kind == "group" else [script]
+        if self.component_letters(inner) is None:
+            return False
+        body = list(after.body) if after.kind == "group" else [after]
+        return bool(body) and (body[0].kind == "open" and body[0].text == "(" or
+                               self.reading.time == "superscript" and self.names_step(body))
+
+    def component_letters(self, toks: list[Tok]) -> tuple | None:
+        """The component indices of a subscript (i, ij, i,j): letters that are neither a name
+        of the cell, t, T nor a time index bound by a sum; None if the subscript is not one."""
+        letters = [t for t in toks if not (t.kind == "op" and t.text == ",")]
+        if not 1 <= len(letters) <= 2 or any(
+                t.kind != "letter" or t.text in ("t", "T") or self.vocab.is_name(t.text)
+                or index_symbol(t.text) in self.bound for t in letters):
+            return None
+        return tuple(index_symbol(t.text) for t in letters)
+
+    def component(self, node: Node) -> Node:
+        r"""(\nabla_o L)_i, w_{ij}: an entry of what comes before; Goodfellow's 1_{i=y^{(t)}}
+        (1_{i, y^{(t)}}) is entry i of the one-hot target y^{(t)}."""
+        bar = self.take()
+        toks, pos = self.script()
+        sep = next((k for k, t in enumerate(toks) if t.kind == "op" and t.text in ",="), None)
+        if isinstance(node, Num) and node.value == 1 and sep == 1:
+            letters = self.component_letters(toks[:1])
+            inner = self.sub(toks[2:], pos)
+            target = inner.postfix()
+            inner.expect_end("in the subscript of an indicator 1_{i=y_t}")
+            if letters is None or not (isinstance(target, Ref) and target.name == "y"):
+                raise self.fail(bar, "expected an indicator such as 1_{i=y_t} (i a component "
+                                     "index, y_t the target)")
+            self.notes.append("1_{i=y_t} read as entry i of the one-hot target y_t")
+            return Entry(arg=target, row=letters[0])
+        letters = self.component_letters(toks)
+        if letters is None:
+            raise self.fail(bar, "a subscript here belongs to no quantity")
+        return Entry(arg=node, row=letters[0], col=letters[1] if len(letters) > 1 else None)
 
     def names_step(self, toks: list[Tok]) -> bool:
         """True if a superscript names a step (t, t+1, T, \tau, a bound index), not a power."""
@@ -121,8 +189,10 @@ class PrintedNotation:
             if not ok:
                 continue
             is_param = sym.target in self.vocab.parameters
-            if is_param and any(m == "_" and k not in used for k, (m, _) in enumerate(scripts)):
-                continue  # W_{hh} is not the source's W
+            if is_param and any(m == "_" and k not in used and self.component_letters(
+                    list(t.body) if t.kind == "group" else [t]) is None
+                    for k, (m, t) in enumerate(scripts)):
+                continue  # W_{hh} is not the source's W (but w_{ij} is an entry of w)
             kept = [tok for k, (m, t) in enumerate(scripts) if k not in used
                     for tok in (Tok("op", m, t.pos), t)]
             del self.toks[self.k:self.k + 2 * len(scripts)]
