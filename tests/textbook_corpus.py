@@ -282,6 +282,18 @@ ENTRIES: list[Entry] = [
           r"W_h}|_{(i)}",
           lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hh", "l", True),
                          _sum(r.per_step_grads(t, "W_hh"))]]),
+    Entry("cs224n-dJ/dW_h-left", "Stanford CS224n lecture 6 (2019) slides, the gradient of a "
+          "repeated weight", "cs224n.toml",
+          r"\frac{\partial J^{(t)}}{\partial \boldsymbol{W}_h} = \sum_{i=1}^{t} \left. \frac{"
+          r"\partial J^{(t)}}{\partial \boldsymbol{W}_h} \right|_{(i)}",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hh", "l", True),
+                         _sum(r.per_step_grads(t, "W_hh"))]]),
+    Entry("cs224n-dJ/dW_h-one-step", "Stanford CS224n lecture 6 (2019), the sum kept to step t "
+          "alone (wrong)", "cs224n.toml",
+          r"\frac{\partial J^{(t)}}{\partial \boldsymbol{W}_h} = \left. \frac{\partial J^{(t)}}"
+          r"{\partial \boldsymbol{W}_h} \right|_{(t)}",
+          lambda r, t: [[r.vjp_weight(torch.ones(1), t, "W_hh", "l", True),
+                         r.per_step_grads(t, "W_hh")[-1]]]),
     Entry("cs224n-vanishing", "Stanford CS224n lecture 7 (2019), vanishing gradient proof sketch",
           "cs224n.toml",
           r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = \operatorname{diag}\left(\sigma'\left("

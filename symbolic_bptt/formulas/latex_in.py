@@ -215,6 +215,8 @@ class _Parser(PrintedNotation, Derivatives):
                 return node
         if tok.kind == "num":
             return Num(sp.Rational(tok.text))
+        if tok.kind == "open" and tok.text in ".|":
+            return self.left_dot(tok)
         if tok.kind == "open":
             inner = self.expr()
             close = self.take()
@@ -253,6 +255,22 @@ class _Parser(PrintedNotation, Derivatives):
         if tok.kind == "end":
             raise self.fail(tok, "expected a quantity, a number or '('")
         raise self.fail(tok, "expected a quantity, a number or '('")
+
+    def left_dot(self, tok: Tok) -> Node:
+        r"""\left. A \right|_{(i)}: A restricted to step i (as A|_{(i)}); \left. A \right. is A."""
+        if tok.text == "|":
+            raise self.fail(tok, r"\left| ... \right| (an absolute value) is not read")
+        inner = self.expr()
+        close = self.take()
+        if close.kind != "close" or close.text not in ".|":
+            raise self.fail(close, rf"expected \right| or \right. to close the \left. at "
+                                   f"position {tok.pos + 1}")
+        if close.text == "|":
+            if not (isinstance(inner, Deriv) and self.at("op", "_")):
+                raise self.fail(close, r"\left. ... \right|_{(i)} restricts a derivative by a "
+                                       "parameter to step i's copy")
+            self.toks.insert(self.k, Tok("op", "|", close.pos))
+        return inner
 
     def macro(self, tok: Tok) -> Node:
         name = tok.text
