@@ -42,7 +42,7 @@ from .formula_ast import (
 )
 from .latex_derivatives import Derivatives
 from .latex_names import _FUNCTIONS, _NAMED_FUNCTIONS, _PRODUCT_OPS, _TRANSPOSE
-from .printed import PrintedNotation
+from .printed import Concat, PrintedNotation, joined
 from .reading import Reading, make_reading, signature
 from .tokens import Tok, token_error, tokenize
 
@@ -146,7 +146,8 @@ class _Parser(PrintedNotation, Derivatives):
 
     def hadamard(self) -> Node:
         factors = [self.product()]
-        while self.at("macro", "odot") or self.at("macro", "circ"):
+        while self.at("macro", "odot") or self.at("macro", "circ") or (
+                self.reading.star == "elementwise" and self.at("op", "*")):
             self.take()
             factors.append(self.product())
         return factors[0] if len(factors) == 1 else Hadamard(tuple(factors))
@@ -170,6 +171,7 @@ class _Parser(PrintedNotation, Derivatives):
                 factors.append(self.postfix())
             else:
                 break
+        factors = joined(factors)
         return factors[0] if len(factors) == 1 else Mul(tuple(factors))
 
     def starts_factor(self, tok: Tok) -> bool:
@@ -219,6 +221,12 @@ class _Parser(PrintedNotation, Derivatives):
             return self.left_dot(tok)
         if tok.kind == "open":
             inner = self.expr()
+            if tok.text == "[" and self.at("op", ","):  # [h_{t-1}, x_t]
+                parts = [inner]
+                while self.at("op", ","):
+                    self.take()
+                    parts.append(self.expr())
+                inner = Concat(tuple(parts))
             close = self.take()
             want = ")" if tok.text == "(" else "]"
             if close.kind != "close" or close.text != want:
@@ -662,7 +670,7 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
         raise ProblemError("the formula is empty")
     check_formula_text(source)
     vocab = vocab or elman_vocabulary()
-    reading = reading or make_reading()
+    reading = (reading or make_reading()).for_cell(vocab.cell)
     try:
         tokens = tokenize(source)
         for tok in _flat(tokens):

@@ -7,15 +7,20 @@ preset declares (formulas/reading.py).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sympy as sp
 
+from ..errors import ProblemError
+
 from .formula_ast import (
     T_,
+    Add,
     Apply,
     Deriv,
     Entry,
     IndexValue,
+    Mul,
     Node,
     Num,
     Ref,
@@ -25,6 +30,37 @@ from .formula_ast import (
 from .latex_names import _NAMED_FUNCTIONS, _TRANSPOSE
 from .reading import signature
 from .tokens import Tok
+
+
+@dataclass(frozen=True)
+class Block(Node):
+    """colah's W_f = [W_hf, W_if], read only before a concatenation [h_{t-1}, x_t]."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Concat(Node):
+    """A concatenation [h_{t-1}, x_t], read only after a block of matrices (colah's W_f)."""
+
+    parts: tuple[Node, ...]
+
+
+def joined(factors: list[Node]) -> list[Node]:
+    """W_f [h_{t-1}, x_t] as W_hf h_{t-1} + W_if x_t in a product's factors."""
+    out: list[Node] = []
+    for f in factors:
+        if isinstance(f, Concat) and out and isinstance(out[-1], Block) and \
+                len(out[-1].names) == len(f.parts):
+            block = out.pop()
+            out.append(Add(tuple(Mul((Ref(w), part)) for w, part in zip(block.names, f.parts))))
+        else:
+            out.append(f)
+    for f in out:
+        if isinstance(f, Block | Concat):
+            raise ProblemError("a concatenation such as [h_{t-1}, x_t] is read only right after "
+                               "its block of matrices, as in colah's W_f [h_{t-1}, x_t]")
+    return out
 
 
 class PrintedNotation:
@@ -201,8 +237,26 @@ class PrintedNotation:
         return None
 
     def symbol_node(self, tok: Tok, sym) -> Node:
-        """The node a declared symbol stands for, with its time index read after it."""
+        """The node a declared symbol stands for, with its time index read after it;
+        transposed where the source writes rows (vectors = "rows": d2l's X_t W_xi)."""
+        node = self.symbol_value(tok, sym)
+        if self.reading.vectors == "rows" and sym.target not in ("T", "phi", "l", "L"):
+            return Transpose(node)
+        return node
+
+    def symbol_value(self, tok: Tok, sym) -> Node:
         target, v = sym.target, self.vocab
+        parts = [p.strip() for p in re.split(r"[+,]", target.strip("[]"))]
+        if len(parts) > 1:  # b_ii + b_hi (d2l's, colah's one bias); [W_hf, W_if] (colah's W_f)
+            for part in parts:
+                if part not in v.parameters:
+                    raise self.fail(tok, f"symbols.{sym.key} = {target!r}: {part} is not a "
+                                         f"parameter of the cell {v.cell!r}")
+            self.notes.append(f"{sym.key} read as {target}")
+            names = tuple(v.parameters[p] for p in parts)
+            if target.startswith("["):
+                return Block(names)
+            return Add(tuple(Ref(n) for n in names))
         if target == "T":
             return IndexValue(T_)
         if target == "phi":  # the source's name for the model's activation: f(z_t), f'(z_t)
