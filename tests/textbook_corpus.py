@@ -27,6 +27,11 @@ KOREAN = "public CS231n/CS224n study notes (Korean), 'Gradient flow in RNN'"
 CS224N_A = "CS224n assignment 2 solution notes (public), 3b"
 KJO = "KJO144/recurrent_neural_net notes.ipynb (public notes after Britz), component form"
 COMPPHYS = "CompPhysics MachineLearning lecture notes, week 45 (after Goodfellow 10.2.2)"
+D2L_LSTM = "d2l.ai, Long Short-Term Memory (d2l-en chapter_recurrent-modern/lstm.md)"
+D2L_GRU = "d2l.ai, Gated Recurrent Units (d2l-en chapter_recurrent-modern/gru.md)"
+COLAH = ("colah, Understanding LSTM Networks (2015), its equations as public notes transcribe "
+         "them (tkachenko-style: W_f \\cdot [h_{t-1}, x_t], * entrywise)")
+NOTES_LSTM = "saikrishnaponnam/Machine-Learning docs/lstm.md (public notes after colah), Backward Pass"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,17 @@ def _tr(m):
 
 def _dW(r, name):
     return r.dW[name]
+
+
+def _sig(v):
+    return torch.sigmoid(v)
+
+
+def _gate(r, t, a, fn=torch.sigmoid, h=None):
+    """A gate of the gated run r at step t from its weights (h: the recurrent input)."""
+    W = r.W
+    h = r.h[t - 1] if h is None else h
+    return fn(W[f"W_i{a}"] @ r.x[t] + W[f"b_i{a}"] + W[f"W_h{a}"] @ h + W[f"b_h{a}"])
 
 
 def _britz_sum(r, printed_order=False):
@@ -326,6 +342,118 @@ ENTRIES: list[Entry] = [
 ]
 
 
+GATED: list[Entry] = [
+    # --- d2l's LSTM and GRU sections: rows (X_t W_xi), one bias per gate (torch's two)
+    Entry("d2l-lstm-gates", D2L_LSTM, "d2l_lstm.toml",
+          r"\begin{aligned}" "\n"
+          r"\mathbf{I}_t &= \sigma(\mathbf{X}_t \mathbf{W}_{\textrm{xi}} + \mathbf{H}_{t-1} "
+          r"\mathbf{W}_{\textrm{hi}} + \mathbf{b}_\textrm{i}),\\" "\n"
+          r"\mathbf{F}_t &= \sigma(\mathbf{X}_t \mathbf{W}_{\textrm{xf}} + \mathbf{H}_{t-1} "
+          r"\mathbf{W}_{\textrm{hf}} + \mathbf{b}_\textrm{f}),\\" "\n"
+          r"\mathbf{O}_t &= \sigma(\mathbf{X}_t \mathbf{W}_{\textrm{xo}} + \mathbf{H}_{t-1} "
+          r"\mathbf{W}_{\textrm{ho}} + \mathbf{b}_\textrm{o}),""\n"
+          r"\end{aligned}",
+          lambda r, t: [[r.i[t], _gate(r, t, "i")], [r.f[t], _gate(r, t, "f")],
+                        [r.o[t], _gate(r, t, "o")]]),
+    Entry("d2l-lstm-candidate", D2L_LSTM, "d2l_lstm.toml",
+          r"\tilde{\mathbf{C}}_t = \textrm{tanh}(\mathbf{X}_t \mathbf{W}_{\textrm{xc}} + "
+          r"\mathbf{H}_{t-1} \mathbf{W}_{\textrm{hc}} + \mathbf{b}_\textrm{c}),",
+          lambda r, t: [[r.g[t], _gate(r, t, "g", torch.tanh)]]),
+    Entry("d2l-lstm-memory", D2L_LSTM, "d2l_lstm.toml",
+          r"\mathbf{C}_t = \mathbf{F}_t \odot \mathbf{C}_{t-1} + \mathbf{I}_t \odot "
+          r"\tilde{\mathbf{C}}_t.",
+          lambda r, t: [[r.c[t], r.f[t] * r.c[t - 1] + r.i[t] * r.g[t]]]),
+    Entry("d2l-lstm-hidden", D2L_LSTM, "d2l_lstm.toml",
+          r"\mathbf{H}_t = \mathbf{O}_t \odot \tanh(\mathbf{C}_t).",
+          lambda r, t: [[r.h[t], r.o[t] * torch.tanh(r.c[t])]]),
+    Entry("d2l-lstm-hidden-no-tanh", D2L_LSTM + ", the tanh dropped (wrong)", "d2l_lstm.toml",
+          r"\mathbf{H}_t = \mathbf{O}_t \odot \mathbf{C}_t",
+          lambda r, t: [[r.h[t], r.o[t] * r.c[t]]]),
+    Entry("d2l-gru-gates", D2L_GRU, "d2l_gru.toml",
+          r"\begin{aligned}" "\n"
+          r"\mathbf{R}_t = \sigma(\mathbf{X}_t \mathbf{W}_{\textrm{xr}} + \mathbf{H}_{t-1} "
+          r"\mathbf{W}_{\textrm{hr}} + \mathbf{b}_\textrm{r}),\\" "\n"
+          r"\mathbf{Z}_t = \sigma(\mathbf{X}_t \mathbf{W}_{\textrm{xz}} + \mathbf{H}_{t-1} "
+          r"\mathbf{W}_{\textrm{hz}} + \mathbf{b}_\textrm{z}),""\n"
+          r"\end{aligned}",
+          lambda r, t: [[r.r[t], _gate(r, t, "r")], [r.z[t], _gate(r, t, "z")]]),
+    Entry("d2l-gru-candidate", D2L_GRU, "d2l_gru.toml",
+          r"\tilde{\mathbf{H}}_t = \tanh(\mathbf{X}_t \mathbf{W}_{\textrm{xh}} + \left("
+          r"\mathbf{R}_t \odot \mathbf{H}_{t-1}\right) \mathbf{W}_{\textrm{hh}} + "
+          r"\mathbf{b}_\textrm{h}),",
+          lambda r, t: [[r.n[t], _gate(r, t, "n", torch.tanh, r.r[t] * r.h[t - 1])]]),
+    Entry("d2l-gru-hidden", D2L_GRU, "d2l_gru.toml",
+          r"\mathbf{H}_t = \mathbf{Z}_t \odot \mathbf{H}_{t-1}  + (1 - \mathbf{Z}_t) \odot "
+          r"\tilde{\mathbf{H}}_t.",
+          lambda r, t: [[r.h[t], r.z[t] * r.h[t - 1] + (1 - r.z[t]) * r.n[t]]]),
+    Entry("d2l-gru-hidden-swapped", D2L_GRU + ", Z_t and 1 - Z_t swapped (wrong)",
+          "d2l_gru.toml",
+          r"\mathbf{H}_t = (1 - \mathbf{Z}_t) \odot \mathbf{H}_{t-1} + \mathbf{Z}_t \odot "
+          r"\tilde{\mathbf{H}}_t",
+          lambda r, t: [[r.h[t], (1 - r.z[t]) * r.h[t - 1] + r.z[t] * r.n[t]]]),
+    # --- colah's equations: W_f [h_{t-1}, x_t] + b_f, * entrywise
+    Entry("colah-forget", COLAH, "colah_lstm.toml",
+          r"f_t = \sigma(W_f \cdot [h_{t-1}, x_t] + b_f)",
+          lambda r, t: [[r.f[t], _gate(r, t, "f")]]),
+    Entry("colah-input-candidate", COLAH, "colah_lstm.toml",
+          r"\begin{aligned} i_t &= \sigma(W_i \cdot [h_{t-1}, x_t] + b_i) \\ \tilde{C}_t &= "
+          r"\tanh(W_C \cdot [h_{t-1}, x_t] + b_C) \end{aligned}",
+          lambda r, t: [[r.i[t], _gate(r, t, "i")], [r.g[t], _gate(r, t, "g", torch.tanh)]]),
+    Entry("colah-memory", COLAH, "colah_lstm.toml",
+          r"C_t = f_t * C_{t-1} + i_t * \tilde{C}_t",
+          lambda r, t: [[r.c[t], r.f[t] * r.c[t - 1] + r.i[t] * r.g[t]]]),
+    Entry("colah-output", COLAH, "colah_lstm.toml",
+          r"\begin{aligned} o_t &= \sigma(W_o [h_{t-1}, x_t] + b_o) \\ h_t &= o_t * \tanh(C_t)"
+          r" \end{aligned}",
+          lambda r, t: [[r.o[t], _gate(r, t, "o")], [r.h[t], r.o[t] * torch.tanh(r.c[t])]]),
+    Entry("colah-forget-order", COLAH + ", the concatenation's order swapped (wrong)",
+          "colah_lstm.toml",
+          r"f_t = \sigma(W_f \cdot [x_t, h_{t-1}] + b_f)",
+          lambda r, t: [[r.f[t], _sig(r.W["W_hf"] @ r.x[t] + r.W["W_if"] @ r.h[t - 1]
+                                     + r.W["b_if"] + r.W["b_hf"])]]),
+    # --- the LSTM's backward pass: dL/dC_t's two paths
+    Entry("notes-dL/dC", NOTES_LSTM, "notes_lstm.toml",
+          r"\begin{align*}" "\n"
+          r"\frac{\partial L}{\partial C_t} &= \frac{\partial L}{\partial h_t} \frac{\partial "
+          r"h_t}{\partial C_t} + \frac{\partial L}{\partial C_{t+1}} \frac{\partial C_{t+1}}"
+          r"{\partial C_t}  \\" "\n"
+          r"&= \frac{\partial L}{\partial h_t} \cdot o_t \cdot (1 - \tanh^2(C_t)) + \frac{"
+          r"\partial L}{\partial C_{t+1}} \cdot f_{t+1}" "\n"
+          r"\end{align*}",
+          lambda r, t: [[r.dc[t],
+                         r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2) + r.dc[t + 1] * r.f[t + 1],
+                         r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2) + r.dc[t + 1] * r.f[t + 1]]],
+          ts="t<T", partial="immediate",
+          note="dC_{t+1}/dC_t is the direct path through the forget gate (immediate)"),
+    Entry("notes-dL/dC-f_t", NOTES_LSTM + ", f_t where f_{t+1} belongs (wrong)",
+          "notes_lstm.toml",
+          r"\frac{\partial L}{\partial C_t} = \frac{\partial L}{\partial h_t} \cdot o_t \cdot "
+          r"(1 - \tanh^2(C_t)) + \frac{\partial L}{\partial C_{t+1}} \cdot f_{t}",
+          lambda r, t: [[r.dc[t], r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2)
+                         + r.dc[t + 1] * r.f[t]]], ts="t<T"),
+    Entry("notes-dL/dC-no-c-path", NOTES_LSTM + ", the path through C_{t+1} forgotten (wrong)",
+          "notes_lstm.toml",
+          r"\frac{\partial L}{\partial C_t} = \frac{\partial L}{\partial h_t} \cdot o_t \cdot "
+          r"(1 - \tanh^2(C_t))",
+          lambda r, t: [[r.dc[t], r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2)]]),
+    Entry("notes-dL/dW_ho", NOTES_LSTM + ", its W_xo gradient summed over the steps, for W_ho",
+          "notes_lstm.toml",
+          r"\frac{\partial L}{\partial W_{ho}} = \sum_{t=1}^T \left(\frac{\partial L}{\partial "
+          r"h_t} \cdot \tanh(C_t) \cdot o_t \cdot (1 - o_t)\right) h_{t-1}^\top",
+          lambda r, t: [[r.dW["W_ho"], _sum((r.dh[s] * torch.tanh(r.c[s]) * r.o[s] * (1 - r.o[s]))
+                                            @ r.h[s - 1].T for s in range(1, r.T + 1))]],
+          ts="none"),
+    Entry("notes-dL/dW_ho-sigma-prime", NOTES_LSTM + ", sigma' written as 1 - sigma^2 (wrong)",
+          "notes_lstm.toml",
+          r"\frac{\partial L}{\partial W_{ho}} = \sum_{t=1}^T \left(\frac{\partial L}{\partial "
+          r"h_t} \cdot \tanh(C_t) \cdot (1 - o_t^2)\right) h_{t-1}^\top",
+          lambda r, t: [[r.dW["W_ho"], _sum((r.dh[s] * torch.tanh(r.c[s]) * (1 - r.o[s] ** 2))
+                                            @ r.h[s - 1].T for s in range(1, r.T + 1))]],
+          ts="none"),
+]
+ENTRIES += GATED
+
+
 def instances(entry: Entry, max_T: int = 4):
     """(T, t) pairs the entry's truth is decided at."""
     if entry.ts == "T=3":
@@ -342,10 +470,11 @@ def instances(entry: Entry, max_T: int = 4):
 
 def truth(entry: Entry, model: dict, points: int = 3) -> bool:
     """True if every chain of the entry holds at every instance and random point (PyTorch)."""
-    from textbook_oracle import chains_hold
+    from textbook_oracle import GATES, GatedRun, chains_hold
 
+    run = GatedRun if model.get("cell") in GATES else Run
     for T, t in instances(entry):
         for seed in range(points):
-            if not chains_hold(entry.truth(Run(model, T, seed), t)):
+            if not chains_hold(entry.truth(run(model, T, seed), t)):
                 return False
     return True

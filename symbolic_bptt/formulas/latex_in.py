@@ -147,7 +147,8 @@ class _Parser(PrintedNotation, Derivatives):
     def hadamard(self) -> Node:
         factors = [self.product()]
         while self.at("macro", "odot") or self.at("macro", "circ") or (
-                self.reading.star == "elementwise" and self.at("op", "*")):
+                self.reading.star == "elementwise" and self.at("op", "*")) or (
+                self.reading.cdot == "elementwise" and self.at("macro", "cdot")):
             self.take()
             factors.append(self.product())
         return factors[0] if len(factors) == 1 else Hadamard(tuple(factors))
@@ -156,6 +157,8 @@ class _Parser(PrintedNotation, Derivatives):
         factors = [self.postfix()]
         while True:
             tok = self.peek()
+            if tok.kind == "macro" and tok.text == "cdot" and self.reading.cdot == "elementwise":
+                break
             if tok.kind == "macro" and tok.text in _PRODUCT_OPS:
                 self.take()
                 factors.append(self.postfix())

@@ -9,8 +9,15 @@ the cell its names are for, and a [symbols] table. A problem's `notation = "NAME
 [symbols] keys are symbols as the source writes them (`U`, `s`, `"\\hat{y}"`, `w_h`,
 `"delta^y"`), values quantity names as `solve --json` spells them without the time index (`W_xh`,
 `h`, `o`, `l`, `dL/dh`), a step loss's own derivative (`dl/do`, `dl/dh`), `T` (for tau),
-`phi` (the model's activation, for a source's f) or a function of one quantity (`softmax(o)`). Three keys are settings: `time = "subscript" |
-"superscript"`, `partial = "total" | "immediate"`, and `delta` (a bare delta_t's meaning).
+`phi` (the model's activation, for a source's f), a function of one quantity (`softmax(o)`,
+`step(h)`: d2l's f(x_t, h_{t-1}, w_h)), a sum of parameters (`b_if + b_hf`: one bias where
+torch has two) or a block of them (`[W_hf, W_if]`: colah's W_f before [h_{t-1}, x_t]). Settings:
+`time = "subscript" | "superscript"`, `partial = "total" | "immediate"`, `delta` (a bare
+delta_t's meaning), `vectors = "columns" | "rows"` (d2l's gated sections write X_t W_xi),
+`star` and `cdot = "product" | "elementwise"` (colah's f_t * C_{t-1}).
+
+A preset may hold sections for other cells, [cells.lstm] with its own [cells.lstm.symbols]:
+a problem over that cell reads that section (d2l.toml holds d2l's LSTM and GRU names).
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from ..errors import ProblemError, quoted
 from ..inputs.files import parse_toml
 
 SETTINGS = {"time": ("subscript", "superscript"), "partial": ("total", "immediate"),
-            "vectors": ("columns", "rows"), "star": ("product", "elementwise")}
+            "vectors": ("columns", "rows"), "star": ("product", "elementwise"),
+            "cdot": ("product", "elementwise")}
 FUNCTIONS = ("softmax", "tanh", "sigmoid", "exp", "log", "step")
 _NAME = r"[A-Za-z][\w/^~]*"
 _VALUE = re.compile(rf"(?:(?P<fn>[a-z]+)\((?P<arg>[A-Za-z~^]+)\)|(?P<name>{_NAME})"
@@ -60,6 +68,7 @@ class Reading:
     declared: bool = False  # the problem or the command line chose a notation
     vectors: str = "columns"  # "rows": d2l's X_t W_xi, every declared symbol read transposed
     star: str = "product"  # "elementwise": colah's f_t * C_{t-1}
+    cdot: str = "product"  # "elementwise": notes that write o_t \cdot \tanh(C_t) for vectors
     user: tuple[tuple[str, str], ...] = ()  # the problem's own [symbols], over the preset's
     cell: str | None = None  # the cell whose section of the preset was read
 
@@ -203,11 +212,12 @@ def make_reading(preset_name: str | None = None, symbols: dict[str, str] | None 
     delta = table.pop("delta", None)
     vectors = table.pop("vectors", "columns")
     star = table.pop("star", "product")
+    cdot = table.pop("cdot", "product")
     if not declared:
         delta = None
     out = []
     for key, target in table.items():
         base, sub, sup = parse_key(key, "symbols." + key)
         out.append(Symbol(key, base, sub, sup, target))
-    return Reading(tuple(out), time, partial, delta, name, declared, vectors, star,
+    return Reading(tuple(out), time, partial, delta, name, declared, vectors, star, cdot,
                    tuple((symbols or {}).items()), cell)
