@@ -27,6 +27,8 @@ KOREAN = "public CS231n/CS224n study notes (Korean), 'Gradient flow in RNN'"
 CS224N_A = "CS224n assignment 2 solution notes (public), 3b"
 KJO = "KJO144/recurrent_neural_net notes.ipynb (public notes after Britz), component form"
 COMPPHYS = "CompPhysics MachineLearning lecture notes, week 45 (after Goodfellow 10.2.2)"
+D2L_GENERIC = D2L + ", its generic section: f(x_t, h_{t-1}, w_h), g(h_t, w_o)"
+D2L_2019 = "d2l.ai's 2019 text of the same section (d2l-en commit fd96b467): \\partial_{w_h} forms"
 D2L_LSTM = "d2l.ai, Long Short-Term Memory (d2l-en chapter_recurrent-modern/lstm.md)"
 D2L_GRU = "d2l.ai, Gated Recurrent Units (d2l-en chapter_recurrent-modern/gru.md)"
 COLAH = ("colah, Understanding LSTM Networks (2015), its equations as public notes transcribe "
@@ -69,6 +71,26 @@ def _gate(r, t, a, fn=torch.sigmoid, h=None):
     W = r.W
     h = r.h[t - 1] if h is None else h
     return fn(W[f"W_i{a}"] @ r.x[t] + W[f"b_i{a}"] + W[f"W_h{a}"] @ h + W[f"b_h{a}"])
+
+
+def _tot(r, t):
+    """dh_t/dw_h through every step (0 for h_0, which is data)."""
+    return r.vjp_weight(torch.ones(1), t, "W_hh", "h", True) if t else torch.zeros(1, 1)
+
+
+def _imm(r, t):
+    """df(x_t, h_{t-1}, w_h)/dw_h: step t alone."""
+    return r.vjp_weight(torch.ones(1), t, "W_hh", "h")
+
+
+def _expansion(r, t):
+    out = _imm(r, t)
+    for i in range(1, t):
+        prod = torch.ones(1, 1)
+        for j in range(i + 1, t + 1):
+            prod = prod @ r.jac_states(j, j - 1)
+        out = out + prod @ _imm(r, i)
+    return out
 
 
 def _britz_sum(r, printed_order=False):
@@ -341,6 +363,63 @@ ENTRIES: list[Entry] = [
                          + r.W["W_hy"].T @ r.do[t]]], ts="t<T"),
 ]
 
+
+GENERIC: list[Entry] = [
+    # --- d2l's generic section: f, g the source's functions, their derivatives immediate
+    Entry("d2l-generic-forward", D2L_GENERIC, "d2l_generic.toml",
+          r"\begin{aligned}h_t &= f(x_t, h_{t-1}, w_\textrm{h}),\\o_t &= g(h_t, w_\textrm{o}),"
+          r"\end{aligned}",
+          lambda r, t: [[r.h[t], torch.tanh(r.W["W_xh"] @ r.x[t] + r.W["W_hh"] @ r.h[t - 1])],
+                        [r.o[t], r.W["W_hy"] @ r.h[t]]]),
+    Entry("d2l-generic-dL/dw_h", D2L_GENERIC, "d2l_generic.toml",
+          r"\begin{aligned}\frac{\partial L}{\partial w_\textrm{h}}  & = \frac{1}{T}\sum_{t=1}^T "
+          r"\frac{\partial l(y_t, o_t)}{\partial w_\textrm{h}}  \\& = \frac{1}{T}\sum_{t=1}^T "
+          r"\frac{\partial l(y_t, o_t)}{\partial o_t} \frac{\partial g(h_t, w_\textrm{o})}{"
+          r"\partial h_t}  \frac{\partial h_t}{\partial w_\textrm{h}}.\end{aligned}",
+          lambda r, t: [[_dW(r, "W_hh"),
+                         _sum(r.vjp_weight(torch.ones(1), s, "W_hh", "l", True)
+                              for s in range(1, r.T + 1)) / r.T,
+                         _sum(r.dl_do(s) @ r.jac_out_state(s) @ _tot(r, s)
+                              for s in range(1, r.T + 1)) / r.T]], ts="none"),
+    Entry("d2l-generic-recursion", D2L_GENERIC, "d2l_generic.toml",
+          r"\frac{\partial h_t}{\partial w_\textrm{h}}= \frac{\partial f(x_{t},h_{t-1},"
+          r"w_\textrm{h})}{\partial w_\textrm{h}} +\frac{\partial f(x_{t},h_{t-1},w_\textrm{h})}"
+          r"{\partial h_{t-1}} \frac{\partial h_{t-1}}{\partial w_\textrm{h}}.",
+          lambda r, t: [[_tot(r, t), _imm(r, t) + r.jac_states(t, t - 1) @ _tot(r, t - 1)]]),
+    Entry("d2l-generic-expansion", D2L_GENERIC, "d2l_generic.toml",
+          r"\frac{\partial h_t}{\partial w_\textrm{h}}=\frac{\partial f(x_{t},h_{t-1},"
+          r"w_\textrm{h})}{\partial w_\textrm{h}}+\sum_{i=1}^{t-1}\left(\prod_{j=i+1}^{t} "
+          r"\frac{\partial f(x_{j},h_{j-1},w_\textrm{h})}{\partial h_{j-1}} \right) \frac{"
+          r"\partial f(x_{i},h_{i-1},w_\textrm{h})}{\partial w_\textrm{h}}.",
+          lambda r, t: [[_tot(r, t), _expansion(r, t)]]),
+    Entry("d2l-generic-one-step", D2L_GENERIC + ", the recursion's second term dropped (wrong)",
+          "d2l_generic.toml",
+          r"\frac{\partial h_t}{\partial w_\textrm{h}}= \frac{\partial f(x_{t},h_{t-1},"
+          r"w_\textrm{h})}{\partial w_\textrm{h}}",
+          lambda r, t: [[_tot(r, t), _imm(r, t)]]),
+    Entry("d2l-2019-dL/dw_h", D2L_2019, "d2l_generic_2019.toml",
+          r"\begin{aligned}" "\n"
+          r"\partial_{w_h} L & = \sum_{t=1}^T \partial_{w_h} l(y_t, o_t) \\" "\n"
+          r"	& = \sum_{t=1}^T \partial_{o_t} l(y_t, o_t) \partial_{h_t} g(h_t, w_h) \left[ "
+          r"\partial_{w_h} h_t\right]." "\n"
+          r"\end{aligned}",
+          lambda r, t: [[_dW(r, "W_hh"),
+                         _sum(r.vjp_weight(torch.ones(1), s, "W_hh", "l", True)
+                              for s in range(1, r.T + 1)),
+                         _sum(r.dl_do(s) @ r.jac_out_state(s) @ _tot(r, s)
+                              for s in range(1, r.T + 1))]], ts="none",
+          note="g(h_t, w_h) is printed so (w_o meant); g's arguments only name its step"),
+    Entry("d2l-2019-recursion", D2L_2019, "d2l_generic_2019.toml",
+          r"\partial_{w_h}h_{t}=\partial_{w_h}f(x_{t},h_{t-1},w)+\partial_{h}f(x_{t},h_{t-1},w_h)"
+          r"\partial_{w_h}h_{t-1}.",
+          lambda r, t: [[_tot(r, t), _imm(r, t) + r.jac_states(t, t - 1) @ _tot(r, t - 1)]]),
+    Entry("d2l-2019-expansion", D2L_2019, "d2l_generic_2019.toml",
+          r"\partial_{w_h}h_{t}=\partial_{w_h}f(x_{t},h_{t-1},w_h)+\sum_{i=1}^{t-1}\left("
+          r"\prod_{j=i+1}^{t}\partial_{h_{j-1}}f(x_{j},h_{j-1},w_h)\right)\partial_{w_h}f(x_{i},"
+          r"h_{i-1},w_h).",
+          lambda r, t: [[_tot(r, t), _expansion(r, t)]]),
+]
+ENTRIES += GENERIC
 
 GATED: list[Entry] = [
     # --- d2l's LSTM and GRU sections: rows (X_t W_xi), one bias per gate (torch's two)

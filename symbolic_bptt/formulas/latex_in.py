@@ -40,7 +40,7 @@ from .formula_ast import (
     Transpose,
     index_symbol,
 )
-from .latex_derivatives import Derivatives
+from .latex_derivatives import Derivatives, total_partials
 from .latex_names import _FUNCTIONS, _NAMED_FUNCTIONS, _PRODUCT_OPS, _TRANSPOSE
 from .printed import Concat, PrintedNotation, joined
 from .reading import Reading, make_reading, signature
@@ -70,9 +70,13 @@ class _Parser(PrintedNotation, Derivatives):
         self.notes = notes if notes is not None else []
         self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
         self.pending = None  # the component indices a subscript named, for the next apply_sup
+        self.flags: set[str] = set()  # shared with sub-parsers: "step" (d2l's f(...) was read)
+        self.step_args: list | None = None  # the arguments of the last f(...) this parser read
 
     def sub(self, tokens, end: int) -> _Parser:
-        return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
+        p = _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
+        p.flags = self.flags
+        return p
 
     # token helpers
 
@@ -126,6 +130,10 @@ class _Parser(PrintedNotation, Derivatives):
         if len(sides) < 2 and not chain:
             raise ProblemError("the formula has no '=': write an identity such as "
                                r"\delta h_t = W_{hy}^\top \delta o_t + ...")
+        if "step" in self.flags and self.reading.partial is None:
+            sides = [total_partials(s) for s in sides]
+            self.notes.append(r"\partial h_t read as the total derivative: the source writes "
+                              r"the immediate one as \partial f(...)")
         return Formula(tuple(sides), tuple(dict.fromkeys(self.notes)), self.source)
 
     def expr(self) -> Node:
@@ -302,6 +310,8 @@ class _Parser(PrintedNotation, Derivatives):
             return self.letter(tok)  # \alpha, \tilde{c}, \hat{y}: a name of the cell
         if name in _FUNCTIONS:
             return self.function(_FUNCTIONS[name], tok)
+        if name == "partial" and self.at("op", "_"):
+            return self.partial_by(tok)
         if name == "partial":
             raise self.fail(tok, r"write derivatives as \frac{\partial L}{\partial h_t}")
         if name == "text" or name == "mbox":

@@ -158,6 +158,45 @@ class PrintedNotation:
             raise self.fail(bar, "a subscript here belongs to no quantity")
         return Entry(arg=node, row=letters[0], col=letters[1] if len(letters) > 1 else None)
 
+    def step_function(self, tok: Tok, sym, base: str) -> Node:
+        """d2l's f(x_t, h_{t-1}, w_h) (h_t) and g(h_t, w_o) (o_t): the quantity at the step its
+        arguments name, its derivatives immediate (the arguments held as given)."""
+        if base not in self.vocab.indexed or not self.at("open", "("):
+            raise self.fail(tok, f"{sym.key} is the source's function computing {base}_t: "
+                                 f"write its arguments, as in {sym.key}(x_t, h_{{t-1}}, w_h)")
+        open_ = self.take()
+        args, depth, part = [], 1, []
+        while True:
+            nxt = self.take()
+            if nxt.kind == "end":
+                raise self.fail(open_, f"expected ')' to close the arguments of {sym.key}")
+            depth += {"open": 1, "close": -1}.get(nxt.kind, 0)
+            if depth == 0 or depth == 1 and nxt.kind == "op" and nxt.text == ",":
+                args.append(part)
+                part = []
+                if depth == 0:
+                    break
+                continue
+            part.append(nxt)
+        nodes = []
+        for arg in args:
+            inner = self.sub(arg, arg[0].pos if arg else open_.pos)
+            inner.step_allowed = False
+            nodes.append(inner.expr())
+            inner.expect_end(f"in the arguments of {sym.key}")
+        states = self.vocab.states
+        steps = {n.index + (1 if n.name == base and base in states else 0)
+                 for n in nodes if isinstance(n, Ref) and n.index is not None}
+        if len(steps) != 1:
+            raise self.fail(tok, f"the arguments of {sym.key} name "
+                                 f"{'no step' if not steps else 'different steps'}: expected "
+                                 f"those of one step, as in {sym.key}(x_t, h_{{t-1}}, w_h)")
+        self.step_args = [n for n in nodes if isinstance(n, Ref)]
+        self.flags.add("step")
+        self.notes.append(f"{sym.key}(...) read as {base} at the step its arguments name, its "
+                          "derivatives immediate")
+        return Ref(base, steps.pop())
+
     def names_step(self, toks: list[Tok]) -> bool:
         """True if a superscript names a step (t, t+1, T, \tau, a bound index), not a power."""
         for t in toks:
@@ -268,6 +307,8 @@ class PrintedNotation:
             return self.parameter_tail(name)
         m = re.fullmatch(r"(\w+)\((.+)\)", target)
         fn, base = (m[1], m[2]) if m else (None, target)
+        if fn == "step":
+            return self.step_function(tok, sym, base)
         if base in ("l", "L"):
             node = self.loss_symbol(tok, "l") if base == "l" else Ref("L")
             if isinstance(node, Ref) and node.name == "l":
