@@ -399,3 +399,18 @@ def test_documents_and_verify_read_one_preset_file():
         raise AssertionError("no d2l symbol is printed by documents")
     assert printed["g"] == r"\tilde{C}" and printed["W_ii"] == "W_{xi}"
     assert any(s.key == "W_xi" and s.target == "W_ii" for s in d2l.symbols)
+
+
+@pytest.mark.parametrize("star, holds", [(None, None), ("elementwise", True), ("product", None)])
+def test_a_star_is_read_as_declared(star, holds, tmp_path, capsys):
+    """colah's * : refused with both readings unless declared; as a matrix product it does not
+    fit two columns (an error too); entrywise it is the LSTM's memory update."""
+    path = tmp_path / "lstm.toml"
+    text = (DATA / "d2l_lstm.toml").read_text().replace('notation = "d2l"\n', "")
+    path.write_text(text + (f'\n[symbols]\nstar = "{star}"\n' if star else ""))
+    code, out = _cli(capsys, path, r"c_t = f_t * c_{t-1} + i_t * g_t")
+    if holds is None:
+        assert code == 2 and "\n" not in out
+        assert star or ('star = "elementwise" or star = "product"' in out)
+    else:
+        assert code == 0 and out["holds"] is True

@@ -167,6 +167,14 @@ class _Parser(PrintedNotation, Derivatives):
             tok = self.peek()
             if tok.kind == "macro" and tok.text == "cdot" and self.reading.cdot == "elementwise":
                 break
+            if tok.kind == "op" and tok.text == "*" and self.reading.star != "elementwise":
+                if self.reading.star is None:
+                    raise self.fail(tok, "* has two readings: the entrywise product (colah's f_t "
+                                         "* C_{t-1}) or a matrix product; declare the source's: "
+                                         '[symbols] star = "elementwise" or star = "product"')
+                self.take()
+                factors.append(self.postfix())
+                continue
             if tok.kind == "macro" and tok.text in _PRODUCT_OPS:
                 self.take()
                 factors.append(self.postfix())

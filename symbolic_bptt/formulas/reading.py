@@ -67,7 +67,7 @@ class Reading:
     name: str = DEFAULT_PRESET  # the preset the reading starts from
     declared: bool = False  # the problem or the command line chose a notation
     vectors: str = "columns"  # "rows": d2l's X_t W_xi, every declared symbol read transposed
-    star: str = "product"  # "elementwise": colah's f_t * C_{t-1}
+    star: str | None = None  # "elementwise": colah's f_t * C_{t-1}; "product"; None: refused
     cdot: str = "product"  # "elementwise": notes that write o_t \cdot \tanh(C_t) for vectors
     user: tuple[tuple[str, str], ...] = ()  # the problem's own [symbols], over the preset's
     cell: str | None = None  # the cell whose section of the preset was read
@@ -211,7 +211,7 @@ def make_reading(preset_name: str | None = None, symbols: dict[str, str] | None 
     partial = table.pop("partial", None)
     delta = table.pop("delta", None)
     vectors = table.pop("vectors", "columns")
-    star = table.pop("star", "product")
+    star = table.pop("star", None)
     cdot = table.pop("cdot", "product")
     if not declared:
         delta = None
