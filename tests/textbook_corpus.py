@@ -33,7 +33,8 @@ D2L_LSTM = "d2l.ai, Long Short-Term Memory (d2l-en chapter_recurrent-modern/lstm
 D2L_GRU = "d2l.ai, Gated Recurrent Units (d2l-en chapter_recurrent-modern/gru.md)"
 COLAH = ("colah, Understanding LSTM Networks (2015), its equations as public notes transcribe "
          "them (tkachenko-style: W_f \\cdot [h_{t-1}, x_t], * entrywise)")
-NOTES_LSTM = "saikrishnaponnam/Machine-Learning docs/lstm.md (public notes after colah), Backward Pass"
+NOTES_LSTM = ("saikrishnaponnam/Machine-Learning docs/lstm.md (public notes after colah), "
+              "Backward Pass")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def _expansion(r, t):
             prod = prod @ r.jac_states(j, j - 1)
         out = out + prod @ _imm(r, i)
     return out
+
+
+def _dc(r, t):
+    """dL/dc_t by its two paths: through h_t, and through c_{t+1} and the forget gate."""
+    return r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2) + r.dc[t + 1] * r.f[t + 1]
 
 
 def _britz_sum(r, printed_order=False):
@@ -499,9 +505,7 @@ GATED: list[Entry] = [
           r"&= \frac{\partial L}{\partial h_t} \cdot o_t \cdot (1 - \tanh^2(C_t)) + \frac{"
           r"\partial L}{\partial C_{t+1}} \cdot f_{t+1}" "\n"
           r"\end{align*}",
-          lambda r, t: [[r.dc[t],
-                         r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2) + r.dc[t + 1] * r.f[t + 1],
-                         r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2) + r.dc[t + 1] * r.f[t + 1]]],
+          lambda r, t: [[r.dc[t], _dc(r, t), _dc(r, t)]],
           ts="t<T", partial="immediate",
           note="dC_{t+1}/dC_t is the direct path through the forget gate (immediate)"),
     Entry("notes-dL/dC-f_t", NOTES_LSTM + ", f_t where f_{t+1} belongs (wrong)",

@@ -236,7 +236,7 @@ def show(node: Node) -> str:
                 f"({r})" if c is None else f"({r},{c})")
         case EntrySum(arg=a, var=v):
             return f"Sum[{v}]({show(a)})"
-        case Each(arg=a, vars=vs):
+        case Each(arg=a):
             return show(a)
         case Apply(fn=fn, arg=a, prime=p):
             return f"{fn}{chr(39) if p else ''}({show(a)})"

@@ -5,8 +5,9 @@ Shared by the formula reader (latex_in.py) and the cell-equation reader (model/e
 Spacing and sizing macros (\\, \\bigl) and equation tags vanish, font macros (\\mathbf,
 \\boldsymbol, \\operatorname, \\textrm, \\boxed) are transparent, \\left( \\right) and \\{ \\}
 become plain brackets (\\left. and \\right| too: an invisible opening, a bar closing, as in
-\\left. \\frac{\\partial J}{\\partial W} \\right|_{(i)}); an aligned block (aligned, align, eqnarray, split, gather) is read row by
-row: `&` vanishes and each `\\\\` becomes a `row` token; any other environment is an error.
+\\left. \\frac{\\partial J}{\\partial W} \\right|_{(i)}); an aligned block (aligned, align,
+eqnarray, split, gather) is read row by row: `&` vanishes and each `\\\\` becomes a `row`
+token; any other environment is an error.
 """
 
 from __future__ import annotations
