@@ -12,6 +12,7 @@ import json
 import math
 import re
 import tomllib
+from decimal import Decimal
 
 import pytest
 from conftest import EXAMPLES
@@ -246,3 +247,20 @@ def test_the_report_says_the_method_differs_and_what_the_number_would_need(deck)
     assert "the method differs" in tex
     # dL/dh_3 = W_hy dL/do_3: 0.9 would need dL/do_3 = 0.9 / 0.8, printed in the deck's symbols
     assert rf"$\delta o_{{3}} = {0.9 / W_HY:.4f}$ (you have" in tex
+
+
+def test_a_float64_printout_is_judged_at_13_significant_digits(deck):
+    """A float64 as NumPy prints it (its shortest form, 16-17 digits) carries float64's own
+    rounding in its last digits: judged at 13 significant digits, so a value computed in
+    another order is ok, while a slip in the 12th digit is still wrong."""
+    h1 = math.tanh(0.6 * 0.5)  # the deck's h_1 by another route than the tape
+    other_order = float(Decimal(repr(h1)) + Decimal("3e-16"))
+    printed = repr(other_order)
+    assert 15 <= len(printed.replace("0.", "", 1).lstrip("0")) <= 17
+    c = parse_claims(f'[claims]\n"h_1" = {printed}\n', deck).claims[0]
+    assert c.decimals == (13,)
+    assert {v.verdict for v in check(deck, parse_claims(f'[claims]\n"h_1" = {printed}\n',
+                                                          deck)).verdicts} == {"ok"}
+    slip = repr(h1 + 2e-12)
+    verdicts = check(deck, parse_claims(f'[claims]\n"h_1" = {slip}\n', deck)).verdicts
+    assert [v.verdict for v in verdicts] == ["wrong"]

@@ -300,6 +300,9 @@ def test_reveal_uncovers_a_step_at_a_time_and_handout_prints_a_page_per_frame(cl
         if flags == ("--reveal",):
             # the forward frame of t = 1 shows z_1, then h_1, then o_1
             assert r"\uncover<1->{z_{1}}" in tex and r"\uncover<3->{o_{1}}" in tex
+            # BPTT for any T: the model's rows appear in turn, then the gradients'
+            assert r"\uncover<1->{z_{t} =" in tex and r"\uncover<4->{\delta_{t} =" in tex
+            assert r"\uncover<3->{\frac{\partial L}{\partial W_{hy}}" in tex
             assert pages[flags] > frames
         else:
             assert pages[flags] == frames
@@ -370,3 +373,24 @@ def test_torch_convention_lstm_twin_adds_both_candidate_biases(tmp_path):
     rows = re.findall(r"^\$\d+\$ & \$\d+\$ & \$\d\.\d{4}\$ & \$(\d\.\d{4})\$ \\\\$", tex,
                       re.MULTILINE)
     assert [float(r) for r in rows] == pytest.approx(twin, abs=5.1e-5)
+
+
+def test_reveal_shows_a_cells_derived_rules_one_at_a_time():
+    """A gated cell's derived rules, and the t = T case (a frame of its own), appear one rule at
+    a time with --reveal; each cell of a rule (lhs, formula, each path and its label) at once."""
+    problem = load_problem(EXAMPLES / "lstm.toml")
+    plain = problem_tex(problem, "beamer")
+    tex = problem_tex(problem, "beamer", options=Options(reveal=True))
+    assert r"\begin{frame}{At $t = T$: nothing reads the states at $T+1$}" in plain
+    frames = [f for f in tex.split(r"\begin{frame}") if "The backward pass, derived" in f[:60]
+              or f.startswith("{At $t = T$")]
+    assert len(frames) == 3
+    for frame in frames:
+        rules = [r for r in frame.split("\n") if r.startswith(r"\uncover")]
+        assert [int(re.match(r"\\uncover<(\d+)->", r)[1]) for r in rules] == \
+            list(range(1, len(rules) + 1))
+        for rule in rules:  # every cell of a row uncovered with the rule's first cell
+            k = re.match(r"\\uncover<(\d+)->", rule)[1]
+            cells = [c for row in rule.split(r" \\ ") for c in row.split("&") if c.strip()]
+            assert all(c.strip().startswith(rf"\uncover<{k}->") for c in cells), rule
+    assert r"&&\uncover<1->{{} \text{through $\mathbf{c}_{t+1}$}}" in tex  # dL/dc_t: 1st of its frame

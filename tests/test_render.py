@@ -39,11 +39,13 @@ def _deck_gradients() -> dict[str, float]:
             "W_hy": sum((o[t - 1] - y[t - 1]) * h[t] for t in (1, 2, 3))}
 
 
+@pytest.mark.parametrize("stem", ["deck", "lstm"])
 @pytest.mark.parametrize("fmt", ["article", "beamer"])
-def test_deck_tex_matches_golden_file(fmt):
-    """A change in the deck's documents shows up in review as a diff of tests/golden."""
-    tex = problem_tex(load_problem(EXAMPLES / "deck.toml"), fmt)
-    golden = GOLDEN / f"deck-{fmt}.tex"
+def test_tex_matches_golden_file(stem, fmt):
+    """A change in the deck's documents, or in a gated cell's (the generic layout), shows up in
+    review as a diff of tests/golden."""
+    tex = problem_tex(load_problem(EXAMPLES / f"{stem}.toml"), fmt)
+    golden = GOLDEN / f"{stem}-{fmt}.tex"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(tex, encoding="utf-8")
     assert tex == golden.read_text(encoding="utf-8")

@@ -65,12 +65,40 @@ def general_name(name: str, t: int, sequence: set[str]) -> str:
 
 def general_rule(ev: Evaluation, notation: Notation, step_name: str, per_row: int = 2) -> str:
     """`lhs_t &= formula` of a step's rule, in names at a general step t, for an align
-    environment; a sum of more than `per_row` terms continues on further rows."""
+    environment; a sum of more than `per_row` terms continues on further rows. A gradient that
+    sums several paths (dL/dc_t: through h_t, and through c_{t+1}) gets a row per path, each
+    labelled on the right."""
     tape = ev.tape
     step = tape.by_name[step_name]
     lhs, expr = general_formula(tape, notation, tape.rules[step.kind], step.inputs, step)
+    paths = tape_paths(tape, step)
+    if paths:
+        rows = [(latex_out.formula(general_formula(tape, notation, tape.rules[p.kind], p.inputs,
+                                                   p)[1], notation),
+                 path_label(tape, notation, p, step.t)) for p in paths]
+        signed = [tex if k == 0 else f"{'-' if tex.startswith('-') else '+'} {tex.lstrip('-')}"
+                  for k, (tex, _) in enumerate(rows)]
+        return f"{lhs} &= " + r" \\ &\quad ".join(
+            rf"{tex} && \text{{{label}}}" for tex, (_, label) in zip(signed, rows))
     terms = expr.args if isinstance(expr, sp.Add) and len(expr.args) > per_row else (expr,)
     return f"{lhs} &= " + _rows([latex_out.formula(term, notation) for term in terms], per_row)
+
+
+def tape_paths(tape: Tape, step) -> list:
+    """The steps of a backward sum's paths (`dL/dc_2 via h_2`, `dL/dc_2 via c_3`), in the
+    tape's order; [] when it has one path (or the tape is too long to name them)."""
+    prefix = f"{step.name} via "
+    return [s for s in tape.steps if s.name.startswith(prefix)]
+
+
+def path_label(tape: Tape, notation: Notation, path, t: int | None = None) -> str:
+    """`through $h_t$`: the quantity a path's gradient comes back through, at a general step
+    when t is given (the step of the rule), else at its own step."""
+    via = path.name.split(" via ", 1)[1]
+    if t is not None:
+        cell = tape.problem.cell
+        via = general_name(via, t, {*cell.quantities, "l"})
+    return f"through ${notation.symbol(via)}$"
 
 
 def general_formula(tape: Tape, notation: Notation, rule, inputs, step) -> tuple[str, sp.Basic]:
@@ -97,6 +125,9 @@ def step_line(step, fmt: _Formatter):
     """A step as `line` shows it; a sum of vectors over several paths is broken into rows: the
     formula two terms to a row, the numbers one term to a row."""
     out = line(step, fmt)
+    paths = tape_paths(fmt.ev.tape, step)
+    if paths:
+        out = replace(out, paths=path_values(fmt, step, paths))
     expr = fmt.ev.tape.display(step)
     if not (isinstance(expr, sp.MatAdd) and len(expr.args) > 2):
         return out
@@ -105,6 +136,22 @@ def step_line(step, fmt: _Formatter):
     subst = _rows([latex_out.substituted(t, n, values) for t in expr.args], 1)
     return replace(out, formula=_rows([latex_out.formula(t, n) for t in expr.args], 2),
                    substituted=subst)
+
+
+def path_values(fmt: _Formatter, step, paths: list) -> tuple[str, str]:
+    """Each path's value, labelled, as a sum: (relation, LaTeX). The relation is `=` only where
+    the shown values add up to the step's own (exact or rounded arithmetic), else `\\approx`."""
+    ev = fmt.ev
+    parts = []
+    for k, p in enumerate(paths):
+        value = fmt.value(p.name, exact=False)
+        shown = value if k == 0 else latex_out.number(value)
+        parts.append(rf"{'' if k == 0 else ' + '}\underbrace{{{shown}}}_{{\text{{"
+                     f"{path_label(ev.tape, fmt.notation, p)}}}}}")
+    total = [sum(vs) for vs in zip(*(ev.values[p.name] for p in paths))]
+    exact = ev.mode in ("exact", "rounded") and all(
+        a == b for a, b in zip(total, ev.values[step.name]))
+    return ("=" if exact else r"\approx", "".join(parts))
 
 
 def _steps_text(ts: list[int], T: int) -> str:

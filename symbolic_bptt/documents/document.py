@@ -53,14 +53,20 @@ class Line:
     exact: str | None = None
     subst_exact: bool = True  # the numbers substituted are the values, not roundings of them
     mode: str = "rounded"
+    paths: tuple[str, str] | None = None  # (relation, each path's value labelled) before the result
+    relation: str = "="  # between lhs and formula; a step continued on a new slide may start at ≈
+    rest: tuple[tuple[str, str], ...] | None = None  # the chain of a part of a split step
 
     @property
     def chain(self) -> list[tuple[str, str]]:
         """What follows `lhs = formula`, as (relation, LaTeX) pairs, in an order that is true:
         exact results before approximate numbers, "=" only where equality holds."""
+        if self.rest is not None:
+            return list(self.rest)
         approx = r"\approx"
         if self.mode == "rounded":  # every number shown is the number carried
-            return [("=", p) for p in (self.substituted, self.partial, self.result) if p]
+            out = [("=", p) for p in (self.substituted, self.partial) if p]
+            return out + ([self.paths] if self.paths else []) + [("=", self.result)]
         out = []
         if self.substituted and self.subst_exact:
             out.append(("=", self.substituted))
@@ -70,6 +76,8 @@ class Line:
             out.append((approx, self.substituted))
         if self.partial and not self.exact:  # rounded partial sums add nothing after the exact value
             out.append((approx, self.partial))
+        if self.paths:
+            out.append(self.paths)
         out.append((approx, self.result))
         return out
 
@@ -77,7 +85,7 @@ class Line:
     def matrices(self) -> bool:
         """Whether the line prints a vector or matrix of numbers: a row that cannot break."""
         return "bmatrix" in "".join((self.formula, self.substituted or "", self.partial or "",
-                                     self.result))
+                                     self.paths[1] if self.paths else "", self.result))
 
     @property
     def length(self) -> int:
@@ -85,7 +93,9 @@ class Line:
         if self.matrices:
             return 10**6
         return sum(latex_out.visible(p) for p in (self.formula, self.substituted or "",
-                                                   self.partial or "", self.result))
+                                                   self.partial or "",
+                                                   self.paths[1] if self.paths else "",
+                                                   self.result))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from ..inputs.limits import check_sizes
 from ..inputs.staging import Staging
 from ..tape import unroll
 from .document import Document, Options, build, escape_text
-from .slides import SLIDE_LINE, number_frames, rule_parts, slide_parts, summary_parts
+from .slides import (SLIDE_LINE, number_frames, rule_parts, slide_parts, summary_parts,
+                     uncover)
 
 # Package data (symbolic_bptt/templates links to the repository's templates/ folder), read
 # through importlib.resources so an installed wheel finds them as a checkout does.
@@ -50,6 +51,7 @@ def environment() -> jinja2.Environment:
     env.globals["slide_parts"] = slide_parts  # a group of steps in frames that fit
     env.globals["summary_parts"] = summary_parts
     env.globals["rule_parts"] = rule_parts  # a cell's derived rules in frames that fit
+    env.globals["uncover"] = uncover  # --reveal: a rule's cells from overlay k on
     env.globals["number_frames"] = number_frames  # its weights, when one frame is too small
     return env
 

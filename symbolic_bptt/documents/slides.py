@@ -9,6 +9,7 @@ continues on the next frame, numbered (1/2), (2/2).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 FRAME_BUDGET = 12  # rows of \large text a slide holds below its title
 SLIDE_LINE = 48  # printed characters before a step's numbers go on a row of their own
@@ -17,50 +18,75 @@ _MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.DOTALL)
 
 
 def _tall(tex: str) -> float:
-    """Rows of text one printed row of numbers takes: a matrix of n rows about 0.8 n."""
+    """Rows of text one printed row takes: a matrix of n rows about 0.8 n, a display fraction 2, and
+    half a row more for labels under the numbers."""
     heights = [0.8 * (body.count(r"\\") + 1) for body in _MATRIX.findall(tex)]
-    return max([1.0, *heights])
+    label = 0.5 if r"\underbrace" in tex else 0.0  # a path's label under its numbers
+    return max([2.0 if r"\frac" in tex else 1.0, *heights]) + label
+
+
+def _rows(tex: str) -> float:
+    return sum(_tall(part) for part in _BREAK.split(tex))
 
 
 def slide_rows(line) -> float:
     """How tall a step is on a slide: its formula's rows, then (when long) its numbers on a
     row of their own; with matrices, each number row of the chain on its own row."""
-    rows = len(_BREAK.split(line.formula))
     if not line.matrices:
-        return rows + (1 if line.length > SLIDE_LINE else 0)
-    for _, tex in line.chain:
-        rows += sum(_tall(part) for part in _BREAK.split(tex))
-    return rows
+        return len(_BREAK.split(line.formula)) + (1 if line.length > SLIDE_LINE else 0)
+    return _rows(line.formula) + sum(_rows(tex) for _, tex in line.chain)
+
+
+def split_step(line) -> list:
+    """A step of vectors too tall for one slide, cut between its printed rows: the first part
+    ends where the frame is full and the next goes on (`lhs ≈ numbers`, or `+ numbers` within a
+    sum); a step whose formula alone fills a slide stays whole (its frame is scaled down). The
+    parts are for show_compact in _steps.tex.j2: each row scaled to the width (\\fitrow)."""
+    if line is None or not line.matrices or slide_rows(line) <= FRAME_BUDGET:
+        return [line]
+    rows = [(rel if k == 0 else "", part) for rel, tex in line.chain
+            for k, part in enumerate(_BREAK.split(tex))]
+    used, k = _rows(line.formula), 0
+    while k < len(rows) - 1 and used + _tall(rows[k][1]) <= FRAME_BUDGET:
+        used += _tall(rows[k][1])
+        k += 1
+    if k == 0:
+        return [line]
+    rel, tex = rows[k]
+    tail = replace(line, lhs=line.lhs if rel else "", relation="",
+                   formula=rf"\fitrow{{{rel} {tex}}}", rest=tuple(rows[k + 1:]))
+    return [replace(line, rest=tuple(rows[:k])), *split_step(tail)]
+
+
+def pack(items: list, cost, budget: float, reserve: float = 0.0, least: float = 0.0) -> list:
+    """Items in consecutive frames whose costs add up to at most `budget` (the first frame
+    `reserve` less): a frame holds at least one item, and is not closed before it holds
+    `least` rows."""
+    parts, current, used = [], [], float(reserve)
+    for item in items:
+        c = cost(item)
+        if current and used + c > budget and used > least:
+            parts.append(current)
+            current, used = [], 0.0
+        current.append(item)
+        used += c
+    parts.append(current)
+    return parts
 
 
 def slide_parts(lines: list, reserve: float = 0) -> list[list]:
     """Steps (None: an ellipsis row) in consecutive frames of at most FRAME_BUDGET rows (the
-    first `reserve` rows fewer: text above its steps); a frame holds at least one step."""
-    parts, current, used = [], [], float(reserve)
-    for line in lines:
-        cost = 1.0 if line is None else slide_rows(line)
-        if current and used + cost > FRAME_BUDGET and used > 2:  # no frame of one short line
-            parts.append(current)
-            current, used = [], 0.0
-        current.append(line)
-        used += cost
-    parts.append(current)
-    return parts
+    first `reserve` rows fewer: text above its steps); a step too tall for a frame continues
+    on the next, and no frame holds one short line alone."""
+    return pack([piece for step in lines for piece in split_step(step)],
+                lambda line: 1.0 if line is None else slide_rows(line), FRAME_BUDGET, reserve,
+                least=2)
 
 
 def summary_parts(lines: list) -> list[list]:
     """Rows of the summary table (quantity, value) in frames that fit: a row as tall as its
-    value's matrix, with the table's row spacing."""
-    parts, current, used = [], [], 0.0
-    for line in lines:
-        cost = 1.6 * _tall(line.result)
-        if current and used + cost > FRAME_BUDGET - 2:  # the table's head and rules
-            parts.append(current)
-            current, used = [], 0.0
-        current.append(line)
-        used += cost
-    parts.append(current)
-    return parts
+    value's matrix, with the table's row spacing, below the table's head and rules."""
+    return pack(lines, lambda line: 1.6 * _tall(line.result), FRAME_BUDGET - 2)
 
 
 def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
@@ -84,16 +110,16 @@ def _rule_rows(rule: str) -> float:
 
 def rule_parts(rules: list[str], budget: float = FRAME_BUDGET - 2) -> list[list[str]]:
     """The rules of a cell (`lhs &= formula` rows) in frames that show them unshrunk."""
-    parts, current, used = [], [], 0.0
-    for rule in rules:
-        cost = _rule_rows(rule)
-        if current and used + cost > budget:
-            parts.append(current)
-            current, used = [], 0.0
-        current.append(rule)
-        used += cost
-    parts.append(current)
-    return parts
+    return pack(rules, _rule_rows, budget)
+
+
+def uncover(rule: str, k: int) -> str:
+    """A rule's rows for --reveal: every cell of the rule (`lhs`, `= formula`, `+ term`, a
+    label) uncovered from overlay k on, so that the rules appear one at a time."""
+    def cell(text: str) -> str:
+        return text if not text.strip() else rf"\uncover<{k}->{{{{}}{text}}}"
+    return r" \\ ".join("&".join(cell(c) for c in row.split("&"))
+                         for row in rule.split(r" \\ "))
 
 
 def _columns(tex: str) -> int:
@@ -108,15 +134,10 @@ def number_frames(named: list[tuple[str, str]], data: list[tuple]) -> list[list[
     data_rows = 2 + sum(max(_tall(str(row[k])) for row in data) for k in (1, 2))
     per_row = 2 if any(_columns(v) >= 4 for _, v in named) else 3
     rows = [named[k:k + per_row] for k in range(0, len(named), per_row)]
-    heights = [max(_tall(v) for _, v in row) + 0.3 for row in rows]
-    if sum(heights) + data_rows <= FRAME_BUDGET - 2:
+
+    def height(row) -> float:
+        return max(_tall(v) for _, v in row) + 0.3
+
+    if sum(map(height, rows)) + data_rows <= FRAME_BUDGET - 2:
         return None
-    frames, current, used = [], [], 0.0
-    for row, height in zip(rows, heights):
-        if current and used + height > FRAME_BUDGET - 2:
-            frames.append(current)
-            current, used = [], 0.0
-        current.append(row)
-        used += height
-    frames.append(current)
-    return frames
+    return pack(rows, height, FRAME_BUDGET - 2)

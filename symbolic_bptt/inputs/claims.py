@@ -12,8 +12,10 @@ Numbers are read as written (`0.2330` keeps its four decimals): without `decimal
 carries the precision it is written with. A whole number (`0`, `1`) says nothing about precision:
 it takes the file's `decimals`, else the precision most other claims are written with. A number
 written with 16 or more significant digits that is a binary float's long rendering
-(0.20903903000000001) is read as the float's shortest form (0.20903903). Every mistake in the
-file is a ProblemError naming the key.
+(0.20903903000000001) is read as the float's shortest form (0.20903903). A float's shortest
+form of 15 to 17 significant digits is a float64 printout (NumPy's 0.8519528019683106): its last
+digits are the program's rounding, not the person's, so it is judged at FLOAT_DIGITS
+significant digits; a number written with more digits keeps them. Every mistake in the file is a ProblemError naming the key.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from ..tape import Quantity, Tape
 from .files import input_name, parse_toml, read_text
 from .limits import MAX_CLAIM_DIGITS, check_text
 
+# float64 arithmetic keeps about 16 significant digits; a few operations' rounding errors reach
+# the 14th-15th, so a printout is judged at 13
+FLOAT_DIGITS = 13
 _TOP_KEYS = {"decimals", "claims", "title", "author"}
 _ELEMENT = re.compile(r"^(?P<name>.+?)\[\s*(?P<i>\d{1,9})\s*(?:,\s*(?P<j>\d{1,9})\s*)?\]$")
 
@@ -170,6 +175,8 @@ def _claim(key: str, value: Any, tape: Tape, decimals: int | None) -> Claim:
         at = where if len(numbers) == 1 else f"{where}[{i}]"
         d = _number(v, at)
         written = max(0, -d.as_tuple().exponent)
+        if decimals is None and _printout(d):
+            written = min(written, max(0, FLOAT_DIGITS - 1 - d.adjusted()))
         if decimals is not None and written > decimals:
             raise ProblemError(f"{at} = {v} has {written} decimals but decimals = {decimals}")
         values.append(d)
@@ -239,6 +246,12 @@ def _number(value: Any, where: str) -> Decimal:
     if -d.as_tuple().exponent > 30:
         raise ProblemError(f"{where}: a claimed number has at most 30 decimals")
     return _shortest(d)
+
+
+def _printout(d: Decimal) -> bool:
+    """A float64 as a program prints it: 15 to 17 significant digits that are exactly the
+    float's shortest rendering (a number written with more digits, or other ones, was meant)."""
+    return 15 <= len(d.as_tuple().digits) <= 17 and Decimal(repr(float(d))) == d
 
 
 def _shortest(d: Decimal) -> Decimal:
