@@ -191,12 +191,20 @@ def signature(tok) -> str:
 
 def make_reading(preset_name: str | None = None, symbols: dict[str, str] | None = None,
                  cell: str | None = None) -> Reading:
+    """The reading of a problem (cached: a preset's symbols are tokenized once)."""
+    return _reading(preset_name, tuple((symbols or {}).items()), cell)
+
+
+@cache
+def _reading(preset_name: str | None, items: tuple[tuple[str, str], ...],
+             cell: str | None) -> Reading:
     """The reading of a problem: its preset (the deck's by default; for `cell`, the preset's
     [cells.CELL] section when it has one) overridden by its [symbols]. Undeclared, a bare
     delta_t means what the cell's vocabulary says (the deck's dL/dz_t for the Elman cell,
     nothing for other cells)."""
     from ..model.cell import shipped_cells
 
+    symbols = dict(items)
     declared = preset_name is not None or bool(symbols)
     name = preset_name or DEFAULT_PRESET
     raw = preset(name)
