@@ -302,7 +302,7 @@ def _torch_holds(model_path, sides, ts="t") -> bool:
 
 
 def _cli(capsys, path, formula, *extra) -> tuple[int, dict | str]:
-    code = main(["verify", str(path), "--latex", formula, "--json", *extra])
+    code = main(["verify", str(path), "--latex", formula, "--json", "--max-T", "3", *extra])
     out = capsys.readouterr()
     return code, json.loads(out.out) if code in (0, 1) else out.err.strip()
 

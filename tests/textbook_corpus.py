@@ -520,14 +520,14 @@ GATED: list[Entry] = [
           r"(1 - \tanh^2(C_t))",
           lambda r, t: [[r.dc[t], r.dh[t] * r.o[t] * (1 - torch.tanh(r.c[t]) ** 2)]]),
     Entry("notes-dL/dW_ho", NOTES_LSTM + ", its W_xo gradient summed over the steps, for W_ho",
-          "notes_lstm.toml",
+          "notes_lstm_1.toml",
           r"\frac{\partial L}{\partial W_{ho}} = \sum_{t=1}^T \left(\frac{\partial L}{\partial "
           r"h_t} \cdot \tanh(C_t) \cdot o_t \cdot (1 - o_t)\right) h_{t-1}^\top",
           lambda r, t: [[r.dW["W_ho"], _sum((r.dh[s] * torch.tanh(r.c[s]) * r.o[s] * (1 - r.o[s]))
                                             @ r.h[s - 1].T for s in range(1, r.T + 1))]],
           ts="none"),
     Entry("notes-dL/dW_ho-sigma-prime", NOTES_LSTM + ", sigma' written as 1 - sigma^2 (wrong)",
-          "notes_lstm.toml",
+          "notes_lstm_1.toml",
           r"\frac{\partial L}{\partial W_{ho}} = \sum_{t=1}^T \left(\frac{\partial L}{\partial "
           r"h_t} \cdot \tanh(C_t) \cdot (1 - o_t^2)\right) h_{t-1}^\top",
           lambda r, t: [[r.dW["W_ho"], _sum((r.dh[s] * torch.tanh(r.c[s]) * (1 - r.o[s] ** 2))

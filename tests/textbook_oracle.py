@@ -28,7 +28,8 @@ def model_of(path: Path) -> dict:
         w = raw["weights"]
         rows = len(w["weight_ih_l0"])
         model |= {"hidden_size": rows // len(GATES[model["cell"]]),
-                  "input_size": len(w["weight_ih_l0"][0]), "output_size": len(w["W_hy"])}
+                  "input_size": len(w["weight_ih_l0"][0]),
+                  "output_size": len(w["W_hy"]) if isinstance(w["W_hy"], list) else 1}
     return model
 
 
