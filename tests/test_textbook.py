@@ -414,3 +414,10 @@ def test_a_star_is_read_as_declared(star, holds, tmp_path, capsys):
         assert star or ('star = "elementwise" or star = "product"' in out)
     else:
         assert code == 0 and out["holds"] is True
+
+
+def test_a_gated_preset_is_no_elman_document(capsys):
+    """colah's names are an LSTM's: an Elman document in them is one error line, as verify's."""
+    assert main(["render", str(DATA / "scalar.toml"), "--notation", "colah", "-o", "-"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("notation 'colah' is a preset of the cells lstm, not of cell 'elman'")
