@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import ProblemError
-
 from .formula_ast import (
     T_,
     Add,
