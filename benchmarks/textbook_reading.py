@@ -35,7 +35,9 @@ def problem_text(entry) -> str:
         extra["partial"] = entry.partial
     if extra:
         lines = [f"{_key(k)} = {_value(v)}" for k, v in extra.items()]
-        text += "\n[symbols]\n" + "\n".join(lines) + "\n"
+        header = "" if text.rstrip().rpartition("\n[")[2].startswith("symbols]") \
+            else "\n[symbols]"  # the file's own [symbols] is its last table: add to it
+        text += header + "\n" + "\n".join(lines) + "\n"
     return text
 
 

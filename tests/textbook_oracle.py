@@ -21,7 +21,16 @@ ACT = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "identity": lambda z: z,
 
 
 def model_of(path: Path) -> dict:
-    return tomllib.loads(Path(path).read_text())["model"]
+    """The problem file's [model]; for a gated cell with its sizes read off [weights]."""
+    raw = tomllib.loads(Path(path).read_text())
+    model = dict(raw["model"])
+    if model.get("cell") in GATES:
+        w = raw["weights"]
+        rows = len(w["weight_ih_l0"])
+        model |= {"hidden_size": rows // len(GATES[model["cell"]]),
+                  "input_size": len(w["weight_ih_l0"][0]),
+                  "output_size": len(w["W_hy"]) if isinstance(w["W_hy"], list) else 1}
+    return model
 
 
 class Run:
@@ -167,3 +176,101 @@ def chains_hold(chains, atol=1e-9) -> bool:
                     first.reshape(-1), other.reshape(-1), atol=atol, rtol=1e-7):
                 return False
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Gated cells: an LSTM (torch.nn.LSTM's equations, checked against the module itself in
+# test_textbook.py) and Cho's GRU (the reset gate before the matrix, which torch has no module
+# for; its torch.nn.GRU sibling is checked against the module), written out in torch.
+
+GATES = {"lstm": ("i", "f", "g", "o"), "gru_cho": ("r", "z", "n")}
+
+
+class GatedRun:
+    """One sequence of length T of an LSTM or Cho GRU at random point `seed`: every gate and
+    state, and the total gradient of L by each, by autograd."""
+
+    def __init__(self, model: dict, T: int, seed: int, reset_after: bool = False):
+        g = torch.Generator().manual_seed(1000 * seed + T + 7)
+        self.cell, self.T, self.model = model["cell"], T, model
+        self.reset_after = reset_after  # torch.nn.GRU's n_t (for checking against the module)
+        nx, nh, no = model["input_size"], model["hidden_size"], model["output_size"]
+        rnd = lambda *s: (torch.rand(*s, generator=g) * 1.6 - 0.8)  # noqa: E731
+        self.W = {"W_hy": rnd(no, nh), "b_y": rnd(no, 1)}
+        for gate in GATES[self.cell]:
+            self.W |= {f"W_i{gate}": rnd(nh, nx), f"W_h{gate}": rnd(nh, nh),
+                       f"b_i{gate}": rnd(nh, 1), f"b_h{gate}": rnd(nh, 1)}
+        self.x = {t: rnd(nx, 1) for t in range(1, T + 1)}
+        self.y = {t: rnd(no, 1) for t in range(1, T + 1)}
+        self.h0, self.c0 = rnd(nh, 1), rnd(nh, 1)
+        self._forward()
+
+    def step(self, prev: dict, x, W=None) -> dict:
+        W = W or self.W
+        pre = lambda a: W[f"W_i{a}"] @ x + W[f"b_i{a}"]  # noqa: E731
+        rec = lambda a, h: W[f"W_h{a}"] @ h + W[f"b_h{a}"]  # noqa: E731
+        h = prev["h"]
+        if self.cell == "lstm":
+            i, f = torch.sigmoid(pre("i") + rec("i", h)), torch.sigmoid(pre("f") + rec("f", h))
+            gg, o = torch.tanh(pre("g") + rec("g", h)), torch.sigmoid(pre("o") + rec("o", h))
+            c = f * prev["c"] + i * gg
+            return {"i": i, "f": f, "g": gg, "o": o, "c": c, "h": o * torch.tanh(c)}
+        r, z = torch.sigmoid(pre("r") + rec("r", h)), torch.sigmoid(pre("z") + rec("z", h))
+        n = torch.tanh(pre("n") + (r * rec("n", h) if self.reset_after else rec("n", r * h)))
+        return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
+
+    def _forward(self):
+        W = {k: v.clone().requires_grad_(True) for k, v in self.W.items()}
+        prev = {"h": self.h0.clone().requires_grad_(True), "c": self.c0.clone()}
+        q: dict[int, dict] = {0: prev}
+        L = 0
+        for t in range(1, self.T + 1):
+            q[t] = self.step(q[t - 1], self.x[t], W)
+            q[t]["y^"] = W["W_hy"] @ q[t]["h"] + W["b_y"]
+            L = L + 0.5 * ((q[t]["y^"] - self.y[t]) ** 2).sum()
+        for t in range(1, self.T + 1):
+            for v in q[t].values():
+                v.retain_grad()
+        L.backward()
+        self.q = {t: {k: v.detach() for k, v in d.items()} for t, d in q.items()}
+        self.d = {t: {k: (v.grad.detach() if v.grad is not None else torch.zeros_like(v))
+                      for k, v in d.items()} for t, d in q.items() if t > 0}
+        self.dW = {k: v.grad.detach() for k, v in W.items()}
+        self.L = L.detach()
+
+    def __getattr__(self, name):  # r.c[t], r.f[t]; r.dc[t] = dL/dc_t
+        if name.startswith("d") and name[1:] in ("i", "f", "g", "o", "c", "h", "r", "z", "n"):
+            return {t: d[name[1:]] for t, d in self.d.items()}
+        if name in ("i", "f", "g", "o", "c", "h", "r", "z", "n"):
+            return {t: d[name] for t, d in self.q.items() if name in d}
+        raise AttributeError(name)
+
+
+def torch_lstm_states(run: GatedRun):
+    """h_t and c_t of torch.nn.LSTM itself with the run's weights (rows i, f, g, o)."""
+    nx, nh = run.model["input_size"], run.model["hidden_size"]
+    lstm = torch.nn.LSTM(nx, nh)
+    W = run.W
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.cat([W[f"W_i{a}"] for a in "ifgo"]))
+        lstm.weight_hh_l0.copy_(torch.cat([W[f"W_h{a}"] for a in "ifgo"]))
+        lstm.bias_ih_l0.copy_(torch.cat([W[f"b_i{a}"] for a in "ifgo"]).reshape(-1))
+        lstm.bias_hh_l0.copy_(torch.cat([W[f"b_h{a}"] for a in "ifgo"]).reshape(-1))
+        xs = torch.stack([run.x[t].reshape(-1) for t in range(1, run.T + 1)]).unsqueeze(1)
+        hs, _ = lstm(xs, (run.h0.reshape(1, 1, -1), run.c0.reshape(1, 1, -1)))
+    return hs.reshape(run.T, nh)
+
+
+def torch_gru_states(run: GatedRun):
+    """h_t of torch.nn.GRU itself with the run's weights (rows r, z, n)."""
+    nx, nh = run.model["input_size"], run.model["hidden_size"]
+    gru = torch.nn.GRU(nx, nh)
+    W = run.W
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(torch.cat([W[f"W_i{a}"] for a in "rzn"]))
+        gru.weight_hh_l0.copy_(torch.cat([W[f"W_h{a}"] for a in "rzn"]))
+        gru.bias_ih_l0.copy_(torch.cat([W[f"b_i{a}"] for a in "rzn"]).reshape(-1))
+        gru.bias_hh_l0.copy_(torch.cat([W[f"b_h{a}"] for a in "rzn"]).reshape(-1))
+        xs = torch.stack([run.x[t].reshape(-1) for t in range(1, run.T + 1)]).unsqueeze(1)
+        hs, _ = gru(xs, run.h0.reshape(1, 1, -1))
+    return hs.reshape(run.T, nh)

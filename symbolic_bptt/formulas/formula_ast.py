@@ -148,6 +148,44 @@ class VJP(Node):
     jacobian: Node
 
 
+# Component indices (o_i^{(t)}, h_{t+1,i}, w_{ij}, \sum_i): nodes that are Applys to the walkers
+# that know only the core nodes (their one child is `arg`); formulas/components.py evaluates them.
+
+
+@dataclass(frozen=True, eq=True)
+class Entry(Apply):
+    """Entry `row` (and `col`) of the vector or matrix `arg`, counted from 1: o_i^{(t)}, w_{ij}."""
+
+    fn: str = "entry"
+    arg: Node | None = None
+    prime: bool = False
+    row: sp.Expr | None = None
+    col: sp.Expr | None = None
+
+
+@dataclass(frozen=True, eq=True)
+class EntrySum(Apply):
+    """\\sum_i without bounds: `arg` summed over i = 1..n, n the length of what i indexes."""
+
+    fn: str = "sum_entries"
+    arg: Node | None = None
+    prime: bool = False
+    var: sp.Symbol | None = None
+
+
+@dataclass(frozen=True, eq=True)
+class Each(Apply):
+    """A side of a formula with free component indices: `arg` for every i (and j), stacked
+    into a column (a matrix for two), so that the identity is checked for every entry.
+    `probes`: the formula's Entry nodes of each index, which tell its range."""
+
+    fn: str = "each"
+    arg: Node | None = None
+    prime: bool = False
+    vars: tuple[sp.Symbol, ...] = ()
+    probes: tuple[Entry, ...] = ()
+
+
 @dataclass(frozen=True)
 class Formula:
     """An identity `sides[0] = sides[1] (= ...)`, with notes on how names were read."""
@@ -193,6 +231,13 @@ def show(node: Node) -> str:
             return f"{_wrap(a, (Add, Neg, Mul, Hadamard, Div, Pow))}^T"
         case BigOp(op=op, var=v, lo=lo, hi=hi, body=b):
             return f"{op.capitalize()}[{v}={lo}..{hi}]({show(b)})"
+        case Entry(arg=a, row=r, col=c):
+            return f"{_wrap(a, (Add, Neg, Mul, Hadamard, Div, Pow, Transpose))}_" + (
+                f"({r})" if c is None else f"({r},{c})")
+        case EntrySum(arg=a, var=v):
+            return f"Sum[{v}]({show(a)})"
+        case Each(arg=a):
+            return show(a)
         case Apply(fn=fn, arg=a, prime=p):
             return f"{fn}{chr(39) if p else ''}({show(a)})"
         case Norm(arg=a):

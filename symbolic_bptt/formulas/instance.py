@@ -211,6 +211,21 @@ class Instance:
 
         return derivative(self, node)
 
+    def _Entry(self, node):
+        from .components import entry
+
+        return entry(self, node)
+
+    def _EntrySum(self, node):
+        from .components import entry_sum
+
+        return entry_sum(self, node)
+
+    def _Each(self, node):
+        from .components import each
+
+        return each(self, node)
+
     def _Hadamard(self, node: Hadamard):
         return self.chain(node.factors, _hadamard, node)
 
@@ -366,7 +381,7 @@ def _add(a: sp.Matrix, b: sp.Matrix, node: Node) -> sp.Matrix:
     if a.shape == b.shape:
         return a + b
     for one, other in ((a, b), (b, a)):
-        if one.shape == (1, 1) and not one[0].free_symbols and other.cols == 1:
+        if one.shape == (1, 1) and not one[0].free_symbols and 1 in other.shape:
             return other + sp.ones(*other.shape) * one[0] if one is b else \
                 sp.ones(*other.shape) * one[0] + other
     raise ProblemError(f"{show(node)}: cannot add a {_shape(a)} and a {_shape(b)} matrix; "

@@ -5,7 +5,9 @@ evaluated by derivatives.py), \\nabla_{h^{(t)}} L, CS224n's |_{(i)}, d2l's prod(
 
 from __future__ import annotations
 
-from .formula_ast import VJP, Apply, Deriv, Div, Node, Pow, Ref, Transpose
+from dataclasses import fields, replace
+
+from .formula_ast import VJP, Apply, Deriv, Div, Entry, Node, Pow, Ref, Transpose
 from .latex_names import _PRODUCT_OPS
 from .tokens import Tok
 
@@ -19,6 +21,13 @@ class Derivatives:
         top = self.sub(num.body[1:], num.pos + 1)
         of = top.postfix() if top.peek().kind != "end" else None
         top.expect_end("in the numerator of a derivative")
+        if top.step_args is not None:  # \frac{\partial f(x_t, h_{t-1}, w_h)}{\partial w_h}
+            body = list(den.body)
+            at = next((k for k, d in enumerate(body) if d.kind == "macro" and d.text == "partial"),
+                      None)
+            wrt = self.by_argument(body[at + 1:] if at is not None else [], den.pos + 1,
+                                   top.step_args)
+            return self.immediate(self.deriv_node(of, wrt, num.body[0], den))
         body = list(den.body)
         at = next((k for k, d in enumerate(body) if d.kind == "macro" and d.text == "partial"
                    or d.kind == "letter" and d.text == "d" and k + 1 < len(body)), None)
@@ -50,6 +59,12 @@ class Derivatives:
             raise self.fail(at_wrt, "y_t is the target, which nothing is differentiated by; if "
                                     "the source calls the output y_t, declare it: [symbols] "
                                     f'y = "{v.output}"')
+        if isinstance(wrt, Entry):  # dL/do_i^{(t)}: entry i of the gradient
+            if not (isinstance(of, Ref) and of.name in ("L", "l")):
+                raise self.fail(at_wrt, "a component is differentiated only from the loss, as "
+                                        "in \\frac{\\partial L}{\\partial o_i^{(t)}}")
+            return Entry(arg=self.deriv_node(of, wrt.arg, at_of, at_wrt), row=wrt.row,
+                         col=wrt.col)
         if isinstance(wrt, Transpose | Pow) or not isinstance(wrt, Ref | Apply):
             raise self.fail(at_wrt, "expected a quantity of the cell or a parameter, such "
                                     f"as {v.quantities[-1]}_t")
@@ -71,6 +86,37 @@ class Derivatives:
             raise self.fail(at_wrt, "only a loss is differentiated by a function of a quantity")
         mode = "immediate" if wrt.name.endswith("^()") else self.reading.partial
         return Deriv(of, self.copyless(wrt), mode, self.copy_of(wrt))
+
+    def partial_by(self, tok: Tok) -> Node:
+        """d2l's older \partial_{w_h} L, \partial_{o_t} l(y_t, o_t), \partial_h f(...)."""
+        self.take()
+        toks, pos = self.script()
+        saved, self.step_args = self.step_args, None
+        at = self.peek()
+        of = self.postfix()
+        args, self.step_args = self.step_args, saved
+        if args is not None:
+            return self.immediate(self.deriv_node(of, self.by_argument(toks, pos, args), at, tok))
+        return self.deriv_node(of, self.by_argument(toks, pos, None), at, tok)
+
+    def by_argument(self, toks: list[Tok], pos: int, args) -> Node:
+        """What a derivative is by: a quantity or parameter, or (\partial_h f(x_t, h_{t-1}, w))
+        the argument of f that a bare letter names."""
+        if args and len(toks) == 1 and toks[0].kind == "letter" and \
+                toks[0].text in self.vocab.indexed:
+            named = [a for a in args if a.name == toks[0].text]
+            if len(named) == 1:
+                return named[0]
+        inner = self.sub(toks, pos)
+        inner.step_allowed = True
+        wrt = inner.postfix()
+        inner.expect_end("in what a derivative is by")
+        return wrt
+
+    @staticmethod
+    def immediate(node: Node) -> Node:
+        """The derivative of d2l's f(...): through its own step alone."""
+        return replace(node, mode="immediate") if isinstance(node, Deriv) else node
 
     def restricted(self, node: Deriv) -> Deriv:
         """\\frac{\\partial J^{(t)}}{\\partial W}|_{(i)}: the part through step i's copy of W."""
@@ -125,3 +171,18 @@ class Derivatives:
         if not isinstance(jac, Deriv):
             raise self.fail(tok, "prod(a, b) is read with a derivative as b, as d2l writes it")
         return VJP(grad, jac)
+
+
+def total_partials(node: Node) -> Node:
+    """Every derivative of undeclared mode in `node` read as total (next to d2l's f(...),
+    whose derivatives are the immediate ones, a plain \\partial h_t / \\partial w_h is total)."""
+    changes = {}
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, Node):
+            changes[f.name] = total_partials(value)
+        elif isinstance(value, tuple) and any(isinstance(v, Node) for v in value):
+            changes[f.name] = tuple(total_partials(v) if isinstance(v, Node) else v for v in value)
+    if isinstance(node, Deriv) and node.mode is None:
+        changes["mode"] = "total"
+    return replace(node, **changes) if changes else node

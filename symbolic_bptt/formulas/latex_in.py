@@ -24,6 +24,8 @@ from .formula_ast import (
     BigOp,
     Deriv,
     Div,
+    Entry,
+    EntrySum,
     Formula,
     Hadamard,
     IndexValue,
@@ -38,9 +40,9 @@ from .formula_ast import (
     Transpose,
     index_symbol,
 )
-from .latex_derivatives import Derivatives
+from .latex_derivatives import Derivatives, total_partials
 from .latex_names import _FUNCTIONS, _NAMED_FUNCTIONS, _PRODUCT_OPS, _TRANSPOSE
-from .printed import PrintedNotation
+from .printed import Concat, PrintedNotation, joined
 from .reading import Reading, make_reading, signature
 from .tokens import Tok, token_error, tokenize
 
@@ -67,9 +69,14 @@ class _Parser(PrintedNotation, Derivatives):
         self.bound = bound
         self.notes = notes if notes is not None else []
         self.step_allowed = False  # W_{hh}^{(t)} only in the denominator of a derivative
+        self.pending = None  # the component indices a subscript named, for the next apply_sup
+        self.flags: set[str] = set()  # shared with sub-parsers: "step" (d2l's f(...) was read)
+        self.step_args: list | None = None  # the arguments of the last f(...) this parser read
 
     def sub(self, tokens, end: int) -> _Parser:
-        return _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
+        p = _Parser(tokens, self.source, end, self.vocab, self.bound, self.notes, self.reading)
+        p.flags = self.flags
+        return p
 
     # token helpers
 
@@ -123,6 +130,10 @@ class _Parser(PrintedNotation, Derivatives):
         if len(sides) < 2 and not chain:
             raise ProblemError("the formula has no '=': write an identity such as "
                                r"\delta h_t = W_{hy}^\top \delta o_t + ...")
+        if "step" in self.flags and self.reading.partial is None:
+            sides = [total_partials(s) for s in sides]
+            self.notes.append(r"\partial h_t read as the total derivative: the source writes "
+                              r"the immediate one as \partial f(...)")
         return Formula(tuple(sides), tuple(dict.fromkeys(self.notes)), self.source)
 
     def expr(self) -> Node:
@@ -143,7 +154,9 @@ class _Parser(PrintedNotation, Derivatives):
 
     def hadamard(self) -> Node:
         factors = [self.product()]
-        while self.at("macro", "odot") or self.at("macro", "circ"):
+        while self.at("macro", "odot") or self.at("macro", "circ") or (
+                self.reading.star == "elementwise" and self.at("op", "*")) or (
+                self.reading.cdot == "elementwise" and self.at("macro", "cdot")):
             self.take()
             factors.append(self.product())
         return factors[0] if len(factors) == 1 else Hadamard(tuple(factors))
@@ -152,6 +165,16 @@ class _Parser(PrintedNotation, Derivatives):
         factors = [self.postfix()]
         while True:
             tok = self.peek()
+            if tok.kind == "macro" and tok.text == "cdot" and self.reading.cdot == "elementwise":
+                break
+            if tok.kind == "op" and tok.text == "*" and self.reading.star != "elementwise":
+                if self.reading.star is None:
+                    raise self.fail(tok, "* has two readings: the entrywise product (colah's f_t "
+                                         "* C_{t-1}) or a matrix product; declare the source's: "
+                                         '[symbols] star = "elementwise" or star = "product"')
+                self.take()
+                factors.append(self.postfix())
+                continue
             if tok.kind == "macro" and tok.text in _PRODUCT_OPS:
                 self.take()
                 factors.append(self.postfix())
@@ -167,6 +190,7 @@ class _Parser(PrintedNotation, Derivatives):
                 factors.append(self.postfix())
             else:
                 break
+        factors = joined(factors)
         return factors[0] if len(factors) == 1 else Mul(tuple(factors))
 
     def starts_factor(self, tok: Tok) -> bool:
@@ -186,7 +210,7 @@ class _Parser(PrintedNotation, Derivatives):
                 self.take()
                 node = self.superscript(node, *self.script())
             elif self.at("op", "_"):
-                raise self.fail(self.peek(), "a subscript here belongs to no quantity")
+                node = self.component(node)
             elif self.at("op", "'"):
                 raise self.fail(self.peek(), "a prime here belongs to no function")
             else:
@@ -212,8 +236,16 @@ class _Parser(PrintedNotation, Derivatives):
                 return node
         if tok.kind == "num":
             return Num(sp.Rational(tok.text))
+        if tok.kind == "open" and tok.text in ".|":
+            return self.left_dot(tok)
         if tok.kind == "open":
             inner = self.expr()
+            if tok.text == "[" and self.at("op", ","):  # [h_{t-1}, x_t]
+                parts = [inner]
+                while self.at("op", ","):
+                    self.take()
+                    parts.append(self.expr())
+                inner = Concat(tuple(parts))
             close = self.take()
             want = ")" if tok.text == "(" else "]"
             if close.kind != "close" or close.text != want:
@@ -251,6 +283,22 @@ class _Parser(PrintedNotation, Derivatives):
             raise self.fail(tok, "expected a quantity, a number or '('")
         raise self.fail(tok, "expected a quantity, a number or '('")
 
+    def left_dot(self, tok: Tok) -> Node:
+        r"""\left. A \right|_{(i)}: A restricted to step i (as A|_{(i)}); \left. A \right. is A."""
+        if tok.text == "|":
+            raise self.fail(tok, r"\left| ... \right| (an absolute value) is not read")
+        inner = self.expr()
+        close = self.take()
+        if close.kind != "close" or close.text not in ".|":
+            raise self.fail(close, rf"expected \right| or \right. to close the \left. at "
+                                   f"position {tok.pos + 1}")
+        if close.text == "|":
+            if not (isinstance(inner, Deriv) and self.at("op", "_")):
+                raise self.fail(close, r"\left. ... \right|_{(i)} restricts a derivative by a "
+                                       "parameter to step i's copy")
+            self.toks.insert(self.k, Tok("op", "|", close.pos))
+        return inner
+
     def macro(self, tok: Tok) -> Node:
         name = tok.text
         if name == "frac" or name in ("dfrac", "tfrac"):
@@ -270,6 +318,8 @@ class _Parser(PrintedNotation, Derivatives):
             return self.letter(tok)  # \alpha, \tilde{c}, \hat{y}: a name of the cell
         if name in _FUNCTIONS:
             return self.function(_FUNCTIONS[name], tok)
+        if name == "partial" and self.at("op", "_"):
+            return self.partial_by(tok)
         if name == "partial":
             raise self.fail(tok, r"write derivatives as \frac{\partial L}{\partial h_t}")
         if name == "text" or name == "mbox":
@@ -316,6 +366,11 @@ class _Parser(PrintedNotation, Derivatives):
         return None
 
     def apply_sup(self, node: Node, sup) -> Node:
+        """The superscript written before the subscript, after a component the subscript
+        named (h_{t,i}, o_i^{(t)})."""
+        letters, self.pending = self.pending, None
+        if letters:
+            node = Entry(arg=node, row=letters[0], col=letters[1] if len(letters) > 1 else None)
         return node if sup is None else self.superscript(node, *sup)
 
     def subscript(self, tok: Tok, hint: str) -> sp.Expr:
@@ -337,6 +392,10 @@ class _Parser(PrintedNotation, Derivatives):
         else:
             self.take()
             toks, _ = self.script()
+            inner = None
+            if len(toks) > 2 and toks[-2].kind == "op" and toks[-2].text == "_":
+                inner = self.component_letters(toks[-1:])  # b_{y_i}: entry i of b_y
+                toks = toks[:-2] if inner else toks
             letters = "".join(t.text for t in toks)
             if not all(t.kind in ("letter", "name", "num") for t in toks):
                 letters = ""
@@ -349,6 +408,8 @@ class _Parser(PrintedNotation, Derivatives):
             name = v.parameters[written]
             if name != written:
                 self.notes.append(f"{base}_{{{letters}}} read as {name}")
+            if inner:
+                return self.apply_sup(Entry(arg=Ref(name), row=inner[0]), sup)
         if sup is None and self.at("op", "^") and self.at("group", ahead=1) and \
                 self.peek(1).body and self.peek(1).body[0].kind == "open":
             self.take()
@@ -374,6 +435,8 @@ class _Parser(PrintedNotation, Derivatives):
                     r"superscript such as W_{hh}^{(t)} is read only inside a derivative's "
                     "denominator")
             return Ref(name + "^()", self.step_superscript(*sup))
+        if self.at("op", "_"):
+            return self.component(Ref(name))  # w_{ij}
         return Ref(name)
 
     def step_superscript(self, toks: list[Tok], pos: int) -> sp.Expr:
@@ -535,9 +598,12 @@ class _Parser(PrintedNotation, Derivatives):
             self.notes.append(f"\\sum_{var} read as \\sum_{{{var}=1}}^{{T}}")
             lower = ([lower[0][0], Tok("op", "=", lower[1]), Tok("num", "1", lower[1])], lower[1])
             upper = ([Tok("letter", "T", lower[1])], lower[1])
+        if tok.text == "sum" and upper is None and lower is not None and \
+                self.component_letters(lower[0]) is not None and len(lower[0]) == 1:
+            return self.entry_sum(tok, lower[0][0])
         if lower is None or upper is None:
-            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T} (a sum over the "
-                                 "entries of a vector is not read)")
+            raise self.fail(tok, "needs bounds, as in \\sum_{t=1}^{T}, or a component index "
+                                 "of the sum's terms, as in \\sum_i a_i b_i")
         toks, pos = lower
         eq = [k for k, x in enumerate(toks) if x.kind == "op" and x.text == "="]
         if len(eq) != 1 or eq[0] != 1 or not (toks[0].kind == "letter" or
@@ -560,6 +626,24 @@ class _Parser(PrintedNotation, Derivatives):
         finally:
             self.bound = outer
         return BigOp(tok.text, var, lo, hi, body)
+
+    def entry_sum(self, tok: Tok, var_tok: Tok) -> Node:
+        """\\sum_i over the entries that i indexes in the terms (\\sum_i g_i \\nabla_V o_i)."""
+        from .components import entries
+
+        var = index_symbol(var_tok.text)
+        negative = self.at("op", "-")
+        if negative:
+            self.take()
+        body = self.hadamard()
+        body = Neg(body) if negative else body
+        if not any(var in (e.row, e.col) for e, _ in entries(body)):
+            raise self.fail(tok, f"\\sum_{var_tok.text} without bounds: {var_tok.text} indexes "
+                                 "no vector's entries in the sum's terms (write the bounds, as "
+                                 "in \\sum_{t=1}^{T})")
+        self.notes.append(f"\\sum_{var_tok.text} read as the sum over the entries "
+                          f"{var_tok.text} indexes")
+        return EntrySum(arg=body, var=var)
 
     def function(self, fn: str, tok: Tok) -> Node:
         prime = False
@@ -607,7 +691,7 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
         raise ProblemError("the formula is empty")
     check_formula_text(source)
     vocab = vocab or elman_vocabulary()
-    reading = reading or make_reading()
+    reading = (reading or make_reading()).for_cell(vocab.cell)
     try:
         tokens = tokenize(source)
         for tok in _flat(tokens):
@@ -633,6 +717,9 @@ def read_block(source: str, vocab=None, reading: Reading | None = None
             else:
                 formulas.append(_Parser(row, source, end, vocab, reading=reading).formula(
                     chain=len(rows) > 1))
+        from .components import with_components
+
+        formulas = [with_components(f) for f in formulas]
         for f in formulas:
             if len(f.sides) < 2:
                 raise ProblemError("the formula has no '=': write an identity such as "

@@ -9,8 +9,15 @@ the cell its names are for, and a [symbols] table. A problem's `notation = "NAME
 [symbols] keys are symbols as the source writes them (`U`, `s`, `"\\hat{y}"`, `w_h`,
 `"delta^y"`), values quantity names as `solve --json` spells them without the time index (`W_xh`,
 `h`, `o`, `l`, `dL/dh`), a step loss's own derivative (`dl/do`, `dl/dh`), `T` (for tau),
-`phi` (the model's activation, for a source's f) or a function of one quantity (`softmax(o)`). Three keys are settings: `time = "subscript" |
-"superscript"`, `partial = "total" | "immediate"`, and `delta` (a bare delta_t's meaning).
+`phi` (the model's activation, for a source's f), a function of one quantity (`softmax(o)`,
+`step(h)`: d2l's f(x_t, h_{t-1}, w_h)), a sum of parameters (`b_if + b_hf`: one bias where
+torch has two) or a block of them (`[W_hf, W_if]`: colah's W_f before [h_{t-1}, x_t]). Settings:
+`time = "subscript" | "superscript"`, `partial = "total" | "immediate"`, `delta` (a bare
+delta_t's meaning), `vectors = "columns" | "rows"` (d2l's gated sections write X_t W_xi),
+`star` and `cdot = "product" | "elementwise"` (colah's f_t * C_{t-1}).
+
+A preset may hold sections for other cells, [cells.lstm] with its own [cells.lstm.symbols]:
+a problem over that cell reads that section (d2l.toml holds d2l's LSTM and GRU names).
 """
 
 from __future__ import annotations
@@ -23,9 +30,14 @@ from importlib import resources
 from ..errors import ProblemError, quoted
 from ..inputs.files import parse_toml
 
-SETTINGS = {"time": ("subscript", "superscript"), "partial": ("total", "immediate")}
-FUNCTIONS = ("softmax", "tanh", "sigmoid", "exp", "log")
-_VALUE = re.compile(r"(?:(?P<fn>[a-z]+)\((?P<arg>[A-Za-z~^]+)\)|(?P<name>[A-Za-z][\w/^~]*))")
+SETTINGS = {"time": ("subscript", "superscript"), "partial": ("total", "immediate"),
+            "vectors": ("columns", "rows"), "star": ("product", "elementwise"),
+            "cdot": ("product", "elementwise")}
+FUNCTIONS = ("softmax", "tanh", "sigmoid", "exp", "log", "step")
+_NAME = r"[A-Za-z][\w/^~]*"
+_VALUE = re.compile(rf"(?:(?P<fn>[a-z]+)\((?P<arg>[A-Za-z~^]+)\)|(?P<name>{_NAME})"
+                    rf"|(?P<sum>{_NAME}(?:\s*\+\s*{_NAME})+)"
+                    rf"|\[(?P<block>{_NAME}(?:\s*,\s*{_NAME})+)\])")
 _GREEK_WORDS = {"delta", "ell", "tau", "theta", "alpha", "beta", "gamma", "epsilon", "eta",
                 "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "phi", "psi", "omega", "zeta",
                 "varphi", "kappa", "Delta", "Theta", "Phi", "Psi", "Omega"}
@@ -54,6 +66,18 @@ class Reading:
     delta: str | None = None  # what a bare delta_t means: "dL/dz" (the deck), "dL/dh", ...
     name: str = DEFAULT_PRESET  # the preset the reading starts from
     declared: bool = False  # the problem or the command line chose a notation
+    vectors: str = "columns"  # "rows": d2l's X_t W_xi, every declared symbol read transposed
+    star: str | None = None  # "elementwise": colah's f_t * C_{t-1}; "product"; None: refused
+    cdot: str = "product"  # "elementwise": notes that write o_t \cdot \tanh(C_t) for vectors
+    user: tuple[tuple[str, str], ...] = ()  # the problem's own [symbols], over the preset's
+    cell: str | None = None  # the cell whose section of the preset was read
+
+    def for_cell(self, cell: str) -> Reading:
+        """The reading of the preset's section for `cell` ([cells.lstm] in d2l.toml), with the
+        problem's [symbols] over it (ProblemError: a declared preset of other cells)."""
+        if cell == self.cell:
+            return self
+        return make_reading(self.name if self.declared else None, dict(self.user) or None, cell)
 
     def candidates(self, base: str) -> list[Symbol]:
         """The symbols whose base token has signature `base`, most specific first."""
@@ -80,9 +104,17 @@ def preset(name: str) -> dict:
     text = (resources.files("symbolic_bptt.model") / "notations" / f"{name}.toml").read_text(
         "utf-8")
     raw = parse_toml(text)
-    table = raw.get("symbols", {})
-    check_symbols(table, f"the notation preset {name!r}: symbols.")
+    check_symbols(raw.get("symbols", {}), f"the notation preset {name!r}: symbols.")
+    for cell, section in raw.get("cells", {}).items():
+        check_symbols(section.get("symbols", {}), f"the notation preset {name!r}: "
+                                                  f"cells.{cell}.symbols.")
     return raw
+
+
+def preset_cells(name: str) -> tuple[str, ...]:
+    """The cells a preset names: its own `cell` and those of its [cells.NAME] sections."""
+    raw = preset(name)
+    return tuple(dict.fromkeys([raw.get("cell", "elman"), *raw.get("cells", {})]))
 
 
 def check_symbols(table, where: str = "symbols.") -> dict[str, str]:
@@ -104,7 +136,9 @@ def check_symbols(table, where: str = "symbols.") -> dict[str, str]:
         m = _VALUE.fullmatch(value)
         if m is None or (m["fn"] is not None and m["fn"] not in FUNCTIONS):
             raise ProblemError(f"{shown} = {quoted(value)}: expected a quantity name such as "
-                               f"W_xh, h, l, dL/dh, dl/do, or {'/'.join(FUNCTIONS)}(quantity)")
+                               f"W_xh, h, l, dL/dh, dl/do, {'/'.join(FUNCTIONS)}(quantity), a "
+                               "sum of parameters (b_if + b_hf) or a block of them "
+                               "([W_hf, W_if])")
         parse_key(key, shown)
     return dict(table)
 
@@ -155,22 +189,43 @@ def signature(tok) -> str:
     return tok.text
 
 
-def make_reading(preset_name: str | None = None, symbols: dict[str, str] | None = None
-                 ) -> Reading:
-    """The reading of a problem: its preset (the deck's by default) overridden by its
-    [symbols]. Undeclared, a bare delta_t means what the cell's vocabulary says (the deck's
-    dL/dz_t for the Elman cell, nothing for other cells)."""
+def make_reading(preset_name: str | None = None, symbols: dict[str, str] | None = None,
+                 cell: str | None = None) -> Reading:
+    """The reading of a problem (cached: a preset's symbols are tokenized once)."""
+    return _reading(preset_name, tuple((symbols or {}).items()), cell)
+
+
+@cache
+def _reading(preset_name: str | None, items: tuple[tuple[str, str], ...],
+             cell: str | None) -> Reading:
+    """The reading of a problem: its preset (the deck's by default; for `cell`, the preset's
+    [cells.CELL] section when it has one) overridden by its [symbols]. Undeclared, a bare
+    delta_t means what the cell's vocabulary says (the deck's dL/dz_t for the Elman cell,
+    nothing for other cells)."""
+    from ..model.cell import shipped_cells
+
+    symbols = dict(items)
     declared = preset_name is not None or bool(symbols)
     name = preset_name or DEFAULT_PRESET
-    table = dict(preset(name).get("symbols", {}))
+    raw = preset(name)
+    section = raw.get("cells", {}).get(cell) if cell else None
+    if cell and section is None and preset_name and preset_name != DEFAULT_PRESET \
+            and raw.get("cell", "elman") != cell and cell in shipped_cells():
+        raise ProblemError(f"notation {name!r} is a preset of the cells "
+                           f"{', '.join(preset_cells(name))}, not of cell {cell!r}")
+    table = dict((section or raw).get("symbols", {}))
     table.update(symbols or {})
     time = table.pop("time", "subscript")
     partial = table.pop("partial", None)
     delta = table.pop("delta", None)
+    vectors = table.pop("vectors", "columns")
+    star = table.pop("star", None)
+    cdot = table.pop("cdot", "product")
     if not declared:
         delta = None
     out = []
     for key, target in table.items():
         base, sub, sup = parse_key(key, "symbols." + key)
         out.append(Symbol(key, base, sub, sup, target))
-    return Reading(tuple(out), time, partial, delta, name, declared)
+    return Reading(tuple(out), time, partial, delta, name, declared, vectors, star, cdot,
+                   tuple((symbols or {}).items()), cell)

@@ -4,8 +4,10 @@ numbers, operators, macros and {groups}, each with its position in the source.
 Shared by the formula reader (latex_in.py) and the cell-equation reader (model/equations.py).
 Spacing and sizing macros (\\, \\bigl) and equation tags vanish, font macros (\\mathbf,
 \\boldsymbol, \\operatorname, \\textrm, \\boxed) are transparent, \\left( \\right) and \\{ \\}
-become plain brackets; an aligned block (aligned, align, eqnarray, split, gather) is read row by
-row: `&` vanishes and each `\\\\` becomes a `row` token; any other environment is an error.
+become plain brackets (\\left. and \\right| too: an invisible opening, a bar closing, as in
+\\left. \\frac{\\partial J}{\\partial W} \\right|_{(i)}); an aligned block (aligned, align,
+eqnarray, split, gather) is read row by row: `&` vanishes and each `\\\\` becomes a `row`
+token; any other environment is an error.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def _merge_delimiters(tokens: list[Tok]) -> list[Tok]:
             if text not in _DELIMS | {"\\|"} or delim.kind not in ("open", "close", "op", "macro"):
                 raise ProblemError(f"cannot read \\{tok.text} at position {tok.pos + 1} of the "
                                    f"formula: expected a delimiter such as ( ) [ ] \\| after it")
-            kind = "norm" if text == "\\|" else "open" if text in "([" else "close"
+            kind = "norm" if text == "\\|" else "open" if tok.text == "left" else "close"
             out.append(Tok(kind, text, tok.pos))
         elif tok.kind == "macro" and tok.text in ("|", "lVert", "rVert", "Vert"):
             out.append(Tok("norm", "\\|", tok.pos))

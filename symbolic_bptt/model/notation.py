@@ -180,6 +180,11 @@ def source_table(preset: str) -> tuple[dict[str, str], bool]:
     if preset not in preset_names():
         raise ProblemError(f"unknown notation preset {preset!r} (expected one of: "
                            f"{', '.join(dict.fromkeys([*PRESETS, *preset_names()]))})")
+    from ..formulas.reading import preset_cells
+
+    if "elman" not in preset_cells(preset):
+        raise ProblemError(f"notation {preset!r} is a preset of the cells "
+                           f"{', '.join(preset_cells(preset))}, not of cell 'elman'")
     symbols = source(preset).get("symbols", {})
     table = {k: v for k, v in DECK.items() if not k.startswith("dL/d")}
     taken: set[str] = set()
