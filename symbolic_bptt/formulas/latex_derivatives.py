@@ -88,7 +88,7 @@ class Derivatives:
         return Deriv(of, self.copyless(wrt), mode, self.copy_of(wrt))
 
     def partial_by(self, tok: Tok) -> Node:
-        """d2l's older \partial_{w_h} L, \partial_{o_t} l(y_t, o_t), \partial_h f(...)."""
+        r"""d2l's older \partial_{w_h} L, \partial_{o_t} l(y_t, o_t), \partial_h f(...)."""
         self.take()
         toks, pos = self.script()
         saved, self.step_args = self.step_args, None
@@ -100,7 +100,7 @@ class Derivatives:
         return self.deriv_node(of, self.by_argument(toks, pos, None), at, tok)
 
     def by_argument(self, toks: list[Tok], pos: int, args) -> Node:
-        """What a derivative is by: a quantity or parameter, or (\partial_h f(x_t, h_{t-1}, w))
+        r"""What a derivative is by: a quantity or parameter, or (\partial_h f(x_t, h_{t-1}, w))
         the argument of f that a bare letter names."""
         if args and len(toks) == 1 and toks[0].kind == "letter" and \
                 toks[0].text in self.vocab.indexed:
