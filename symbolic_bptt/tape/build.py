@@ -18,9 +18,9 @@ import sympy as sp
 
 from ..inputs.problem import Problem
 from ..model import ACTIVATIONS, loss_gradient, model_loss, scaled
-from ..model.losses import Loss
 from ..model.cell import INPUT, TARGET, UPSTREAM, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
+from ..model.losses import Loss
 from .display_exprs import (
     BinaryCrossEntropy,
     CrossEntropy,

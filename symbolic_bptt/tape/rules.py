@@ -121,9 +121,10 @@ _NOT_FINITE = (sp.S.Infinity, sp.S.NegativeInfinity, sp.S.ComplexInfinity, sp.S.
 
 
 def _matmul(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
-    """a * b; for explicit matrices entry by entry the sum of the nonzero products as SymPy's product forms it,
-    without the 0 * x == 0 test it makes of every entry (an assumptions query: seconds for
-    the gates of hidden size 16). Entries that may be infinite keep SymPy's product."""
+    """a * b; for explicit matrices entry by entry the sum of the nonzero products, as SymPy's
+    product forms it, without the 0 * x == 0 test it makes of every entry (an assumptions
+    query: seconds for the gates of hidden size 16). Entries that may be infinite keep SymPy's
+    product."""
     if not (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase)) or a.cols != b.rows \
             or any(x.has(*_NOT_FINITE) for m in (a, b) for x in m):
         return a * b
