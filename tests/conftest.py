@@ -24,8 +24,10 @@ CUSTOM_FILES = [p for p in _PROBLEMS if 'cell = "custom"' in p.read_text(encodin
 GATED_FILES = [p for p in _PROBLEMS if re.search(r'^cell = "(lstm|gru)\w*"', p.read_text(
     encoding="utf-8"), re.M)]
 PROBLEM_FILES = [p for p in _PROBLEMS if p not in CUSTOM_FILES and p not in GATED_FILES]
-# problems with a [training] table (clipping, update, truncation): tests/test_training.py
-TRAINING_FILES = [p for p in _PROBLEMS if "\n[training]" in p.read_text(encoding="utf-8")]
+# the Elman problems with a [training] table (clipping, update, truncation): tests/test_training.py
+# (a gated cell's, lstm_gomez's SGD step, is torch.optim.SGD's in tests/test_gated_cells.py)
+TRAINING_FILES = [p for p in _PROBLEMS if "\n[training]" in p.read_text(encoding="utf-8")
+                  and p not in GATED_FILES]
 
 
 def flat(value) -> list[float]:

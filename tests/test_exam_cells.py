@@ -162,7 +162,7 @@ def test_questions_ask_the_cells_quantities():
     assert asked[1] == ["dL/dh_1[0]", "dL/dh_1[1]", f"dL/dh_{T}[0]", f"dL/dh_{T}[1]"]
     assert asked[2] == ["dL/da"]
     prompt = keyed.parts[1].prompt
-    assert "the gradients $\\frac{\\partial L}{\\partial h_{t}}$ for $t = 1, " in prompt
+    assert "the gradients $\\frac{\\partial L}{\\partial \\mathbf{h}_{t}}$ for $t = 1, " in prompt
 
 
 def test_version_files_hold_the_cell_and_solve(cli, tmp_path):
@@ -196,7 +196,7 @@ def test_moodle_says_which_cell():
     assert r"\mathbf{c}_{t} = \mathbf{f}_{t} \odot \mathbf{c}_{t-1}" in first
     assert r"\(\mathbf{c}_{0} = " in first
     # b_i is a parameter like b_f (not b at a step i): both print bold, as vectors
-    assert r"\(\mathbf{b_{i}} = " in first and r"\(\mathbf{b_{f}} = " in first
+    assert r"\(\mathbf{b}_{i} = " in first and r"\(\mathbf{b}_{f} = " in first
 
 
 @pytest.mark.parametrize("change, message", [

@@ -361,7 +361,7 @@ def test_torch_convention_lstm_twin_adds_both_candidate_biases(tmp_path):
     (tmp_path / "lstm2.toml").write_text(text, encoding="utf-8")
     p = load_problem(tmp_path / "lstm2.toml")
     tex = problem_tex(p, "article")
-    assert r"\mathbf{b_{ig}} + \mathbf{b_{hg}}" in tex or r"b_{ig} + b_{hg}" in tex
+    assert r"\mathbf{b}_{ig} + \mathbf{b}_{hg}" in tex or r"b_{ig} + b_{hg}" in tex
     w = {k: torch.tensor(v) for k, v in p.weights.items()}
     bias = torch.tensor([0.3, -0.1])  # b_ig + b_hg
 

@@ -287,12 +287,12 @@ def test_the_lstm_worked_solution_shows_dL_dc_t_by_its_two_paths():
     truth = run_oracle(per_gate(raw, "lstm"), lstm_nn, "half_sse", "y^", engine(raw))
     truth |= module_run(raw, "lstm")[0]  # the path through c_{t+1}: the module's c_t output
     tex = problem_tex(load_problem(path), "article")
-    lhs = r"\frac{\partial L}{\partial c_{t}} &="
+    lhs = r"\frac{\partial L}{\partial \mathbf{c}_{t}} &="
     rule = next(ln for ln in tex.splitlines() if ln.startswith(lhs))
     assert r"&& \text{through $\mathbf{h}_{t}$}" in rule
     assert r"&& \text{through $\mathbf{c}_{t+1}$}" in rule
     for t in (1, 2):
-        step = tex.split(rf"\frac{{\partial L}}{{\partial c_{{{t}}}}} &=", 1)[1]
+        step = tex.split(rf"\frac{{\partial L}}{{\partial \mathbf{{c}}_{{{t}}}}} &=", 1)[1]
         for via in (f"h_{t}", f"c_{t + 1}"):
             base, k = via.split("_")
             printed = _labelled(step, rf"\mathbf{{{base}}}_{{{k}}}")

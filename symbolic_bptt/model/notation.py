@@ -67,8 +67,14 @@ class Notation:
         if base in self.names:
             return self.names[base]
         if base.startswith("dL/d"):
-            return rf"\frac{{\partial {self.base('L')}}}{{\partial {self.base(base[4:])}}}"
+            return rf"\frac{{\partial {self.base('L')}}}{{\partial {self.inner(base[4:])}}}"
         return base
+
+    def inner(self, base: str) -> str:
+        """A quantity as the denominator of dL/d... writes it: bold when it is printed bold
+        elsewhere (d2l's \\partial \\mathbf{h}_t)."""
+        tex = self.base(base)
+        return _bold(tex) if self.bold_vectors and base in self.vectors else tex
 
     def symbol(self, name: str) -> str:
         """LaTeX for a quantity name: `dL/dh_2` -> `\\delta h_{2}`."""
@@ -80,7 +86,7 @@ class Notation:
         if t is not None and name.removeprefix("dL/d") in self.names:
             base, t = name, None  # a parameter such as b_i, not b at step i
         if part is not None:  # the contribution of step t to a shared weight's gradient
-            inner = self.base(base[4:])
+            inner = self.inner(base[4:])
             return rf"\frac{{\partial {self.base('L')}}}{{\partial {inner}^{{({part})}}}}"
         tex = self.base(base)
         if self.bold_vectors and base in self.vectors and not tex.startswith(r"\frac"):
@@ -119,12 +125,18 @@ def _written_down(n: Notation, name: str) -> str | None:
     return None
 
 
+_SUBSCRIPTED = re.compile(r"^([A-Za-z])_(\{[^{}]*\}|[A-Za-z0-9])$")
+
+
 def _bold(tex: str) -> str:
     if tex.startswith("\\") and " " in tex:  # "\delta h" -> "\delta \mathbf{h}"
         head, tail = tex.rsplit(" ", 1)
         return rf"{head} \mathbf{{{tail}}}"
     if tex.startswith("\\"):
         return rf"\boldsymbol{{{tex}}}"
+    m = _SUBSCRIPTED.match(tex)
+    if m:  # b_{h}: the letter bold, its subscript a label
+        return rf"\mathbf{{{m[1]}}}_{m[2]}"
     return rf"\mathbf{{{tex}}}"
 
 
