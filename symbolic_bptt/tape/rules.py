@@ -314,12 +314,18 @@ def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool,
 
 class SumRule(Rule):
     """The Rule of the sum of its slots (a parameter's gradient over T steps): make_rule's, with
-    the explicit formula made only when asked. At T = 1000 the slots' symbols took seconds, and
-    float arithmetic needs none of them (`slot_positions`)."""
+    the explicit and display formulas made only when asked. At T = 1000 the slots' symbols took
+    seconds, and float arithmetic needs none of them (`slot_positions`)."""
 
-    def __init__(self, kind: str, slots: tuple[Quantity, ...], display):
-        for name, value in (("kind", kind), ("slots", slots), ("display", display)):
+    def __init__(self, kind: str, slots: tuple[Quantity, ...], scalar: bool):
+        for name, value in (("kind", kind), ("slots", slots), ("scalar", scalar)):
             object.__setattr__(self, name, value)
+
+    @cached_property
+    def display(self):
+        """The sum in display symbols, made when a document asks (T = 1000: 18,000 symbols)."""
+        ops = ScalarDisplayOps if self.scalar else MatrixDisplayOps
+        return ops.add(*(ops.var(q) for q in self.slots))
 
     @cached_property
     def slot_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -344,9 +350,7 @@ class SumRule(Rule):
 
 def sum_rule(kind: str, inputs: Sequence[Quantity], scalar: bool) -> Rule:
     """make_rule's Rule of the sum of its slots, each read once, in order."""
-    slots = slots_like(kind, inputs)
-    display_ops = ScalarDisplayOps if scalar else MatrixDisplayOps
-    return SumRule(kind, slots, display_ops.add(*(display_ops.var(q) for q in slots)))
+    return SumRule(kind, slots_like(kind, inputs), scalar)
 
 
 def rule_display(rule: Rule, actual: Sequence[Quantity], matrix: bool):
