@@ -73,7 +73,7 @@ class Evaluation:
         """The flat values of one quantity as Python floats."""
         if self.numbers is not None:
             return list(self.numbers[name])
-        return [to_float(v) for v in self.values[name]]
+        return [v if type(v) is float else to_float(v) for v in self.values[name]]
 
 
 def to_float(value) -> float:
