@@ -142,7 +142,7 @@ def _decimals(text: str) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from ..evaluate.arithmetic import evaluate
-    from ..evaluate.solution import quantities, table_rows
+    from ..evaluate.solution import quantities_json, table_rows
     from ..inputs.problem import load_problem
     from ..tape import unroll
     from .progress import ProgressBar
@@ -151,7 +151,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
     if args.json:
         # one write: json.dump writes every token on its own (3 s of a T = 1000 LSTM's output)
-        sys.stdout.write(json.dumps({"quantities": quantities(ev)}, indent=1))
+        sys.stdout.write(quantities_json(ev))
         sys.stdout.write("\n")
         return 0
     rows = table_rows(ev)

@@ -18,6 +18,7 @@ import sympy as sp
 from ..errors import ProblemError
 from ..inputs.limits import check_sizes
 from ..model.cell import UPSTREAM
+from .float_code import float_function
 from ..tape import Rule, Tape
 from ..tape.rules import SumRule
 from ..tape.display_exprs import Sigmoid
@@ -73,7 +74,7 @@ class Evaluation:
         """The flat values of one quantity as Python floats."""
         if self.numbers is not None:
             return list(self.numbers[name])
-        return [to_float(v) for v in self.values[name]]
+        return [v if type(v) is float else to_float(v) for v in self.values[name]]
 
 
 def to_float(value) -> float:
@@ -187,6 +188,9 @@ def compile_rule(rule: Rule, mode: str, decimals: int) -> Callable[[Sequence], l
         sums = _float_sums(outputs, rule.slot_symbols)
         if sums is not None:
             return sums
+        fn = float_function(outputs, rule.slot_symbols, _heaviside)
+        if fn is not None:
+            return fn
         # Slot names such as W_ii[0,1] are not identifiers: lambdify would rename each one in a
         # pass over the whole formula (quadratic: minutes for an LSTM of hidden size 16). One
         # renaming pass here, to plain names, instead.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _string
 
 import sympy as sp
 
@@ -31,10 +34,58 @@ def quantities(ev: Evaluation) -> dict[str, object]:
     out = {}
     for step in ev.tape.steps:
         q = ev.tape.quantities[step.name]
+        if ev.mode != "exact":
+            out[step.name] = shaped(q, [x + 0.0 for x in ev.as_float(step.name)])
+            continue
         approximate = step.name in ev.approximate
         out[step.name] = shaped(q, [_json_number(v, x, ev.mode, approximate) for v, x in
                                     zip(ev.values[step.name], ev.as_float(step.name))])
     return out
+
+
+def quantities_json(ev: Evaluation) -> str:
+    """json_text({"quantities": quantities(ev)}), written straight from the flat values when
+    they are floats (float and rounded arithmetic): the same text, a third of the time."""
+    if ev.mode == "exact" or not ev.tape.steps:
+        return json_text({"quantities": quantities(ev)})
+    items = []
+    for step in ev.tape.steps:
+        q = ev.tape.quantities[step.name]
+        flat = [x + 0.0 for x in ev.as_float(step.name)]
+        if not flat or not math.isfinite(sum(flat)):  # json.dumps's NaN, Infinity, []
+            items.append(f"  {_string(step.name)}: {json_text(shaped(q, flat), 2)}")
+            continue
+        numbers = list(map(float.__repr__, flat))
+        if q.indexing == "scalar":
+            text = numbers[0]
+        elif q.indexing == "vector":
+            text = "[\n   " + ",\n   ".join(numbers) + "\n  ]"
+        else:
+            cols = q.shape[1]
+            text = "[\n   " + ",\n   ".join(
+                "[\n    " + ",\n    ".join(numbers[i:i + cols]) + "\n   ]"
+                for i in range(0, len(numbers), cols)) + "\n  ]"
+        items.append(f"  {_string(step.name)}: {text}")
+    return '{\n "quantities": {\n' + ",\n".join(items) + "\n }\n}"
+
+
+def json_text(value, level: int = 0) -> str:
+    """The text of json.dumps(value, indent=1), made without the pure-Python encoder that an
+    indent selects (a T = 1000 LSTM's 32,000 numbers took 0.4 s there)."""
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    pad = "\n" + " " * (level + 1)
+    if isinstance(value, dict) and value and all(type(k) is str for k in value):
+        return "{" + pad + ("," + pad).join(
+            _string(k) + ": " + json_text(v, level + 1) for k, v in value.items()) \
+            + "\n" + " " * level + "}"
+    if isinstance(value, list | tuple) and value:
+        if all(type(v) is float for v in value) and all(map(math.isfinite, value)):
+            items = map(float.__repr__, value)
+        else:
+            items = (json_text(v, level + 1) for v in value)
+        return "[" + pad + ("," + pad).join(items) + "\n" + " " * level + "]"
+    return json.dumps(value, indent=1).replace("\n", "\n" + " " * level)
 
 
 def format_number(value, mode: str, decimals: int, number: float | None = None) -> str:

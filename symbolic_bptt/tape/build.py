@@ -18,9 +18,9 @@ import sympy as sp
 
 from ..inputs.problem import Problem
 from ..model import ACTIVATIONS, loss_gradient, model_loss, scaled
-from ..model.losses import Loss
 from ..model.cell import INPUT, TARGET, UPSTREAM, Cell
 from ..model.equations import Call, Had, Neg, Node, Num, Pow, Prod, Sum, Sym, symbols
+from ..model.losses import Loss
 from .display_exprs import (
     BinaryCrossEntropy,
     CrossEntropy,
@@ -466,6 +466,7 @@ def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str,
     indexing = b.quantities[p].indexing
     parts = []
     kinds: dict[tuple[int, ...], str] = {}
+    built: dict[tuple[int, ...], object] = {}
     for t in range(1, T + 1):
         present = tuple(k for k, (reader, _) in enumerate(terms) if t in at[reader])
         if not present:
@@ -473,8 +474,10 @@ def _parameter(b: _Builder, problem: Problem, trees: _Trees, p: str,
         if len(present) == 1 and isinstance(terms[present[0]][1], Ref):
             parts.append(terms[present[0]][1].name(t))  # the gradient itself, as for a bias
             continue
-        own = [terms[k][1] for k in present]
-        tree = own[0] if len(own) == 1 else Op("add", tuple(own))
+        tree = built.get(present)
+        if tree is None:  # one tree per kind: a step then finds its kind's own, not an equal one
+            own = [terms[k][1] for k in present]
+            tree = built[present] = own[0] if len(own) == 1 else Op("add", tuple(own))
         kind = kinds.setdefault(present, name + "^(t)" + ("" if len(present) == len(terms)
                                                           else f"_{len(kinds)}"))
         part = f"{name}^({t})"

@@ -121,9 +121,10 @@ _NOT_FINITE = (sp.S.Infinity, sp.S.NegativeInfinity, sp.S.ComplexInfinity, sp.S.
 
 
 def _matmul(a: sp.Matrix, b: sp.Matrix) -> sp.Matrix:
-    """a * b; for explicit matrices entry by entry the sum of the nonzero products as SymPy's product forms it,
-    without the 0 * x == 0 test it makes of every entry (an assumptions query: seconds for
-    the gates of hidden size 16). Entries that may be infinite keep SymPy's product."""
+    """a * b; for explicit matrices entry by entry the sum of the nonzero products, as SymPy's
+    product forms it, without the 0 * x == 0 test it makes of every entry (an assumptions
+    query: seconds for the gates of hidden size 16). Entries that may be infinite keep SymPy's
+    product."""
     if not (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase)) or a.cols != b.rows \
             or any(x.has(*_NOT_FINITE) for m in (a, b) for x in m):
         return a * b
@@ -313,12 +314,18 @@ def make_rule(kind: str, inputs: Sequence[Quantity], formula, scalar: bool,
 
 class SumRule(Rule):
     """The Rule of the sum of its slots (a parameter's gradient over T steps): make_rule's, with
-    the explicit formula made only when asked. At T = 1000 the slots' symbols took seconds, and
-    float arithmetic needs none of them (`slot_positions`)."""
+    the explicit and display formulas made only when asked. At T = 1000 the slots' symbols took
+    seconds, and float arithmetic needs none of them (`slot_positions`)."""
 
-    def __init__(self, kind: str, slots: tuple[Quantity, ...], display):
-        for name, value in (("kind", kind), ("slots", slots), ("display", display)):
+    def __init__(self, kind: str, slots: tuple[Quantity, ...], scalar: bool):
+        for name, value in (("kind", kind), ("slots", slots), ("scalar", scalar)):
             object.__setattr__(self, name, value)
+
+    @cached_property
+    def display(self):
+        """The sum in display symbols, made when a document asks (T = 1000: 18,000 symbols)."""
+        ops = ScalarDisplayOps if self.scalar else MatrixDisplayOps
+        return ops.add(*(ops.var(q) for q in self.slots))
 
     @cached_property
     def slot_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -343,9 +350,7 @@ class SumRule(Rule):
 
 def sum_rule(kind: str, inputs: Sequence[Quantity], scalar: bool) -> Rule:
     """make_rule's Rule of the sum of its slots, each read once, in order."""
-    slots = slots_like(kind, inputs)
-    display_ops = ScalarDisplayOps if scalar else MatrixDisplayOps
-    return SumRule(kind, slots, display_ops.add(*(display_ops.var(q) for q in slots)))
+    return SumRule(kind, slots_like(kind, inputs), scalar)
 
 
 def rule_display(rule: Rule, actual: Sequence[Quantity], matrix: bool):
