@@ -39,7 +39,13 @@ def float_function(outputs: Sequence, symbols: Sequence,
         if isinstance(e, sp.UnevaluatedExpr):
             return emit(e.args[0])
         if e.is_Number or isinstance(e, sp.NumberSymbol):
-            return repr(float(e))
+            try:
+                value = float(e)
+            except (TypeError, ValueError):  # zoo, nan: lambdify says what they are
+                raise _Unknown from None
+            if not math.isfinite(value):
+                raise _Unknown
+            return repr(value)
         if isinstance(e, sp.Add):
             text = " + ".join(emit(x) for x in e.args)
         elif isinstance(e, sp.Mul):
