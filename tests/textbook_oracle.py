@@ -246,31 +246,28 @@ class GatedRun:
         raise AttributeError(name)
 
 
-def torch_lstm_states(run: GatedRun):
-    """h_t and c_t of torch.nn.LSTM itself with the run's weights (rows i, f, g, o)."""
-    nx, nh = run.model["input_size"], run.model["hidden_size"]
-    lstm = torch.nn.LSTM(nx, nh)
+def _module_states(run: GatedRun, module, gates: str, state):
+    """h_t of a torch.nn module with the run's weights copied in, the gates' rows stacked in
+    torch's order."""
     W = run.W
     with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.cat([W[f"W_i{a}"] for a in "ifgo"]))
-        lstm.weight_hh_l0.copy_(torch.cat([W[f"W_h{a}"] for a in "ifgo"]))
-        lstm.bias_ih_l0.copy_(torch.cat([W[f"b_i{a}"] for a in "ifgo"]).reshape(-1))
-        lstm.bias_hh_l0.copy_(torch.cat([W[f"b_h{a}"] for a in "ifgo"]).reshape(-1))
+        module.weight_ih_l0.copy_(torch.cat([W[f"W_i{a}"] for a in gates]))
+        module.weight_hh_l0.copy_(torch.cat([W[f"W_h{a}"] for a in gates]))
+        module.bias_ih_l0.copy_(torch.cat([W[f"b_i{a}"] for a in gates]).reshape(-1))
+        module.bias_hh_l0.copy_(torch.cat([W[f"b_h{a}"] for a in gates]).reshape(-1))
         xs = torch.stack([run.x[t].reshape(-1) for t in range(1, run.T + 1)]).unsqueeze(1)
-        hs, _ = lstm(xs, (run.h0.reshape(1, 1, -1), run.c0.reshape(1, 1, -1)))
-    return hs.reshape(run.T, nh)
+        hs, _ = module(xs, state)
+    return hs.reshape(run.T, run.model["hidden_size"])
+
+
+def torch_lstm_states(run: GatedRun):
+    """h_t and c_t of torch.nn.LSTM itself with the run's weights (rows i, f, g, o)."""
+    lstm = torch.nn.LSTM(run.model["input_size"], run.model["hidden_size"])
+    return _module_states(run, lstm, "ifgo", (run.h0.reshape(1, 1, -1),
+                                              run.c0.reshape(1, 1, -1)))
 
 
 def torch_gru_states(run: GatedRun):
     """h_t of torch.nn.GRU itself with the run's weights (rows r, z, n)."""
-    nx, nh = run.model["input_size"], run.model["hidden_size"]
-    gru = torch.nn.GRU(nx, nh)
-    W = run.W
-    with torch.no_grad():
-        gru.weight_ih_l0.copy_(torch.cat([W[f"W_i{a}"] for a in "rzn"]))
-        gru.weight_hh_l0.copy_(torch.cat([W[f"W_h{a}"] for a in "rzn"]))
-        gru.bias_ih_l0.copy_(torch.cat([W[f"b_i{a}"] for a in "rzn"]).reshape(-1))
-        gru.bias_hh_l0.copy_(torch.cat([W[f"b_h{a}"] for a in "rzn"]).reshape(-1))
-        xs = torch.stack([run.x[t].reshape(-1) for t in range(1, run.T + 1)]).unsqueeze(1)
-        hs, _ = gru(xs, run.h0.reshape(1, 1, -1))
-    return hs.reshape(run.T, nh)
+    gru = torch.nn.GRU(run.model["input_size"], run.model["hidden_size"])
+    return _module_states(run, gru, "rzn", run.h0.reshape(1, 1, -1))
