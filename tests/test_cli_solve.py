@@ -474,3 +474,19 @@ def test_solve_json_end_to_end_on_an_example(cli):
     assert run.code == 0 and run.err == ""
     q = run.json()["quantities"]
     assert set(q) == documented_names(read(EXAMPLES / "cross_entropy.toml"))
+
+
+@pytest.mark.parametrize("size", [8, 9])
+def test_step_jacobians_are_named_for_states_of_at_most_8_entries(size, tmp_path, capsys):
+    """dh_3/dh_2 for a hidden state of 8 entries (a 64-entry matrix, which people write down);
+    none for 9 (README, "Names for what people write down")."""
+    rows = [[round(0.1 * ((i + j) % 5) - 0.2, 2) for j in range(size)] for i in range(size)]
+    path = tmp_path / "wide.toml"
+    path.write_text(f'[model]\ncell = "elman"\nactivation = "tanh"\nhidden_size = {size}\n'
+                    f'bias = false\nloss = "half_sse"\n[data]\nx = [0.5, 0.1, 0.4]\n'
+                    f'y = [0.4, 0.2, 0.1]\nh0 = 0.0\n[weights]\n'
+                    f'W_xh = {[[0.1 * (i % 3)] for i in range(size)]}\nW_hh = {rows}\n'
+                    f'W_hy = {[[0.1] * size]}\n', encoding="utf-8")
+    names = set(solve_json(capsys, str(path)))
+    assert ("dh_3/dh_2" in names) == (size <= 8)
+    assert "dL/dh_2 via z_3" in names  # the other written-down names stay

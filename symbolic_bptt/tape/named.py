@@ -23,6 +23,7 @@ from .trees import Op, Ref, refs, transform
 LOSS = "l"  # the label of the loss's own term in a sum over consumers
 MAX_T_PRODUCTS = 8  # products of Jacobians ds_t/du_k for every pair t > k + 1 up to this T
 MAX_T_NAMED = 100  # beyond, no one writes the steps down: long tapes stay as fast as before
+MAX_STATE_JACOBIAN = 8  # a state of more entries: its Jacobians (64+ entries) are not named
 _NAMED: ContextVar[bool] = ContextVar("named intermediates", default=True)
 
 
@@ -293,10 +294,13 @@ def _jacobian_rules(tape: Tape, states: list[str]) -> dict[tuple[str, str], tupl
 
 def jacobian_steps(b, problem, cell, T: int) -> None:
     """ds_t/du_{t-1} for every pair of states and t = 2..T; with T <= MAX_T_PRODUCTS also the
-    products ds_t/du_k (k < t - 1), chained through every state in between."""
-    if T < 2 or not cell.states or not _NAMED.get():
-        return
+    products ds_t/du_k (k < t - 1), chained through every state in between. Not for a cell with a
+    state of more than MAX_STATE_JACOBIAN entries: no one writes down a 16 x 16 Jacobian, and
+    deriving them was most of the time of an LSTM of hidden size 16."""
     states = cell.states
+    if T < 2 or not states or not _NAMED.get() or any(
+            problem.shapes[s][0] * problem.shapes[s][1] > MAX_STATE_JACOBIAN for s in states):
+        return
     tape = Tape(problem, b.quantities, b.rules, tuple(b.steps), b.trees)
     shapes = problem.shapes
     rules = _jacobian_rules(tape, states)
