@@ -45,7 +45,9 @@ def named_values(names, tensors: dict[str, torch.Tensor], loss_scale: float,
     and gives s_t: a Jacobian is then a partial, the other states at k held fixed. `upstream`
     (t -> tensor) holds the given upstream gradients of a loss = "given" problem. A term `via r_s` is
     left out when r_s reads q also through another quantity of step s (autograd gives only
-    the total through r_s then); test_custom_cells checks that the terms add up instead."""
+    the total through r_s then); test_custom_cells checks that the terms add up instead. A
+    local derivative dq_t/dp_t is left out likewise when q_t also reads p_t through another
+    quantity of step t (h_t = tanh(p_t + q_t) with q_t = tanh(p_t): autograd's 2, not 1)."""
     out = {}
     # autograd.grad adds into the .grad of tensors that retain it: read them all first
     grads = {n: t.grad.clone() for n, t in tensors.items()
@@ -55,6 +57,8 @@ def named_values(names, tensors: dict[str, torch.Tensor], loss_scale: float,
         if m:
             q, p = tensors[f"{m['q']}_{m['t']}"], tensors[f"{m['p']}_{m['k']}"]
             if m["t"] == m["k"]:  # a local derivative: entrywise, the Jacobian's diagonal
+                if _also_indirect(tensors, f"{m['q']}_{m['t']}", m["t"], p):
+                    continue  # autograd's total through the step is not the local derivative
                 out[name] = _grad(q.sum(), p).flatten().tolist()
             elif rollout is not None:  # several states: the others at step k held fixed
                 def f(u, m=m):
