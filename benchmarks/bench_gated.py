@@ -4,9 +4,13 @@
 
     python3 benchmarks/bench_gated.py [--quick] [--repeat N]
 
-Each problem: 2 inputs, 1 output, the weights a random state_dict (seeded), bias = true. Prints a
-Markdown table: the median wall and CPU times of N runs of each process (one at T = 1000), and
-their ratio; the two losses must agree to 1e-9 (relative) or the row says so.
+Each problem: 2 inputs, 1 output, the weights a random state_dict (seeded), bias = true. Two
+runs of ours: `--gradients` prints what the torch process prints (L and every parameter's
+gradient), the other every quantity of the tape (at T = 1000 and hidden size 16, 42 MB of JSON,
+a second of it float formatting alone). Prints a Markdown table: the median CPU time (user +
+system) of N runs of each process (one at T = 1000), the wall time of the --gradients run and of
+torch's, and ratios over torch's CPU time; L and every parameter gradient must agree with
+torch's to 1e-9 (relative to the largest entry) or the row says which does not.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ def problem_text(cell: str, T: int, hidden: int, inputs: int = 2, seed: int = 0)
     return "\n".join(lines) + "\n"
 
 
-def run(argv: list[str]) -> tuple[float, float, float | str]:
-    """Wall time and CPU time (user + system) of one process, and the L it prints (or its
-    one-line error). CPU time is the fairer measure on a machine that other jobs share."""
+def run(argv: list[str]) -> tuple[float, float, dict | str]:
+    """Wall time and CPU time (user + system) of one process, and the quantities it prints (or
+    its one-line error). CPU time is the fairer measure on a machine that other jobs share."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -62,7 +66,23 @@ def run(argv: list[str]) -> tuple[float, float, float | str]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode:
         return elapsed, cpu, proc.stderr.strip().split(": ")[-1]
-    return elapsed, cpu, json.loads(proc.stdout)["quantities"]["L"]
+    return elapsed, cpu, json.loads(proc.stdout)["quantities"]
+
+
+def disagreement(ours: dict, theirs: dict) -> str:
+    """'yes', or the first quantity torch prints whose values differ by more than 1e-9 of their
+    largest entry (or that ours lacks)."""
+    def flat(v):
+        return [x for row in v for x in (row if isinstance(row, list) else [row])] \
+            if isinstance(v, list) else [v]
+    for name, value in theirs.items():
+        if name not in ours:
+            return f"NO: {name} missing"
+        a, b = flat(ours[name]), flat(value)
+        scale = max(map(abs, b), default=0.0) or 1.0
+        if len(a) != len(b) or any(abs(x - y) > 1e-9 * scale for x, y in zip(a, b)):
+            return f"NO: {name}"
+    return "yes"
 
 
 def main() -> None:
@@ -71,9 +91,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     python = [sys.executable]
-    print("| cell | hidden | T | solve --json: wall (s) | CPU (s) | torch autograd: wall (s) "
-          "| CPU (s) | solve / torch (CPU) | L agrees |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| cell | hidden | T | --gradients: wall (s) | CPU (s) | every quantity: CPU (s) "
+          "| torch: wall (s) | CPU (s) | --gradients / torch (CPU) | every quantity / torch "
+          "| agrees |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    median = statistics.median
     with tempfile.TemporaryDirectory() as tmp:
         for cell in GATES:
             for hidden in (4, 16):
@@ -81,20 +103,23 @@ def main() -> None:
                     path = Path(tmp) / f"{cell}-{hidden}-{T}.toml"
                     path.write_text(problem_text(cell, T, hidden), encoding="utf-8")
                     n = args.repeat if T <= 100 else 1  # one run each at T = 1000
-                    ours = [run(python + ["-m", "symbolic_bptt", "solve", str(path), "--json"])
-                            for _ in range(n)]
-                    if isinstance(ours[0][2], str):  # refused: a documented limit
-                        print(f"| {cell} | {hidden} | {T} | refused: {ours[0][2]} | | | | | |",
-                              flush=True)
+                    solve = python + ["-m", "symbolic_bptt", "solve", str(path), "--json"]
+                    grads = [run(solve + ["--gradients"]) for _ in range(n)]
+                    if isinstance(grads[0][2], str):  # refused: a documented limit
+                        print(f"| {cell} | {hidden} | {T} | refused: {grads[0][2]} "
+                              "| | | | | | | |", flush=True)
                         continue
+                    every = [run(solve) for _ in range(n)]
                     theirs = [run(python + [str(HERE / "torch_gated.py"), str(path)])
                               for _ in range(n)]
-                    a, ca = (statistics.median(r[k] for r in ours) for k in (0, 1))
-                    b, cb = (statistics.median(r[k] for r in theirs) for k in (0, 1))
-                    la, lb = ours[0][2], theirs[0][2]
-                    agree = abs(la - lb) <= 1e-9 * max(abs(la), abs(lb))
-                    print(f"| {cell} | {hidden} | {T} | {a:.2f} | {ca:.2f} | {b:.2f} | {cb:.2f} | "
-                          f"{ca / cb:.2f}x | {'yes' if agree else f'NO: {la} vs {lb}'} |",
+                    gw, gc = (median(r[k] for r in grads) for k in (0, 1))
+                    ec = median(r[1] for r in every)
+                    tw, tc = (median(r[k] for r in theirs) for k in (0, 1))
+                    agree = disagreement(grads[0][2], theirs[0][2])
+                    if agree == "yes" and every[0][2]["L"] != grads[0][2]["L"]:
+                        agree = "NO: the two runs' L"
+                    print(f"| {cell} | {hidden} | {T} | {gw:.2f} | {gc:.2f} | {ec:.2f} | "
+                          f"{tw:.2f} | {tc:.2f} | **{gc / tc:.2f}x** | {ec / tc:.2f}x | {agree} |",
                           flush=True)
 
 

@@ -5,7 +5,8 @@ the same problem, as a whole process.
 
 Reads a problem over `cell = "lstm"` or `"gru"` whose [weights] are a pasted state_dict
 (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0) and the head W_hy, b_y; runs the module in
-float64 with L = 1/2 sum_t ||y^_t - y_t||^2, calls backward() and prints L as JSON.
+float64 with L = 1/2 sum_t ||y^_t - y_t||^2, calls backward() and prints L and the parameter
+gradients as JSON, by `solve --json`'s names (what `solve --gradients` prints).
 """
 
 from __future__ import annotations
@@ -38,7 +39,16 @@ def main(path: str) -> None:
     hs, _ = module(x, tuple(state) if len(state) > 1 else state[0])
     loss = 0.5 * ((hs.reshape(T, hidden) @ W_hy.T + b_y - y) ** 2).sum()
     loss.backward()
-    json.dump({"quantities": {"L": loss.item()}}, sys.stdout)
+    out = {"L": loss.item()}
+    gates = "ifgo" if kind is torch.nn.LSTM else "rzn"
+    for side in "ih":  # weight_ih_l0 stacks W_ii, W_if, ... by gate: solve's names, split
+        weight = getattr(module, f"weight_{side}h_l0").grad.chunk(len(gates))
+        bias = getattr(module, f"bias_{side}h_l0").grad.chunk(len(gates))
+        for gate, w, b in zip(gates, weight, bias):
+            out[f"dL/dW_{side}{gate}"] = w.tolist()
+            out[f"dL/db_{side}{gate}"] = b.tolist()
+    out["dL/dW_hy"], out["dL/db_y"] = W_hy.grad.tolist(), b_y.grad.item()
+    json.dump({"quantities": out}, sys.stdout)
     sys.stdout.write("\n")
 
 

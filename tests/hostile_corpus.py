@@ -75,10 +75,12 @@ def custom_cell(equation: str) -> str:
                     "weights": {"W_hh": 0.2, "W_xh": 0.3, "W_hy": 0.9}})
 
 
-def hidden_problem(size: int) -> str:
-    """The deck's problem with `size` hidden units (small weights, so nothing saturates)."""
+def hidden_problem(size: int, T: int = 3) -> str:
+    """The deck's problem with `size` hidden units (small weights, so nothing saturates), and
+    T steps (its 3, or that many)."""
+    data = {} if T == 3 else {"data.x": [0.1] * T, "data.y": [0.1] * T}
     return problem(**{"model.hidden_size": size, "weights.W_hh": [[0.01] * size] * size,
-                      "weights.W_xh": [[0.1]] * size, "weights.W_hy": [[0.1] * size]})
+                      "weights.W_xh": [[0.1]] * size, "weights.W_hy": [[0.1] * size], **data})
 
 
 def _tables(tables: dict) -> str:

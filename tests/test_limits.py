@@ -31,6 +31,9 @@ def run(capsys, *args) -> tuple[int, str, str]:
      f"exact arithmetic is limited to T <= {limits.MAX_T_EXACT}"),
     (hidden_problem(limits.MAX_SIZE + 1), (), f"more than the limit of {limits.MAX_SIZE}"),
     (hidden_problem(limits.MAX_SIZE_EXACT + 1), ("--mode", "exact"), "sizes <="),
+    (hidden_problem(limits.MAX_SIZE, T=limits.MAX_WORK // limits.MAX_SIZE ** 2 + 1), (),
+     f"T x size^2 = {limits.MAX_WORK // limits.MAX_SIZE ** 2 + 1:,} x {limits.MAX_SIZE}^2 is "
+     f"more than the limit of {limits.MAX_WORK:,}"),
     (problem(title="x" * (limits.MAX_TEXT_CHARS + 1)), (), "title has"),
     (problem(title="a\x1b[2Jb"), (), "title holds the control character '\\x1b'"),
     (problem(**{"model.activation": "identity", "weights.W_hh": 1e300, "weights.W_hy": 1e300,

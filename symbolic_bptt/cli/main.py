@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", help=PROBLEM_HELP)
     _arithmetic_options(solve)
     solve.add_argument("-j", "--json", action="store_true", help='print {"quantities": {...}}')
+    solve.add_argument("--only", metavar="PATTERNS", type=_patterns, default=[],
+                       help="print only the quantities these comma-separated names or shell "
+                            "patterns match, e.g. 'h_*,dL/dW_h?' (dL/dW_h? leaves out the "
+                            "per-step terms dL/dW_hh^(t)); all are still computed")
+    solve.add_argument("--gradients", action="store_true",
+                       help="print only L and each parameter's gradient (with --only: those "
+                            "too)")
     render = sub.add_parser("render", help="write a worked solution or slides as LaTeX (and PDF)")
     render.add_argument("problem", help=PROBLEM_HELP)
     render.add_argument("--format", choices=("article", "beamer"), default="article",
@@ -140,21 +147,35 @@ def _decimals(text: str) -> int:
     return value
 
 
+def _patterns(text: str) -> list[str]:
+    patterns = [p.strip() for p in text.split(",") if p.strip()]
+    if not patterns:
+        raise argparse.ArgumentTypeError("expected a name or a pattern, e.g. 'L,dL/dW_hh'")
+    return patterns
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
+    with _collector_paused():
+        return _solve(args)
+
+
+def _solve(args: argparse.Namespace) -> int:
     from ..evaluate.arithmetic import evaluate
-    from ..evaluate.solution import quantities_json, table_rows
+    from ..evaluate.solution import quantities_json, select, table_rows
     from ..inputs.problem import load_problem
     from ..tape import unroll
     from .progress import ProgressBar
 
     problem = load_problem(args.problem)
-    ev = evaluate(unroll(problem), args.mode, args.decimals, progress=ProgressBar())
+    tape = unroll(problem)
+    names = select(tape, args.only, args.gradients) if args.only or args.gradients else None
+    ev = evaluate(tape, args.mode, args.decimals, progress=ProgressBar())
     if args.json:
         # one write: json.dump writes every token on its own (3 s of a T = 1000 LSTM's output)
-        sys.stdout.write(quantities_json(ev))
+        sys.stdout.write(quantities_json(ev, names))
         sys.stdout.write("\n")
         return 0
-    rows = table_rows(ev)
+    rows = table_rows(ev, names)
     width = max(len(name) for name, _ in rows)
     title = one_line(problem.title or problem.name)  # a file name may hold escape codes
     extra = f", {ev.decimals} decimals" if ev.mode == "rounded" else ""
@@ -228,9 +249,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _collector_paused():
-    """No cyclic garbage collection inside: a verify call is bounded (--max-T, the formula's
-    size) and frees its SymPy objects by reference counting, but the collector would walk
-    SymPy's whole heap again and again (about a tenth of a call)."""
+    """No cyclic garbage collection inside: a verify or solve call is bounded (--max-T, the
+    formula's size; the limits on T and sizes) and frees its objects by reference counting,
+    but the collector would walk SymPy's heap and the tape again and again (about a tenth of a
+    verify call, a quarter of a T = 1000 LSTM's solve)."""
     import gc
 
     was = gc.isenabled()

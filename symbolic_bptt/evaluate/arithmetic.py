@@ -104,6 +104,7 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
     """Walk the tape once, computing every step from the values before it; `progress` hears
     (stage, done, total) now and then on long tapes (a bar on a terminal)."""
+    from . import vector
     from .walk import Walker, digits, exact, floats, rounded
 
     mode = mode or tape.problem.arithmetic.mode
@@ -115,7 +116,11 @@ def evaluate(tape: Tape, mode: str | None = None, decimals: int | None = None,
         check_sizes(tape.problem.T, max(m.input_size, m.hidden_size, m.output_size), mode)
     failure = f"cannot be computed in {mode} arithmetic"
     heard = progress if len(tape.steps) >= _LONG_TAPE else None
-    if mode != "exact":
+    if mode == "float" and vector.pays(tape):
+        values = vector.run(tape, parameter_values(tape, float),
+                            lambda rule: compile_rule(rule, "float", 0), failure, heard)
+        ev = Evaluation(tape, mode, decimals, values)
+    elif mode != "exact":
         walker = Walker(tape, floats() if mode == "float" else rounded(decimals), failure)
         ev = Evaluation(tape, mode, decimals, walker.run(progress=heard))
     else:
@@ -150,6 +155,8 @@ def _finite(ev: Evaluation) -> None:
             numbers = ev.as_float(step.name) if ev.mode != "float" else ev.values[step.name]
         except (OverflowError, TypeError, ValueError):
             numbers = [math.inf]
+        if ev.mode == "float" and all(map(math.isfinite, numbers)):
+            continue  # the usual case, in one pass in C
         for x in numbers:
             try:
                 ok = math.isfinite(x)

@@ -23,9 +23,15 @@ class _Unknown(Exception):
     pass
 
 
-def float_function(outputs: Sequence, symbols: Sequence,
-                   heaviside: Callable) -> Callable[[Sequence], list] | None:
-    """A function from the flat slot values to the outputs' values, or None."""
+MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sinh": math.sinh,
+        "cosh": math.cosh, "sin": math.sin, "cos": math.cos, "tan": math.tan, "atan": math.atan,
+        "pow": math.pow, "abs": abs, "max": max, "min": min}
+
+
+def float_function(outputs: Sequence, symbols: Sequence, heaviside: Callable,
+                   functions: dict[str, Callable] = MATH) -> Callable[[Sequence], list] | None:
+    """A function from the flat slot values to the outputs' values, or None; `functions` gives
+    the names the code calls (math's by default; NumPy's make it work entrywise on arrays)."""
     index = {s: i for i, s in enumerate(symbols)}
     lines: list[str] = []
     names: dict = {}
@@ -69,8 +75,6 @@ def float_function(outputs: Sequence, symbols: Sequence,
     except _Unknown:
         return None
     source = "def rule(a):\n" + "\n".join(lines) + f"\n    return [{', '.join(results)}]\n"
-    namespace = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sinh": math.sinh,
-                 "cosh": math.cosh, "sin": math.sin, "cos": math.cos, "tan": math.tan,
-                 "atan": math.atan, "pow": math.pow, "heaviside": heaviside}
+    namespace = {**functions, "heaviside": heaviside}
     exec(compile(source, "<float rule>", "exec"), namespace)
     return namespace["rule"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Collection, Sequence
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from json.encoder import encode_basestring_ascii as _string
 
 import sympy as sp
 
-from ..tape import Quantity
+from ..tape import Quantity, Tape
 from .arithmetic import Evaluation, to_float
 
 
@@ -29,10 +32,36 @@ def _json_number(value, number: float, mode: str, approximate: bool = False):
     return number + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def quantities(ev: Evaluation) -> dict[str, object]:
-    """Every step's value keyed by its name, in tape order (the `quantities` object of --json)."""
+def select(tape: Tape, only: Sequence[str] = (), gradients: bool = False) -> frozenset[str]:
+    """The steps `solve --only PATTERNS --gradients` prints: the names that match a pattern
+    (shell-style: dL/dW_h? matches dL/dW_hi, not dL/dW_hi^(3)), and with `gradients` L and the
+    gradient of every parameter, summed over t. A pattern that names no step is an error."""
+    names = [step.name for step in tape.steps]
+    chosen = set()
+    for pattern in only:
+        matched = [n for n in names if fnmatchcase(n, pattern)]
+        if not matched:
+            from ..errors import ProblemError, quoted
+            raise ProblemError(f"--only {quoted(pattern)} names no quantity of this problem "
+                               f"(its names: {_sample(names)})")
+        chosen.update(matched)
+    if gradients:
+        params = [q.name for q in tape.quantities.values() if q.role == "param"]
+        chosen.update(n for n in ("L", *(f"dL/d{p}" for p in params)) if n in tape.by_name)
+    return frozenset(chosen)
+
+
+def _sample(names: list[str]) -> str:
+    """A tape's names by kind, a time step written t (h_t for h_1 ... h_T)."""
+    kinds = list(dict.fromkeys(re.sub(r"(?<=_)\d+|(?<=\()\d+(?=\))", "t", n) for n in names))
+    return ", ".join(kinds[:16]) + (", ..." if len(kinds) > 16 else "")
+
+
+def quantities(ev: Evaluation, names: Collection[str] | None = None) -> dict[str, object]:
+    """Every step's value keyed by its name, in tape order (the `quantities` object of --json);
+    only those in `names` when it is given."""
     out = {}
-    for step in ev.tape.steps:
+    for step in _steps(ev, names):
         q = ev.tape.quantities[step.name]
         if ev.mode != "exact":
             out[step.name] = shaped(q, [x + 0.0 for x in ev.as_float(step.name)])
@@ -43,14 +72,19 @@ def quantities(ev: Evaluation) -> dict[str, object]:
     return out
 
 
-def quantities_json(ev: Evaluation) -> str:
-    """json_text({"quantities": quantities(ev)}), each step's value shaped straight from its
-    flat floats when they are floats (float and rounded arithmetic): the same text, faster."""
-    if ev.mode == "exact" or not ev.tape.steps:
-        return json_text({"quantities": quantities(ev)})
+def _steps(ev: Evaluation, names: Collection[str] | None):
+    return ev.tape.steps if names is None else [s for s in ev.tape.steps if s.name in names]
+
+
+def quantities_json(ev: Evaluation, names: Collection[str] | None = None) -> str:
+    """json_text({"quantities": quantities(ev, names)}), each step's value shaped straight from
+    its flat floats when they are floats (float and rounded arithmetic): the same text, faster."""
+    steps = _steps(ev, names)
+    if ev.mode == "exact" or not steps:
+        return json_text({"quantities": quantities(ev, names)})
     items = (f"  {_string(step.name)}: " + json_text(
         shaped(ev.tape.quantities[step.name], [x + 0.0 for x in ev.as_float(step.name)]), 2)
-        for step in ev.tape.steps)
+        for step in steps)
     return '{\n "quantities": {\n' + ",\n".join(items) + "\n }\n}"
 
 
@@ -90,10 +124,11 @@ def format_number(value, mode: str, decimals: int, number: float | None = None) 
     return f"{float(value) + 0.0:.12g}"
 
 
-def table_rows(ev: Evaluation) -> list[tuple[str, str]]:
-    """(name, formatted value) for each step; vectors and matrices as bracketed lists."""
+def table_rows(ev: Evaluation, names: Collection[str] | None = None) -> list[tuple[str, str]]:
+    """(name, formatted value) for each step (those in `names`, when given); vectors and
+    matrices as bracketed lists."""
     rows = []
-    for step in ev.tape.steps:
+    for step in _steps(ev, names):
         q = ev.tape.quantities[step.name]
         cells = [format_number(v, ev.mode, ev.decimals, x)
                  for v, x in zip(ev.values[step.name], ev.as_float(step.name))]

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 
-from .rules import Quantity, Rule, RuleCache, ScalarDisplayOps, make_rule, slots_like, sum_rule
+from .rules import (
+    ExplicitOps,
+    MatrixDisplayOps,
+    Quantity,
+    Rule,
+    RuleCache,
+    ScalarDisplayOps,
+    make_rule,
+    slots_like,
+    sum_rule,
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ def nodes(tree):
             yield from nodes(a)
 
 
-def _explicit(expr):
+def explicit_functions(expr):
     """Functions kept by name while deriving, written out for arithmetic."""
     from .display_exprs import ReLU, Sigmoid
 
@@ -130,10 +141,68 @@ def tree_rule(kind: str, tree, inputs: list[Ref], actual: list[Quantity], scalar
         _RULES.put(key, rule)
         return rule
     slots = slots_like(kind, actual)
-    env = dict(zip(inputs, slots))
-    rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar, slots)
-    if any(isinstance(x, Op) and x.op in ("fn", "prime", "loss") for x in nodes(tree)):
-        # only a function or a loss writes Sigmoid or ReLU: a sum over T steps has neither
-        rule = Rule(rule.kind, rule.slots, rule.explicit.applyfunc(_explicit), rule.display)
+    if any(isinstance(x, Op) and x.op == "loss" for x in nodes(tree)):
+        env = dict(zip(inputs, slots))
+        rule = make_rule(kind, actual, lambda ops, *_: interpret(tree, ops, env), scalar, slots)
+        rule = Rule(rule.kind, rule.slots, rule.explicit.applyfunc(explicit_functions), rule.display)
+    else:
+        rule = TreeRule(kind, slots, tree, tuple(inputs), scalar)
     _RULES.put(key, rule)
     return rule
+
+
+class TreeRule(Rule):
+    """The Rule of an op tree, its explicit and display formulas made when first asked.
+
+    Float arithmetic compiles the tree itself (evaluate/vector.py) and needs neither: the
+    explicit matrices of an LSTM of hidden size 16 took SymPy seconds to build, most of a
+    T = 1000 solve. Exact, rounded and interval arithmetic, proofs and documents read them as
+    before."""
+
+    def __init__(self, kind: str, slots: tuple[Quantity, ...], tree, inputs: tuple[Ref, ...],
+                 scalar: bool):
+        for name, value in (("kind", kind), ("slots", slots), ("tree", tree),
+                            ("inputs", inputs), ("scalar", scalar)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def env(self) -> dict[Ref, Quantity]:
+        """Each Ref of the tree and the slot that fills it."""
+        return dict(zip(self.inputs, self.slots))
+
+    @cached_property
+    def explicit(self):
+        matrix = sp.Matrix(interpret(self.tree, ExplicitOps, self.env))
+        if any(isinstance(x, Op) and x.op in ("fn", "prime") for x in nodes(self.tree)):
+            matrix = matrix.applyfunc(explicit_functions)  # only a function writes Sigmoid or ReLU
+        return matrix
+
+    @cached_property
+    def display(self):
+        ops = ScalarDisplayOps if self.scalar else MatrixDisplayOps
+        return interpret(self.tree, ops, self.env)
+
+    @cached_property
+    def shape(self) -> tuple[int, int]:
+        return tree_shape(self.tree, self.env)
+
+
+def tree_shape(tree, env: dict[Ref, Quantity]) -> tuple[int, int]:
+    """The shape of a tree's explicit value (a vector is a column), without computing it."""
+    if isinstance(tree, Ref):
+        return env[tree].element_shape
+    op, a = tree.op, tree.args
+    if op in ("num", "sum"):
+        return (1, 1)
+    if op == "fill":
+        return tuple(a[1])
+    if op in ("scale", "fn", "prime"):
+        return tree_shape(a[1], env)
+    if op == "mm":
+        return (tree_shape(a[0], env)[0], tree_shape(a[1], env)[1])
+    if op == "tr":
+        rows, cols = tree_shape(a[0], env)
+        return (cols, rows)
+    if op in ("add", "neg", "had"):
+        return tree_shape(a[0], env)
+    raise ValueError(f"no shape for the op {op}")
