@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from symbolic_bptt.errors import ProblemError
 from symbolic_bptt.evaluate import vector
 from symbolic_bptt.evaluate.arithmetic import compile_rule, evaluate, parameter_values
-from symbolic_bptt.evaluate.solution import quantities
 from symbolic_bptt.evaluate.walk import Walker, floats
 from symbolic_bptt.inputs.files import parse_toml
 from symbolic_bptt.inputs.problem import load_problem, parse_problem
