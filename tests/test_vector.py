@@ -1,5 +1,5 @@
 """Float arithmetic on whole vectors (evaluate/vector.py), which `evaluate` uses for a tape with
-an 8 x 8 quantity or larger: against torch.nn.LSTM / torch.nn.GRU at hidden sizes 8-16, and
+a 4 x 4 quantity or larger: against torch.nn.LSTM / torch.nn.GRU at hidden sizes 8-16, and
 forced onto small problems, against the torch oracles of random custom cells and against the
 entrywise walker on every example."""
 
@@ -41,7 +41,7 @@ def always_vectors(monkeypatch):
 
 @st.composite
 def large_gated(draw, cell: str):
-    """gated_problems with the hidden size 8 to 16: the sizes `evaluate` computes on arrays."""
+    """gated_problems with the hidden size 8 to 16: sizes `evaluate` computes on arrays."""
     raw = draw(gated_problems(cell))
     hidden = draw(st.integers(8, 16))
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))

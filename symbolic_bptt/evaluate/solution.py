@@ -83,9 +83,17 @@ def quantities_json(ev: Evaluation, names: Collection[str] | None = None) -> str
     if ev.mode == "exact" or not steps:
         return json_text({"quantities": quantities(ev, names)})
     items = (f"  {_string(step.name)}: " + json_text(
-        shaped(ev.tape.quantities[step.name], [x + 0.0 for x in ev.as_float(step.name)]), 2)
-        for step in steps)
+        shaped(ev.tape.quantities[step.name], _floats(ev, step.name)), 2) for step in steps)
     return '{\n "quantities": {\n' + ",\n".join(items) + "\n }\n}"
+
+
+def _floats(ev: Evaluation, name: str) -> Sequence[float]:
+    """A step's values as floats, -0.0 written 0.0 (float arithmetic's are floats already)."""
+    values = ev.values[name] if ev.mode == "float" else ev.as_float(name)
+    return [x + 0.0 for x in values] if 0.0 in values else values  # -0.0 == 0.0 too
+
+
+_FLOAT = {float}
 
 
 def json_text(value, level: int = 0) -> str:
@@ -99,7 +107,7 @@ def json_text(value, level: int = 0) -> str:
             _string(k) + ": " + json_text(v, level + 1) for k, v in value.items()) \
             + "\n" + " " * level + "}"
     if isinstance(value, list | tuple) and value:
-        if all(type(v) is float for v in value) and all(map(math.isfinite, value)):
+        if set(map(type, value)) == _FLOAT and all(map(math.isfinite, value)):
             items = map(float.__repr__, value)
         else:
             items = (json_text(v, level + 1) for v in value)

@@ -119,7 +119,7 @@ def compile_tree(rule: TreeRule) -> Callable[..., np.ndarray]:
     return namespace["rule"]
 
 
-VECTOR_ENTRIES = 64  # an 8 x 8 weight: below, Python floats entry by entry are as fast
+VECTOR_ENTRIES = 16  # a 4 x 4 weight: below, Python floats entry by entry are faster
 
 
 def pays(tape: Tape) -> bool:
