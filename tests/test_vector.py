@@ -5,7 +5,6 @@ entrywise walker on every example."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -24,6 +23,7 @@ from symbolic_bptt.tape import unroll
 torch = pytest.importorskip("torch")
 from test_custom_cells import assert_matches, checked_terms, random_cells, run_oracle  # noqa: E402
 from test_gated_cells import check_against_torch, gated_problems  # noqa: E402
+from test_problem import to_toml  # noqa: E402
 
 PROBLEMS = sorted(PROBLEM_FILES + CUSTOM_FILES + GATED_FILES)
 
@@ -137,7 +137,7 @@ def test_solve_gradients_prints_what_torch_computes(cli, tmp_path):
                       "W_hy": rnd(1, hidden), "b_y": rnd(1)}
     raw["data"] = {"x": rnd(T, size_x), "y": rnd(T, 1), "h0": rnd(hidden), "c0": rnd(hidden)}
     path = tmp_path / "lstm12.toml"
-    path.write_text(_toml(raw), encoding="utf-8")
+    path.write_text(to_toml(raw), encoding="utf-8")
     run = cli("solve", path, "--json", "--gradients")
     assert run.code == 0, run.err
     got = run.json()["quantities"]
@@ -153,15 +153,6 @@ def test_solve_gradients_prints_what_torch_computes(cli, tmp_path):
 def _parameters(path) -> set[str]:
     tape = unroll(load_problem(path))
     return {q.name for q in tape.quantities.values() if q.role == "param"}
-
-
-def _toml(raw: dict) -> str:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in raw.items() if not isinstance(v, dict)]
-    for table, body in raw.items():
-        if isinstance(body, dict):
-            lines.append(f"[{table}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize("args, names", [
