@@ -242,8 +242,80 @@ def test_a_gated_step_shows_every_path_and_its_slides_fit_unshrunk():
     for gate in "ifgo":
         assert f"W_{{h{gate}}}" in dh_1.formula
     assert r"\cdots" not in dh_1.formula + dh_1.substituted
-    frames = doc.sections["forward_frames"] + doc.sections["backward_frames"]
+    frames = (doc.sections["forward_frames"] + doc.sections["backward_frames"]
+              + doc.sections["parameter_frames"])
     assert len(frames) > 2 * ev.tape.T  # a gated step per frame is several frames per t
     for title, lines in frames:
         costs = [slide_rows(line) for line in lines]
         assert sum(costs) <= FRAME_BUDGET or sum(costs[:-1]) <= 2, title
+
+
+def _lstm_of_size(hidden: int, T: int = 3, seed: int = 1) -> str:
+    """A cell = "lstm" problem of 2 inputs and `hidden` units, weights of 3 decimals (seeded)."""
+    import random
+
+    rng = random.Random(seed)
+
+    def vec(n):
+        return "[" + ", ".join(f"{rng.uniform(-0.5, 0.5):.3f}" for _ in range(n)) + "]"
+
+    def rows(n, m):
+        return "[" + ", ".join(vec(m) for _ in range(n)) + "]"
+    return (f'[model]\ncell = "lstm"\nbias = true\nloss = "half_sse"\n[data]\n'
+            f"x = {rows(T, 2)}\ny = {vec(T)}\nh0 = {vec(hidden)}\nc0 = {vec(hidden)}\n"
+            f"[weights]\nweight_ih_l0 = {rows(4 * hidden, 2)}\n"
+            f"weight_hh_l0 = {rows(4 * hidden, hidden)}\nbias_ih_l0 = {vec(4 * hidden)}\n"
+            f"bias_hh_l0 = {vec(4 * hidden)}\nW_hy = {rows(1, hidden)}\nb_y = 0.1\n")
+
+
+def test_a_wide_gate_breaks_inside_its_function_and_keeps_its_numbers(tmp_path):
+    """At hidden size 4 an LSTM gate's numbers, sigma(W x + b + U h + c), are wider than a page:
+    they break after a term inside sigma( ... ), each row's delimiters closed, and read the same
+    numbers as the unbroken row. A vector's sigma' = sigma (1 - sigma) is entrywise, written
+    with odot, never with a times between two vectors."""
+    from symbolic_bptt.documents import latex_out
+    from symbolic_bptt.documents.cell_document import build_cell
+    from symbolic_bptt.evaluate.arithmetic import evaluate
+    from symbolic_bptt.tape import unroll
+
+    path = tmp_path / "lstm4.toml"
+    path.write_text(_lstm_of_size(4), encoding="utf-8")
+    ev = evaluate(unroll(load_problem(path)), "rounded", 4)
+    doc = build_cell(ev)
+    gates = [line for group in doc.sections["forward"] if group for line in group
+             if line.name[0] in "ifgo"]
+    assert len(gates) == 4 * 3
+    for line in gates:
+        rows = line.substituted.split(r" \\ &\qquad ")
+        assert len(rows) >= 2, line.name
+        for row in rows:
+            assert row.count(r"\left") == row.count(r"\right"), (line.name, row)
+        whole = latex_out.substituted(ev.tape.display(line.name), doc.notation,
+                                      _values(doc, ev, line.name))
+        assert _numbers(line.substituted) == _numbers(whole), line.name
+    tex = problem_tex(load_problem(path), "article")
+    assert r"\end{bmatrix} \times \left(1 -" not in tex
+    assert r"\odot \left(1 - \begin{bmatrix}" in tex
+
+
+def _numbers(tex: str) -> list[str]:
+    return re.findall(r"-?\d+\.\d+", tex)
+
+
+def _values(doc, ev, name):
+    from symbolic_bptt.documents.document import _Formatter
+
+    fmt = _Formatter(ev, doc.notation, None)
+    return fmt.substitution(ev.tape.display(name))
+
+
+@pytest.mark.parametrize("fmt", ["article", "beamer"])
+def test_an_lstm_of_hidden_size_4_compiles_without_overfull_boxes(cli, tmp_path, fmt):
+    """The worked solution and the slides of a 4-unit LSTM: no number runs off the page, and
+    every frame holds its steps unshrunk (a parameter's gradient continues on the next)."""
+    require_tex()
+    path = tmp_path / "lstm4.toml"
+    path.write_text(_lstm_of_size(4), encoding="utf-8")
+    run = cli("render", path, "--format", fmt, "--pdf", "-o", tmp_path / "out")
+    assert run.code == 0, run.err
+    assert "Overfull" not in (tmp_path / "out" / f"{fmt}.log").read_text(errors="replace")

@@ -24,7 +24,7 @@ from . import latex_out
 from .document import Document, Options, _Formatter, escape_text, line, loss_latex, shown_steps
 from .training import training_lines, training_part
 from .figures import figures
-from .slides import slide_frames
+from .slides import numbered, slide_frames, slide_parts
 
 _INDEXED = re.compile(r"^(?P<base>.+)_(?P<k>\d+)$")
 
@@ -279,6 +279,9 @@ def build_cell(ev: Evaluation, options: Options | None = None) -> Document:
     doc.sections["forward_frames"] = slide_frames(doc.sections["forward"], "Forward pass: $t = {t}$")
     doc.sections["backward_frames"] = slide_frames(doc.sections["backward"],
                                                    "Backward pass: $t = {t}$")
+    doc.sections["parameter_frames"] = [  # a gradient too tall for one frame goes on the next
+        frame for symbol, lines in doc.sections["parameters"]
+        for frame in numbered(f"Gradient: ${symbol}$", slide_parts(lines))]
     return with_extras(doc, ev, fmt, shown, options)
 
 

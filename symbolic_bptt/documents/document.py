@@ -240,6 +240,7 @@ def line(step: Step, fmt: _Formatter) -> Line:
         formula = latex_out.sum_rows([latex_out.formula(a, n) for a in expr.args], width=LONG_SUM)
     values = fmt.substitution(expr)
     subst = (latex_out.matrix_sum_rows(expr, n, values, max_terms=most)
+             or latex_out.function_sum_rows(expr, n, values)
              or latex_out.substituted(expr, n, values, most))
     if tape.model.is_scalar and latex_out.visible(subst) > LONG_SUM:  # a long sum of numbers: rows
         subst = latex_out.matrix_sum_rows(expr, n, values, max_terms=most, scalar=True) or subst

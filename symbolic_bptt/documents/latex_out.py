@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence_traditional
 
@@ -89,7 +90,17 @@ class BpttLatexPrinter(LatexPrinter):
         inner = BpttLatexPrinter(self.notation, {**(self.values or {}), stand_in.name: printed},
                                  self.max_terms,
                                  **{k: self._settings[k] for k in ("order", "mul_symbol")})
-        printed_body = inner.doprint(body.xreplace({var: stand_in}))
+        body = body.xreplace({var: stand_in})
+        entries = expr.expr.shape[0] * expr.expr.shape[1]
+        factors = [f for f in body.args if not f.is_number] if isinstance(body, sp.Mul) else []
+        if entries > 1 and len(factors) > 1:
+            # sigma' = sigma (1 - sigma) of a vector is entrywise: f_t \odot (1 - f_t), never
+            # [numbers] \times (1 - [numbers])
+            numbers = sp.Mul(*(f for f in body.args if f.is_number))
+            text = r" \odot ".join(inner.parenthesize(f, precedence_traditional(body))
+                                   for f in factors)
+            return text if numbers == 1 else rf"{inner._print(numbers)} {text}"
+        printed_body = inner.doprint(body)
         return rf"\left({printed_body}\right)" if isinstance(body, sp.Add) else printed_body
 
     def _print_UnevaluatedExpr(self, expr):
@@ -146,18 +157,57 @@ def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: i
     return r" \\ &\qquad + ".join(rows)
 
 
-def sum_rows(printed: list[str], per_row: int = 2, width: int | None = None) -> str:
+def sum_rows(printed: list[str], per_row: int = 2, width: int | None = None,
+             measure=None) -> str:
     """Printed terms of a sum on rows of an align environment: `per_row` to a row, or with
-    `width`, as many as fit in that many printed characters (at least one); a term printed
-    with its own minus sign is subtracted, not added."""
-    out, row = printed[0], visible(printed[0])
+    `width`, as many as fit in that many printed characters by `measure` (visible by default;
+    at least one); a term printed with its own minus sign is subtracted, not added."""
+    measure = measure or visible
+    out, row = printed[0], measure(printed[0])
     for k, tex in enumerate(printed[1:], start=1):
         sign = "-" if tex.startswith("-") else "+"
-        size = visible(tex)
+        size = measure(tex)
         new = row + size > width if width else k % per_row == 0
         out += (r" \\ &\qquad " if new else " ") + f"{sign} {tex.lstrip('-')}"
         row = size if new else row + size
     return out
+
+
+FUNCTION_ROW = 56  # printed characters (printed_width) of a row of numbers inside f( ... )
+
+
+def function_sum_rows(expr, notation: Notation, values: dict[str, str],
+                      width: int = FUNCTION_ROW) -> str | None:
+    """An entrywise function of a sum of matrices with numbers, too wide for one row,
+    broken inside the function: `sigma( W x + b` on one row, `+ U h + c )` on the next, each
+    row's delimiters closed (an LSTM gate at hidden size 4). None for any other formula, or
+    one that fits."""
+    if not (isinstance(expr, ElementwiseApplyFunction) and isinstance(expr.expr, sp.MatAdd)):
+        return None
+    printer = BpttLatexPrinter(notation, values, None)
+    printed = [printer._print(t) for t in expr.expr.args]
+    if sum(map(printed_width, printed)) <= width:
+        return None
+    marker, plain = sp.Symbol("ARGUMENT"), BpttLatexPrinter(notation, None, None)
+    head, found, tail = plain._print(expr.function(marker)).partition(plain._print(marker))
+    head, tail = head.rstrip(), tail.lstrip()
+    if not (found and head.endswith(r"\left(") and tail.startswith(r"\right)")):
+        return None
+    if head.endswith(r"{\left(") and tail.endswith("}"):  # \tanh{\left( ... \right)}: no
+        head, tail = head[:-len(r"{\left(")] + r"\left(", tail[:-1]  # break inside braces
+    rows = sum_rows(printed, width=width, measure=printed_width)
+    return head + rows.replace(r" \\ &\qquad ", r" \right. \\ &\qquad \left. ") + tail
+
+
+def printed_width(tex: str) -> int:
+    """A rough count of printed characters, a matrix counted by its widest entry in each column
+    (visible counts every entry)."""
+    def matrix(m: re.Match) -> str:
+        rows = [row.split("&") for row in m[1].split(r"\\")]
+        columns = zip(*(r + [""] * (max(map(len, rows)) - len(r)) for r in rows))
+        return "#" * (sum(max(visible(c) for c in col) + 2 for col in columns) + 1)
+    return visible(re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", matrix, tex,
+                          flags=re.DOTALL))
 
 
 def visible(tex: str) -> int:

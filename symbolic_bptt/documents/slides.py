@@ -94,13 +94,15 @@ def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
     group that needs several frames is numbered (1/2), (2/2)."""
     frames = []
     for group in groups:
-        if not group:
-            continue
-        parts = slide_parts(group)
-        head = title.format(t=group[0].t)
-        frames += [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
-                   for k, part in enumerate(parts, start=1)]
+        if group:
+            frames += numbered(title.format(t=group[0].t), slide_parts(group))
     return frames
+
+
+def numbered(head: str, parts: list[list]) -> list[tuple[str, list]]:
+    """The frames of one group's parts: (title, steps), numbered (1/2), (2/2) when several."""
+    return [(head if len(parts) == 1 else f"{head} ({k}/{len(parts)})", part)
+            for k, part in enumerate(parts, start=1)]
 
 
 def _rule_rows(rule: str) -> float:
