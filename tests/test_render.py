@@ -250,22 +250,25 @@ def test_a_gated_step_shows_every_path_and_its_slides_fit_unshrunk():
         assert sum(costs) <= FRAME_BUDGET or sum(costs[:-1]) <= 2, title
 
 
-def _lstm_of_size(hidden: int, T: int = 3, seed: int = 1) -> str:
-    """A cell = "lstm" problem of 2 inputs and `hidden` units, weights of 3 decimals (seeded)."""
+def _gated_of_size(hidden: int, cell: str = "lstm", T: int = 3, seed: int = 1) -> str:
+    """A cell = "lstm" or "gru" problem of 2 inputs and `hidden` units, weights of 3 decimals
+    (seeded)."""
     import random
 
     rng = random.Random(seed)
+    gates = 4 if cell == "lstm" else 3
 
     def vec(n):
         return "[" + ", ".join(f"{rng.uniform(-0.5, 0.5):.3f}" for _ in range(n)) + "]"
 
     def rows(n, m):
         return "[" + ", ".join(vec(m) for _ in range(n)) + "]"
-    return (f'[model]\ncell = "lstm"\nbias = true\nloss = "half_sse"\n[data]\n'
-            f"x = {rows(T, 2)}\ny = {vec(T)}\nh0 = {vec(hidden)}\nc0 = {vec(hidden)}\n"
-            f"[weights]\nweight_ih_l0 = {rows(4 * hidden, 2)}\n"
-            f"weight_hh_l0 = {rows(4 * hidden, hidden)}\nbias_ih_l0 = {vec(4 * hidden)}\n"
-            f"bias_hh_l0 = {vec(4 * hidden)}\nW_hy = {rows(1, hidden)}\nb_y = 0.1\n")
+    c0 = f"c0 = {vec(hidden)}\n" if cell == "lstm" else ""
+    return (f'[model]\ncell = "{cell}"\nbias = true\nloss = "half_sse"\n[data]\n'
+            f"x = {rows(T, 2)}\ny = {vec(T)}\nh0 = {vec(hidden)}\n{c0}"
+            f"[weights]\nweight_ih_l0 = {rows(gates * hidden, 2)}\n"
+            f"weight_hh_l0 = {rows(gates * hidden, hidden)}\nbias_ih_l0 = {vec(gates * hidden)}\n"
+            f"bias_hh_l0 = {vec(gates * hidden)}\nW_hy = {rows(1, hidden)}\nb_y = 0.1\n")
 
 
 def test_a_wide_gate_breaks_inside_its_function_and_keeps_its_numbers(tmp_path):
@@ -279,7 +282,7 @@ def test_a_wide_gate_breaks_inside_its_function_and_keeps_its_numbers(tmp_path):
     from symbolic_bptt.tape import unroll
 
     path = tmp_path / "lstm4.toml"
-    path.write_text(_lstm_of_size(4), encoding="utf-8")
+    path.write_text(_gated_of_size(4), encoding="utf-8")
     ev = evaluate(unroll(load_problem(path)), "rounded", 4)
     doc = build_cell(ev)
     gates = [line for group in doc.sections["forward"] if group for line in group
@@ -309,13 +312,14 @@ def _values(doc, ev, name):
     return fmt.substitution(ev.tape.display(name))
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("fmt", ["article", "beamer"])
-def test_an_lstm_of_hidden_size_4_compiles_without_overfull_boxes(cli, tmp_path, fmt):
-    """The worked solution and the slides of a 4-unit LSTM: no number runs off the page, and
-    every frame holds its steps unshrunk (a parameter's gradient continues on the next)."""
+def test_a_gated_cell_of_hidden_size_4_compiles_without_overfull_boxes(cli, tmp_path, fmt, cell):
+    """The worked solution and the slides of a 4-unit LSTM and GRU: no number runs off the
+    page (a GRU's dL/dr_t = g odot (1 - n^2) odot (W h + b) breaks between its factors)."""
     require_tex()
-    path = tmp_path / "lstm4.toml"
-    path.write_text(_lstm_of_size(4), encoding="utf-8")
+    path = tmp_path / f"{cell}4.toml"
+    path.write_text(_gated_of_size(4, cell), encoding="utf-8")
     run = cli("render", path, "--format", fmt, "--pdf", "-o", tmp_path / "out")
     assert run.code == 0, run.err
     assert "Overfull" not in (tmp_path / "out" / f"{fmt}.log").read_text(errors="replace")

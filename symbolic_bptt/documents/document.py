@@ -241,6 +241,7 @@ def line(step: Step, fmt: _Formatter) -> Line:
     values = fmt.substitution(expr)
     subst = (latex_out.matrix_sum_rows(expr, n, values, max_terms=most)
              or latex_out.function_sum_rows(expr, n, values)
+             or latex_out.product_rows(expr, n, values)
              or latex_out.substituted(expr, n, values, most))
     if tape.model.is_scalar and latex_out.visible(subst) > LONG_SUM:  # a long sum of numbers: rows
         subst = latex_out.matrix_sum_rows(expr, n, values, max_terms=most, scalar=True) or subst

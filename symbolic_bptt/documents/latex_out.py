@@ -158,17 +158,18 @@ def matrix_sum_rows(expr, notation: Notation, values: dict[str, str], per_row: i
 
 
 def sum_rows(printed: list[str], per_row: int = 2, width: int | None = None,
-             measure=None) -> str:
+             measure=None, op: str | None = None) -> str:
     """Printed terms of a sum on rows of an align environment: `per_row` to a row, or with
     `width`, as many as fit in that many printed characters by `measure` (visible by default;
-    at least one); a term printed with its own minus sign is subtracted, not added."""
+    at least one); a term printed with its own minus sign is subtracted, not added. With `op`
+    (\\odot), factors of that product instead."""
     measure = measure or visible
     out, row = printed[0], measure(printed[0])
     for k, tex in enumerate(printed[1:], start=1):
-        sign = "-" if tex.startswith("-") else "+"
+        sign = op or ("-" if tex.startswith("-") else "+")
         size = measure(tex)
         new = row + size > width if width else k % per_row == 0
-        out += (r" \\ &\qquad " if new else " ") + f"{sign} {tex.lstrip('-')}"
+        out += (r" \\ &\qquad " if new else " ") + f"{sign} {tex if op else tex.lstrip('-')}"
         row = size if new else row + size
     return out
 
@@ -197,6 +198,20 @@ def function_sum_rows(expr, notation: Notation, values: dict[str, str],
         head, tail = head[:-len(r"{\left(")] + r"\left(", tail[:-1]  # break inside braces
     rows = sum_rows(printed, width=width, measure=printed_width)
     return head + rows.replace(r" \\ &\qquad ", r" \right. \\ &\qquad \left. ") + tail
+
+
+def product_rows(expr, notation: Notation, values: dict[str, str],
+                 width: int = FUNCTION_ROW) -> str | None:
+    """A Hadamard product with numbers too wide for one row, broken between its factors
+    (`g \\odot (1 - n^2)` on one row, `\\odot (W h + b)` on the next: a GRU's dL/dr_t at
+    hidden size 4). None for any other formula, or one that fits."""
+    if not isinstance(expr, sp.HadamardProduct):
+        return None
+    printer = BpttLatexPrinter(notation, values, None)
+    printed = [printer.parenthesize(a, 40) for a in expr.args]  # as _print_HadamardProduct
+    if sum(map(printed_width, printed)) <= width:
+        return None
+    return sum_rows(printed, width=width, measure=printed_width, op=r"\odot")
 
 
 def printed_width(tex: str) -> int:
