@@ -84,9 +84,9 @@ def slide_parts(lines: list, reserve: float = 0) -> list[list]:
 
 
 def summary_parts(lines: list) -> list[list]:
-    """Rows of the summary table (quantity, value) in frames that fit: a row as tall as its
-    value's matrix, with the table's row spacing, below the table's head and rules."""
-    return pack(lines, lambda line: 1.6 * _tall(line.result), FRAME_BUDGET - 2)
+    """Rows of the summary table (quantity, value) in frames that fit: a row of the table's
+    spacing, or as tall as its value's matrix and a gap, below the table's head and rules."""
+    return pack(lines, lambda line: max(1.6, _tall(line.result) + 0.3), FRAME_BUDGET - 2)
 
 
 def slide_frames(groups: list, title: str) -> list[tuple[str, list]]:
