@@ -142,11 +142,13 @@ def unrolled_graph(ev: Evaluation, fmt: _Formatter, shown: list[int | None],
     entries = max((len(v) for q in cell.quantities if (v := ev.values.get(f"{q}_1")) is not None
                    and len(v) <= VECTOR_ENTRIES), default=1)
     row_gap = max(ROW, 0.9 + 0.32 * entries)
-    lane_down = max(LANE_DOWN, 0.75 + 0.32 * entries)
+    lane_down = max(LANE_DOWN, 1.0 + 0.32 * entries)
 
     def value_of(name: str) -> str:
         return _value(ev, fmt, name)
-    spread = max(abs(lane) for _, lane in places.values()) + 1  # sideways: above and below
+    spread = max(1.0, max(abs(lane) for _, lane in places.values()))  # sideways: the states
+    # and the input level with the outermost lanes (further out, the picture only grew taller
+    # and was scaled down more)
     state_y = {}  # sideways: a state that reads itself (c_{t-1} -> c_t) level with itself,
     for s in sorted(cell.states, key=lambda s: Sym(s, 1) not in symbols(cell.equation(s).rhs)):
         y = -places[s][1] * lane_down  # the others above the step
