@@ -1,14 +1,18 @@
 """Jacobians of one time step, read off the tape: d q_t / d s_{t-1} for a state s.
 
 The forward steps of time t are composed into one formula for q_t in the values it reads from
-step t-1, the parameters and x_t, and differentiated by SymPy; nothing about the cell is written
+step t-1, the parameters and x_t, and differentiated by SymPy's rules (tape/derivative.py: the
+same entries as Matrix.jacobian, without its zero tests); nothing about the cell is written
 here, so the Elman factor diag(phi'(z_t)) W_hh and an LSTM's dh_t/dh_{t-1} come the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy as sp
 
+from .derivative import dense, jacobian
 from .rules import Tape
 
 
@@ -24,7 +28,8 @@ def step_jacobian(tape: Tape, of: str, wrt: str, t: int) -> sp.Matrix:
         if not expr.free_symbols & inner.keys():
             break
         expr = expr.xreplace(inner)
-    return expr.jacobian(list(tape.quantities[f"{wrt}_{t - 1}"].elements))
+    wrt_symbols = list(tape.quantities[f"{wrt}_{t - 1}"].elements)
+    return dense(jacobian(list(expr), wrt_symbols), len(expr), len(wrt_symbols))
 
 
 def jacobians(tape: Tape, of: str, wrt: str, values: dict[str, list[float]],
@@ -61,9 +66,29 @@ def _derived(tape: Tape, of: str, wrt: str) -> tuple:
         for i, s in enumerate(q.elements):
             where[s] = (base if shift is not None else name, shift, i)
     symbols = sorted(J.free_symbols, key=str)
-    fn = sp.lambdify(symbols, J.tolist(), modules=[{"Heaviside": lambda v, h0=0: float(v > 0),
-                                            "Max": max}, "math"])
+    fn = _compiled(J, symbols)
     if any(entry[0] is not tape for entry in _DERIVED.values()):
         _DERIVED.clear()
     _DERIVED[key] = (tape, (fn, symbols, where))
     return fn, symbols, where
+
+
+def _compiled(J: sp.Matrix, symbols: list) -> Callable:
+    """J as a function of `symbols`' values returning its rows of floats: straight from its
+    expression tree (evaluate/float_code.py), lambdify only for a node that printer does not
+    know (lambdify renamed the symbols h_1[0] ... in a pass over every entry: 4 s of a GRU of
+    hidden size 4's render)."""
+    from ..evaluate.float_code import float_function
+
+    def heaviside(v, h0=0):
+        return float(v > 0)
+    rows, cols = J.shape
+    code = float_function(list(J), symbols, heaviside)
+    if code is None:
+        return sp.lambdify(symbols, J.tolist(), modules=[{"Heaviside": heaviside, "Max": max},
+                                                         "math"])
+    return lambda *args: _rows(code(args), cols)
+
+
+def _rows(flat: list, cols: int) -> list[list]:
+    return [flat[i:i + cols] for i in range(0, len(flat), cols)]
