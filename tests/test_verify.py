@@ -184,7 +184,9 @@ def test_vectors(activation, latex, holds, code):
 @pytest.mark.parametrize("latex, message", [
     (DECK_TABLE["2: forward (rows)"][0], ("cannot multiply a 2x1 by a 3x2 matrix; verify reads "
                                          "formulas in column convention")),
-    (r"\delta_t = \delta h_t \cdot (1 - h_t^2)", r"use \odot for an entrywise product"),
+    (r"\delta_t = \delta h_t \cdot (1 - h_t^2)",
+     r"use \odot for an entrywise product (a problem file's [symbols] cdot = "
+     + '"elementwise" ' + r"reads \cdot as one)"),
     (r"\frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{T} h_{t-1} \delta_t^\top",
      "have shapes 3x3 and 3x3"),
 ])

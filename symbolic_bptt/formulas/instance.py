@@ -365,7 +365,8 @@ def _matmul(a: sp.Matrix, b: sp.Matrix, node: Node) -> sp.Matrix:
     if a.cols == b.rows:
         return a * b
     raise ProblemError(f"{show(node)}: cannot multiply a {_shape(a)} by a {_shape(b)} matrix; "
-                       f"{_COLUMNS}; use \\odot for an entrywise product")
+                       f"{_COLUMNS}; use \\odot for an entrywise product (a problem file's "
+                       f'[symbols] cdot = "elementwise" reads \\cdot as one)')
 
 
 def _hadamard(a: sp.Matrix, b: sp.Matrix, node: Node) -> sp.Matrix:
