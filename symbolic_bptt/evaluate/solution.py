@@ -12,6 +12,7 @@ from json.encoder import encode_basestring_ascii as _string
 
 import sympy as sp
 
+from ..errors import ProblemError, quoted
 from ..tape import Quantity, Tape
 from .arithmetic import Evaluation, to_float
 
@@ -41,7 +42,6 @@ def select(tape: Tape, only: Sequence[str] = (), gradients: bool = False) -> fro
     for pattern in only:
         matched = [n for n in names if fnmatchcase(n, pattern)]
         if not matched:
-            from ..errors import ProblemError, quoted
             raise ProblemError(f"--only {quoted(pattern)} names no quantity of this problem "
                                f"(its names: {_sample(names)})")
         chosen.update(matched)

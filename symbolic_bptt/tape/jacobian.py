@@ -82,12 +82,11 @@ def _compiled(J: sp.Matrix, symbols: list) -> Callable:
 
     def heaviside(v, h0=0):
         return float(v > 0)
-    rows, cols = J.shape
     code = float_function(list(J), symbols, heaviside)
     if code is None:
         return sp.lambdify(symbols, J.tolist(), modules=[{"Heaviside": heaviside, "Max": max},
                                                          "math"])
-    return lambda *args: _rows(code(args), cols)
+    return lambda *args: _rows(code(args), J.cols)
 
 
 def _rows(flat: list, cols: int) -> list[list]:
